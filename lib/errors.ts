@@ -1,0 +1,145 @@
+/**
+ * Typed errors. Each message says what went wrong and what to do about it.
+ *
+ * @module
+ */
+
+/** Base class of every error this package throws on purpose. */
+export class ProxyError extends Error {
+  /** Creates the error; `name` is the concrete class name. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A routespec that cannot be routed safely (bad characters, dot segments, a bad host).
+ *
+ * @example
+ * ```ts
+ * import { RoutespecError } from "./errors.ts";
+ * const err = new RoutespecError("/a b/", "it contains a space");
+ * console.log(err.message);
+ * ```
+ */
+export class RoutespecError extends ProxyError {
+  /** The routespec as given. */
+  readonly routespec: string;
+  /** Creates the error for `routespec`, saying `why` it was rejected. */
+  constructor(routespec: string, why: string) {
+    super(
+      `invalid routespec ${JSON.stringify(routespec)}: ${why}; ` +
+        "use a percent-encoded path such as /user/alice/ or host.example/user/alice/",
+    );
+    this.routespec = routespec;
+  }
+}
+
+/**
+ * A route target that is not an absolute http(s) URL.
+ *
+ * @example
+ * ```ts
+ * import { TargetError } from "./errors.ts";
+ * throw new TargetError("ftp://x", "only http and https are proxied");
+ * ```
+ */
+export class TargetError extends ProxyError {
+  /** The target as given. */
+  readonly target: unknown;
+  /** Creates the error for `target`, saying `why` it was rejected. */
+  constructor(target: unknown, why: string) {
+    super(
+      `invalid target ${JSON.stringify(target)}: ${why}; ` +
+        "give an absolute URL such as http://127.0.0.1:8888",
+    );
+    this.target = target;
+  }
+}
+
+/**
+ * Route data that is not a JSON object, or that cannot be stored safely.
+ *
+ * @example
+ * ```ts
+ * import { RouteDataError } from "./errors.ts";
+ * throw new RouteDataError("data must be a JSON object");
+ * ```
+ */
+export class RouteDataError extends ProxyError {}
+
+/**
+ * traefik did not confirm a route change within the timeout.
+ *
+ * @example
+ * ```ts
+ * import { RouteTimeoutError } from "./errors.ts";
+ * throw new RouteTimeoutError("/user/a/", "served", 30_000);
+ * ```
+ */
+export class RouteTimeoutError extends ProxyError {
+  /** The routespec that was not confirmed. */
+  readonly routespec: string;
+  /** Creates the error for `routespec`, waiting for it to be `state` for `timeoutMs`. */
+  constructor(routespec: string, state: "served" | "removed", timeoutMs: number) {
+    super(
+      `traefik did not report route ${JSON.stringify(routespec)} as ${state} within ` +
+        `${timeoutMs} ms; check traefik's log for configuration errors and that traefik reads ` +
+        "the same provider this proxy writes, or raise --check-route-timeout",
+    );
+    this.routespec = routespec;
+  }
+}
+
+/**
+ * The traefik binary could not be found.
+ *
+ * @example
+ * ```ts
+ * import { TraefikNotFoundError } from "./errors.ts";
+ * throw new TraefikNotFoundError();
+ * ```
+ */
+export class TraefikNotFoundError extends ProxyError {
+  /** Creates the error. */
+  constructor() {
+    super(
+      "traefik was not found in TRAEFIK_BIN, on PATH or in .tools/bin; " +
+        "run ./setup.sh or set TRAEFIK_BIN to a traefik v3 binary",
+    );
+  }
+}
+
+/**
+ * traefik exited, or never became ready.
+ *
+ * @example
+ * ```ts
+ * import { TraefikStartError } from "./errors.ts";
+ * throw new TraefikStartError("traefik exited with code 1 before it was ready");
+ * ```
+ */
+export class TraefikStartError extends ProxyError {}
+
+/**
+ * The route store (file, redis, etcd) failed or holds something unreadable.
+ *
+ * @example
+ * ```ts
+ * import { StoreError } from "./errors.ts";
+ * throw new StoreError("redis at redis://127.0.0.1:6379 is unreachable");
+ * ```
+ */
+export class StoreError extends ProxyError {}
+
+/**
+ * A configuration option or command-line flag that is invalid.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError } from "./errors.ts";
+ * throw new ConfigError("--port must be a number between 0 and 65535");
+ * ```
+ */
+export class ConfigError extends ProxyError {}

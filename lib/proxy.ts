@@ -1,0 +1,199 @@
+/**
+ * A running proxy: a route store, the traefik that serves it (started here, or external), and
+ * the confirmer that waits for traefik to reflect changes. Created by `startProxy`, ended by
+ * its `stop()`.
+ *
+ * @module
+ */
+
+import bcrypt from "bcryptjs";
+import { ConfigError } from "./errors.ts";
+import { deepMerge } from "./merge.ts";
+import { SENTINEL_NAME } from "./route_config.ts";
+import { apiRouteConfig, staticConfig } from "./static_config.ts";
+import type { Store } from "./store.ts";
+import { startTraefik, type TraefikProcess } from "./traefik.ts";
+import { type RouteConfirmer, routeConfirmer, type TraefikApi, traefikApi } from "./traefik_api.ts";
+import type { ConfigTree } from "./types.ts";
+import { fileStore } from "../providers/file.ts";
+
+/** The file provider: routes in one TOML or YAML dynamic-configuration file. */
+export interface FileProviderOptions {
+  /** Provider kind. */
+  kind: "file";
+  /**
+   * Path of the dynamic-configuration file (`*.toml`, `*.yaml`, `*.yml`); kept across
+   * restarts. Default: a private file that `stop()` removes.
+   */
+  path?: string;
+}
+
+/** traefik managed by someone else: this proxy only writes the dynamic configuration. */
+export interface ExternalTraefikOptions {
+  /** URL of traefik's API, e.g. `http://127.0.0.1:8099`. */
+  apiUrl: string;
+  /** basicAuth user name of the API. */
+  username?: string;
+  /** basicAuth password of the API. */
+  password?: string;
+}
+
+/** Options of `startProxy`. */
+export interface StartProxyOptions {
+  /** Where routes live; default a private TOML file. */
+  provider?: FileProviderOptions;
+  /** Public entry point name; default `http`. */
+  entryPoint?: string;
+  /** Public address of traefik (`host:port`); default `127.0.0.1:8000`. */
+  publicAddress?: string;
+  /** Private address of traefik's API entry point; default `127.0.0.1:8099`. */
+  apiAddress?: string;
+  /** traefik API user name; default `jupyterhub`. */
+  apiUsername?: string;
+  /** traefik API password; default: random. */
+  apiPassword?: string;
+  /** Use an external traefik instead of starting one. */
+  external?: ExternalTraefikOptions;
+  /** traefik binary; default: `findTraefik()`. */
+  traefikBinary?: string;
+  /** traefik's log level; default WARN. */
+  traefikLogLevel?: string;
+  /** TLS certificate and key for the public entry point. */
+  tls?: { certFile: string; keyFile: string };
+  /** Static configuration deep-merged last into the generated one. */
+  extraStaticConfig?: ConfigTree;
+  /** Dynamic configuration written beside the routes (file provider) . */
+  extraDynamicConfig?: ConfigTree;
+  /** Public entry-point middlewares (`name@provider`), e.g. from `extraDynamicConfig`. */
+  middlewares?: string[];
+  /** Entry-point timeouts as traefik durations. */
+  respondingTimeouts?: { readTimeout?: string; writeTimeout?: string; idleTimeout?: string };
+  /** How long to wait for traefik to confirm a route change, in ms; default 30,000. */
+  checkRouteTimeoutMs?: number;
+  /** How long traefik may take to start, in ms; default 30,000. */
+  startTimeoutMs?: number;
+  /** Receives lifecycle messages. */
+  log?: (message: string) => void;
+}
+
+/** A running proxy. */
+export interface Proxy {
+  /** The route store. */
+  readonly store: Store;
+  /** Waits for traefik to reflect changes. */
+  readonly confirm: RouteConfirmer;
+  /** Client of traefik's API. */
+  readonly api: TraefikApi;
+  /** The traefik process, when this proxy started it. */
+  readonly traefik?: TraefikProcess;
+  /** Stops traefik (if started here), closes the store and removes private files. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a proxy: opens the store, starts traefik (unless `external`) and waits until traefik
+ * has loaded the routing table.
+ *
+ * @example
+ * ```ts
+ * import { addRoute, startProxy } from "../mod.ts";
+ * const proxy = await startProxy({ publicAddress: "127.0.0.1:8000" });
+ * await addRoute(proxy, { routespec: "/user/alice/", target: "http://127.0.0.1:9000" });
+ * await proxy.stop();
+ * ```
+ * @throws {TraefikNotFoundError | TraefikStartError} when traefik cannot be started.
+ * @throws {StoreError | ConfigError} when the store cannot be opened.
+ */
+export async function startProxy(options: StartProxyOptions = {}): Promise<Proxy> {
+  const provider = options.provider ?? { kind: "file" };
+  const entryPoint = options.entryPoint ?? "http";
+  const apiAddress = options.apiAddress ?? "127.0.0.1:8099";
+  const username = options.apiUsername ?? "jupyterhub";
+  const password = options.apiPassword ?? crypto.randomUUID().replaceAll("-", "");
+  const log = options.log ?? (() => {});
+  const workDir = await Deno.makeTempDir({ prefix: "jupyterhub-traefik-" });
+  const cleanups: (() => Promise<void>)[] = [() => Deno.remove(workDir, { recursive: true })];
+
+  try {
+    let fixed: ConfigTree = options.extraDynamicConfig ?? {};
+    if (options.tls) {
+      fixed = deepMerge(fixed, { tls: { certificates: [{ ...options.tls }] } });
+    }
+    if (!options.external) {
+      fixed = deepMerge(
+        apiRouteConfig({ username, passwordHash: bcrypt.hashSync(password, 4) }),
+        fixed,
+      );
+    }
+    if (provider.kind !== "file") {
+      throw new ConfigError(`unknown provider ${JSON.stringify(provider.kind)}`);
+    }
+    const path = provider.path ?? `${workDir}/rules.toml`;
+    const store = await fileStore({
+      path,
+      entryPoint,
+      fixed,
+      onSkipped: (message) => log(message),
+    });
+    cleanups.unshift(() => store.close());
+
+    const api = options.external
+      ? traefikApi({
+        url: options.external.apiUrl,
+        username: options.external.username,
+        password: options.external.password,
+      })
+      : traefikApi({ url: `http://${apiAddress}`, username, password });
+    let traefik: TraefikProcess | undefined;
+    if (!options.external) {
+      traefik = await startTraefik({
+        staticConfig: staticConfig({
+          entryPoint,
+          publicAddress: options.publicAddress ?? "127.0.0.1:8000",
+          apiAddress,
+          logLevel: options.traefikLogLevel,
+          providers: { file: { filename: path, watch: true } },
+          tls: options.tls !== undefined,
+          middlewares: options.middlewares,
+          respondingTimeouts: options.respondingTimeouts,
+          extra: options.extraStaticConfig,
+        }),
+        workDir,
+        binary: options.traefikBinary,
+        api,
+        readyPath: `/api/http/routers/${SENTINEL_NAME}@${store.provider}`,
+        startTimeoutMs: options.startTimeoutMs,
+        log,
+      });
+      cleanups.unshift(() => traefik!.stop());
+    }
+    const confirm = routeConfirmer(api, {
+      provider: store.provider,
+      timeoutMs: options.checkRouteTimeoutMs,
+    });
+    let stopped: Promise<void> | undefined;
+    return {
+      store,
+      confirm,
+      api,
+      traefik,
+      stop() {
+        stopped ??= runAll(cleanups);
+        return stopped;
+      },
+    };
+  } catch (error) {
+    await runAll(cleanups);
+    throw error;
+  }
+}
+
+async function runAll(steps: (() => Promise<void>)[]): Promise<void> {
+  for (const step of steps) {
+    try {
+      await step();
+    } catch {
+      // keep cleaning up
+    }
+  }
+}

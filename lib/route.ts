@@ -1,0 +1,118 @@
+/**
+ * Validation of one route as a caller gives it: routespec, target and data.
+ *
+ * @module
+ */
+
+import { RouteDataError, TargetError } from "./errors.ts";
+import { normalizeRoutespec } from "./routespec.ts";
+import type { JsonValue, Route, RouteData } from "./types.ts";
+
+/** A route as a caller gives it, before validation. */
+export interface RouteInput {
+  /** Routespec; normalised (a trailing slash added) on the way in. */
+  routespec: string;
+  /** Absolute http(s) URL. */
+  target: string;
+  /** JSON object stored with the route; `{}` when omitted. */
+  data?: RouteData;
+  /** ISO 8601 time of the route's last activity; the current time when omitted. */
+  lastActivity?: string;
+}
+
+/** Largest accepted target URL, in characters. */
+export const MAX_TARGET_LENGTH = 2048;
+/** Largest accepted route data, in characters of JSON. */
+export const MAX_DATA_LENGTH = 64 * 1024;
+
+/**
+ * Validates a target URL: absolute, http or https, with a host, no credentials, no whitespace
+ * or control characters. Returns it unchanged.
+ *
+ * @example
+ * ```ts
+ * import { validateTarget } from "./route.ts";
+ * validateTarget("http://127.0.0.1:8888"); // "http://127.0.0.1:8888"
+ * ```
+ * @throws {TargetError} when the target is not such a URL.
+ */
+export function validateTarget(target: unknown): string {
+  if (typeof target !== "string") throw new TargetError(target, "it must be a string");
+  if (target.length > MAX_TARGET_LENGTH) {
+    throw new TargetError(target.slice(0, 40) + "...", "it is too long");
+  }
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x20\x7f"'`<>\\{}|^]/.test(target)) {
+    throw new TargetError(
+      target,
+      "it contains whitespace, quotes or characters not allowed in URLs",
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    throw new TargetError(target, "it is not an absolute URL");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TargetError(target, `scheme ${url.protocol} is not proxied (use http or https)`);
+  }
+  if (!url.hostname) throw new TargetError(target, "it has no host");
+  if (url.username || url.password) {
+    throw new TargetError(target, "credentials in the URL are not supported");
+  }
+  if (url.search || url.hash) throw new TargetError(target, "it has a query or fragment");
+  return target;
+}
+
+/**
+ * Validates route data: a JSON object (not an array), at most `MAX_DATA_LENGTH` characters as
+ * JSON. Returns a deep copy.
+ *
+ * @example
+ * ```ts
+ * import { validateData } from "./route.ts";
+ * validateData({ user: "alice", server_name: "" });
+ * ```
+ * @throws {RouteDataError} when the data is not a JSON object or is too large.
+ */
+export function validateData(data: unknown): RouteData {
+  if (data === undefined || data === null) return {};
+  if (typeof data !== "object" || Array.isArray(data)) {
+    throw new RouteDataError('route data must be a JSON object, such as {"user": "alice"}');
+  }
+  let text: string;
+  try {
+    text = JSON.stringify(data);
+  } catch (error) {
+    throw new RouteDataError("route data cannot be encoded as JSON", { cause: error });
+  }
+  if (text.length > MAX_DATA_LENGTH) {
+    throw new RouteDataError(`route data is larger than ${MAX_DATA_LENGTH} characters of JSON`);
+  }
+  return JSON.parse(text) as { [key: string]: JsonValue };
+}
+
+/**
+ * Validates a route and returns it normalised.
+ *
+ * @example
+ * ```ts
+ * import { createRoute } from "./route.ts";
+ * createRoute({ routespec: "/user/a", target: "http://127.0.0.1:9000" });
+ * // { routespec: "/user/a/", target: "http://127.0.0.1:9000", data: {}, lastActivity: "..." }
+ * ```
+ * @throws {RoutespecError | TargetError | RouteDataError} naming what is invalid.
+ */
+export function createRoute(input: RouteInput): Route {
+  const lastActivity = input.lastActivity ?? new Date().toISOString();
+  if (Number.isNaN(Date.parse(lastActivity))) {
+    throw new RouteDataError(`lastActivity ${JSON.stringify(lastActivity)} is not a date`);
+  }
+  return {
+    routespec: normalizeRoutespec(input.routespec),
+    target: validateTarget(input.target),
+    data: validateData(input.data),
+    lastActivity,
+  };
+}

@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { RoutespecError } from "./errors.ts";
+import { escapeName, routerName, serviceName } from "./names.ts";
+import { goString, routePriority, routeRule } from "./rule.ts";
+import { normalizeRoutespec, parseRoutespec, routingPath } from "./routespec.ts";
+
+Deno.test("parseRoutespec normalises path, host and root routespecs", () => {
+  const rows: [string, string, string | undefined, string][] = [
+    ["/", "/", undefined, "/"],
+    ["/user/alice/", "/user/alice/", undefined, "/user/alice/"],
+    ["/user/alice", "/user/alice/", undefined, "/user/alice/"],
+    ["/user/a%20b/", "/user/a%20b/", undefined, "/user/a%20b/"],
+    ["/user/a@b/", "/user/a@b/", undefined, "/user/a@b/"],
+    ["/user/%C3%A9/", "/user/%C3%A9/", undefined, "/user/%C3%A9/"],
+    ["/user/é/", "/user/é/", undefined, "/user/é/"],
+    ["host.tld/user/a/", "host.tld/user/a/", "host.tld", "/user/a/"],
+    ["host.tld/user/a", "host.tld/user/a/", "host.tld", "/user/a/"],
+    ["host.tld", "host.tld/", "host.tld", "/"],
+    ["host.tld:8000/x/", "host.tld:8000/x/", "host.tld:8000", "/x/"],
+  ];
+  for (const [input, routespec, host, path] of rows) {
+    const parsed = parseRoutespec(input);
+    assert.equal(parsed.routespec, routespec, input);
+    assert.equal(parsed.host, host, input);
+    assert.equal(parsed.path, path, input);
+  }
+});
+
+Deno.test("parseRoutespec rejects what could never route or could inject", () => {
+  const rows = [
+    "",
+    "/a b/",
+    "/user/`) || PathPrefix(`/",
+    '/user/a") || PathPrefix("/',
+    "/user/{{.Env}}/",
+    "/user/a?x=1/",
+    "/user/a#frag/",
+    "/a\\b/",
+    "/a%2/",
+    "/a%zz/",
+    "/a%ff/",
+    "/a%00/",
+    "/a//b/",
+    "/a/../b/",
+    "/a/%2E%2E/b/",
+    "/./",
+    "host tld/a/",
+    "host_x/a/",
+    "ho`st/a/",
+    "/" + "a".repeat(3000),
+  ];
+  for (const input of rows) {
+    assert.throws(() => parseRoutespec(input), RoutespecError, JSON.stringify(input));
+  }
+});
+
+Deno.test("RoutespecError names the routespec and the reason", () => {
+  assert.throws(
+    () => normalizeRoutespec("/a b/"),
+    (error: Error) =>
+      error instanceof RoutespecError && error.message.includes('"/a b/"') &&
+      error.message.includes("percent-encode"),
+  );
+});
+
+Deno.test("routingPath decodes unreserved escapes and keeps reserved ones in uppercase", () => {
+  const rows: [string, string][] = [
+    ["/user/alice/", "/user/alice/"],
+    ["/user/a%20b/", "/user/a b/"],
+    ["/user/a%2fb/", "/user/a%2Fb/"],
+    ["/user/a%40b/", "/user/a%40b/"],
+    ["/user/%C3%A9/", "/user/é/"],
+    ["/user/%7e/", "/user/~/"],
+    ["/user/%25/", "/user/%25/"],
+    ["/user/%7B%7B/", "/user/{{/"],
+  ];
+  for (const [input, expected] of rows) assert.equal(routingPath(input), expected, input);
+});
+
+Deno.test("names follow the Python proxy's escaping", () => {
+  assert.equal(escapeName("/user/alice/"), "_2Fuser_2Falice_2F");
+  assert.equal(routerName("/user/alice/"), "router__2Fuser_2Falice_2F");
+  assert.equal(serviceName("/user/alice/"), "service__2Fuser_2Falice_2F");
+  assert.equal(escapeName("/a_b-c/"), "_2Fa_5Fb-c_2F");
+  assert.equal(escapeName("/é/"), "_2F_C3_A9_2F");
+  assert.equal(escapeName("/a%20b/"), "_2Fa_2520b_2F");
+  assert.equal(escapeName("h.tld/"), "h_2Etld_2F");
+  assert.match(routerName("/user/`x`/"), /^[A-Za-z0-9_-]+$/);
+});
+
+Deno.test("goString writes Go string literals that cannot be closed early", () => {
+  assert.equal(goString("/a/"), '"/a/"');
+  assert.equal(goString('/a"b\\/'), '"/a\\"b\\\\/"');
+  assert.equal(goString("/{{x}}/"), '"/\\x7b\\x7bx}}/"');
+  assert.equal(goString("/`/"), '"/`/"');
+  assert.equal(goString("/é/"), '"/é/"');
+});
+
+Deno.test("routeRule matches whole segments, host routes and the root", () => {
+  const rows: [string, string][] = [
+    ["/", 'PathPrefix("/")'],
+    ["/user/a/", 'Path("/user/a") || PathPrefix("/user/a/")'],
+    ["/user/a%20b/", 'Path("/user/a b") || PathPrefix("/user/a b/")'],
+    ["/user/a%2Fb/", 'Path("/user/a%2Fb") || PathPrefix("/user/a%2Fb/")'],
+    ["/user/%7B%7B/", 'Path("/user/\\x7b\\x7b") || PathPrefix("/user/\\x7b\\x7b/")'],
+    ["h.tld/", 'Host("h.tld")'],
+    ["H.tld:8000/", 'Host("h.tld")'],
+    ["h.tld/user/a/", 'Host("h.tld") && (Path("/user/a") || PathPrefix("/user/a/"))'],
+  ];
+  for (const [input, rule] of rows) assert.equal(routeRule(parseRoutespec(input)), rule, input);
+});
+
+Deno.test("routePriority makes longer prefixes win", () => {
+  const p = (s: string) => routePriority(parseRoutespec(s));
+  assert.ok(p("/") < p("/user/"));
+  assert.ok(p("/user/") < p("/user/a/"));
+  assert.ok(p("/user/a/") < p("/user/a/b/"));
+  assert.ok(p("h.tld/") < p("h.tld/user/"));
+  assert.ok(p("/") > 1, "above the sentinel");
+});

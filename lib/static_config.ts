@@ -1,0 +1,125 @@
+/**
+ * traefik's static configuration and the per-instance dynamic configuration (the private API
+ * router behind basicAuth) for a traefik that this proxy starts itself.
+ *
+ * @module
+ */
+
+import { deepMerge } from "./merge.ts";
+import type { ConfigTree } from "./types.ts";
+
+/** Name of the private entry point that serves traefik's API and ping. */
+export const API_ENTRYPOINT = "auth_api";
+/** Name of the API router and of its basicAuth middleware. */
+export const API_ROUTER = "route_api";
+
+// JupyterHub quotes user names, so paths carry %2F and friends; CHP accepts them all. Set
+// explicitly, which also keeps traefik from warning about the defaults at every start.
+const ENCODED_CHARACTERS = {
+  allowEncodedSlash: true,
+  allowEncodedBackSlash: true,
+  allowEncodedNullCharacter: false,
+  allowEncodedSemicolon: true,
+  allowEncodedPercent: true,
+  allowEncodedQuestionMark: true,
+  allowEncodedHash: true,
+};
+
+/** Options of `staticConfig`. */
+export interface StaticConfigOptions {
+  /** Name of the public entry point; default `http`. */
+  entryPoint?: string;
+  /** Public address, `host:port` as traefik takes it (`:8000`, `127.0.0.1:8000`, `[::1]:8000`). */
+  publicAddress: string;
+  /** Private API address, `127.0.0.1:port`. */
+  apiAddress: string;
+  /** traefik's log level: TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC; default WARN. */
+  logLevel?: string;
+  /** The `providers` section (without `providersThrottleDuration`), e.g. `{ file: {...} }`. */
+  providers: ConfigTree;
+  /** Serve TLS on the public entry point (certificates go into the dynamic configuration). */
+  tls?: boolean;
+  /** Entry-point timeouts, as traefik durations (`"60s"`). */
+  respondingTimeouts?: { readTimeout?: string; writeTimeout?: string; idleTimeout?: string };
+  /** Middlewares applied to every request on the public entry point (`name@provider`). */
+  middlewares?: string[];
+  /** Operator-supplied static configuration, deep-merged last. */
+  extra?: ConfigTree;
+}
+
+/**
+ * The static configuration of a traefik started by this proxy.
+ *
+ * @example
+ * ```ts
+ * import { staticConfig } from "./static_config.ts";
+ * staticConfig({
+ *   publicAddress: "127.0.0.1:8000",
+ *   apiAddress: "127.0.0.1:8099",
+ *   providers: { file: { filename: "/tmp/rules.toml", watch: true } },
+ * });
+ * ```
+ */
+export function staticConfig(options: StaticConfigOptions): ConfigTree {
+  const entryPoint = options.entryPoint ?? "http";
+  const publicEntry: ConfigTree = { address: options.publicAddress };
+  const http: ConfigTree = { encodedCharacters: { ...ENCODED_CHARACTERS } };
+  if (options.tls) http.tls = {};
+  if (options.middlewares?.length) http.middlewares = options.middlewares;
+  publicEntry.http = http;
+  if (options.respondingTimeouts && Object.keys(options.respondingTimeouts).length > 0) {
+    publicEntry.transport = { respondingTimeouts: { ...options.respondingTimeouts } };
+  }
+  const config: ConfigTree = {
+    global: { checkNewVersion: false, sendAnonymousUsage: false },
+    log: { level: options.logLevel ?? "WARN" },
+    api: { dashboard: false },
+    ping: { entryPoint: API_ENTRYPOINT },
+    entryPoints: {
+      [entryPoint]: publicEntry,
+      [API_ENTRYPOINT]: {
+        address: options.apiAddress,
+        http: { encodedCharacters: { ...ENCODED_CHARACTERS } },
+      },
+    },
+    providers: { providersThrottleDuration: "0s", ...options.providers },
+  };
+  return options.extra ? deepMerge(config, options.extra) : config;
+}
+
+/** Options of `apiRouteConfig`. */
+export interface ApiRouteOptions {
+  /** basicAuth user name. */
+  username: string;
+  /** bcrypt hash of the password (`$2a$`, `$2b$` or `$2y$`). */
+  passwordHash: string;
+}
+
+/**
+ * The dynamic configuration that exposes traefik's API on the private entry point behind
+ * basicAuth: router `route_api` to `api@internal` with middleware `auth_api`.
+ *
+ * @example
+ * ```ts
+ * import { apiRouteConfig } from "./static_config.ts";
+ * apiRouteConfig({ username: "jupyterhub", passwordHash: "$2b$04$..." });
+ * ```
+ */
+export function apiRouteConfig(options: ApiRouteOptions): ConfigTree {
+  return {
+    http: {
+      routers: {
+        [API_ROUTER]: {
+          rule: 'PathPrefix("/api")',
+          entryPoints: [API_ENTRYPOINT],
+          service: "api@internal",
+          middlewares: ["auth_api"],
+          priority: 1000,
+        },
+      },
+      middlewares: {
+        auth_api: { basicAuth: { users: [`${options.username}:${options.passwordHash}`] } },
+      },
+    },
+  };
+}

@@ -1,0 +1,214 @@
+/**
+ * The traefik process: find the binary, write the static configuration, start it with
+ * `Deno.Command`, wait until it has loaded our configuration, restart it if it dies, and stop
+ * it with SIGTERM (then SIGKILL after a grace period).
+ *
+ * @module
+ */
+
+import { stringifyConfig } from "./config_format.ts";
+import { TraefikNotFoundError, TraefikStartError } from "./errors.ts";
+import type { TraefikApi } from "./traefik_api.ts";
+import type { ConfigTree } from "./types.ts";
+
+/** Options of `findTraefik`. */
+export interface FindTraefikOptions {
+  /** Environment to read `TRAEFIK_BIN` and `PATH` from; default `Deno.env`. */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Finds the traefik binary: `TRAEFIK_BIN`, then `PATH`, then the project's `.tools/bin`, then
+ * the directory of the running executable (for a compiled binary shipped beside traefik).
+ *
+ * @example
+ * ```ts
+ * import { findTraefik } from "./traefik.ts";
+ * const bin = await findTraefik();
+ * ```
+ * @throws {TraefikNotFoundError} when none of these has an executable traefik.
+ */
+export async function findTraefik(options: FindTraefikOptions = {}): Promise<string> {
+  const env = options.env ?? Deno.env.toObject();
+  const candidates: string[] = [];
+  if (env.TRAEFIK_BIN) candidates.push(env.TRAEFIK_BIN);
+  for (const dir of (env.PATH ?? "").split(":")) if (dir) candidates.push(`${dir}/traefik`);
+  if (import.meta.url.startsWith("file:")) {
+    candidates.push(new URL("../.tools/bin/traefik", import.meta.url).pathname);
+  }
+  candidates.push(Deno.execPath().replace(/[^/]*$/, "traefik"));
+  for (const candidate of candidates) {
+    try {
+      const info = await Deno.stat(candidate);
+      if (info.isFile && ((info.mode ?? 0o111) & 0o111)) return candidate;
+    } catch {
+      // not there: next
+    }
+  }
+  throw new TraefikNotFoundError();
+}
+
+/** Options of `startTraefik`. */
+export interface StartTraefikOptions {
+  /** Static configuration, written as `traefik.toml` in `workDir`. */
+  staticConfig: ConfigTree;
+  /** Private directory for the static configuration. */
+  workDir: string;
+  /** The binary; default: `findTraefik()`. */
+  binary?: string;
+  /** Client of the API that the static configuration exposes. */
+  api: TraefikApi;
+  /** API path that answers 200 once our configuration is loaded. */
+  readyPath: string;
+  /** How long to wait for readiness, in ms; default 30,000. */
+  startTimeoutMs?: number;
+  /** How long SIGTERM may take before SIGKILL, in ms; default 10,000. */
+  stopGraceMs?: number;
+  /** Restart traefik when it exits unexpectedly; default true. */
+  restart?: boolean;
+  /** Receives one line for each lifecycle event (started, exited, restarted). */
+  log?: (message: string) => void;
+}
+
+/** A running, supervised traefik. */
+export interface TraefikProcess {
+  /** Process id of the current traefik. */
+  readonly pid: number;
+  /** How often traefik was restarted after exiting unexpectedly. */
+  readonly restarts: number;
+  /** Path of the static configuration file. */
+  readonly configPath: string;
+  /** Stops supervision and traefik: SIGTERM, then SIGKILL after the grace period. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts traefik and waits until `readyPath` answers 200 through its API.
+ *
+ * @example
+ * ```ts
+ * import { startTraefik } from "./traefik.ts";
+ * import { traefikApi } from "./traefik_api.ts";
+ * // const traefik = await startTraefik({ staticConfig, workDir, api, readyPath });
+ * // await traefik.stop();
+ * ```
+ * @throws {TraefikNotFoundError} when no binary is found.
+ * @throws {TraefikStartError} when traefik exits before it is ready or is not ready in time
+ *   (it is stopped then).
+ */
+export async function startTraefik(options: StartTraefikOptions): Promise<TraefikProcess> {
+  const binary = options.binary ?? await findTraefik();
+  const configPath = `${options.workDir}/traefik.toml`;
+  await Deno.writeTextFile(configPath, stringifyConfig(options.staticConfig, "toml"), {
+    mode: 0o600,
+  });
+  const log = options.log ?? (() => {});
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  const graceMs = options.stopGraceMs ?? 10_000;
+  let child: Deno.ChildProcess;
+  let exited: Promise<Deno.CommandStatus>;
+  let stopping = false;
+  let restarts = 0;
+
+  function spawn(): void {
+    child = new Deno.Command(binary, {
+      args: [`--configFile=${configPath}`],
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+    exited = child.status;
+    const current = child;
+    exited.then((status) => {
+      if (stopping || current !== child) return;
+      log(`traefik (pid ${current.pid}) exited with code ${status.code}`);
+      if (options.restart === false) return;
+      supervise();
+    });
+  }
+
+  async function supervise(): Promise<void> {
+    let delay = 500;
+    while (!stopping) {
+      await new Promise((r) => setTimeout(r, delay));
+      if (stopping) return;
+      restarts++;
+      spawn();
+      log(`restarted traefik (pid ${child.pid})`);
+      const outcome = await waitReady(child, exited, 10_000);
+      if (outcome === "ready" || stopping) return;
+      if (outcome === "timeout") return; // still running; its exit will supervise again
+      delay = Math.min(delay * 2, 10_000);
+    }
+  }
+
+  async function waitReady(
+    proc: Deno.ChildProcess,
+    status: Promise<Deno.CommandStatus>,
+    timeoutMs: number,
+  ): Promise<"ready" | "exited" | "timeout"> {
+    let gone = false;
+    status.then(() => gone = true);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (gone || proc !== child) return "exited";
+      try {
+        const { status: code } = await options.api.get(options.readyPath);
+        if (code === 200) return "ready";
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return "timeout";
+  }
+
+  async function stop(): Promise<void> {
+    if (stopping) return await exited.then(() => {});
+    stopping = true;
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const killed = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), graceMs);
+    });
+    const outcome = await Promise.race([exited, killed]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await exited;
+    }
+  }
+
+  spawn();
+  const outcome = await waitReady(child!, exited!, startTimeoutMs);
+  if (outcome !== "ready") {
+    const code = outcome === "exited" ? (await exited!).code : undefined;
+    await stop();
+    throw new TraefikStartError(
+      outcome === "exited"
+        ? `traefik exited with code ${code} before it was ready; its log above says why ` +
+          "(usually a port already in use or an invalid static configuration)"
+        : `traefik did not load our configuration within ${startTimeoutMs} ms; ` +
+          "check its log above and that its API address is free",
+    );
+  }
+  log(`traefik (pid ${child!.pid}) is ready`);
+  return {
+    get pid() {
+      return child.pid;
+    },
+    get restarts() {
+      return restarts;
+    },
+    configPath,
+    stop,
+  };
+}

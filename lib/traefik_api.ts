@@ -1,0 +1,214 @@
+/**
+ * A client of traefik's API and the confirmation of route changes: after a change, poll until
+ * traefik serves each changed route with its new target, or no longer has a deleted one. Many
+ * routes changed in the same burst are confirmed by the same polls.
+ *
+ * @module
+ */
+
+import { RouteTimeoutError } from "./errors.ts";
+import { routerName, serviceName } from "./names.ts";
+import type { Route } from "./types.ts";
+
+/** Connection details of traefik's API. */
+export interface TraefikApiOptions {
+  /** Base URL of the API entry point, e.g. `http://127.0.0.1:8099`. */
+  url: string;
+  /** basicAuth user name, if the API is protected. */
+  username?: string;
+  /** basicAuth password. */
+  password?: string;
+}
+
+/** A minimal client of traefik's API. */
+export interface TraefikApi {
+  /** Base URL. */
+  readonly url: string;
+  /** GETs `path` (e.g. `/api/rawdata`); resolves to the status and the parsed JSON body. */
+  get(path: string): Promise<{ status: number; body: unknown }>;
+}
+
+/**
+ * Creates a client of traefik's API.
+ *
+ * @example
+ * ```ts
+ * import { traefikApi } from "./traefik_api.ts";
+ * const api = traefikApi({ url: "http://127.0.0.1:8099", username: "u", password: "p" });
+ * // const { status, body } = await api.get("/api/rawdata");
+ * ```
+ */
+export function traefikApi(options: TraefikApiOptions): TraefikApi {
+  const base = options.url.replace(/\/+$/, "");
+  const headers: HeadersInit = {};
+  if (options.username !== undefined || options.password !== undefined) {
+    headers.authorization = "Basic " + btoa(`${options.username ?? ""}:${options.password ?? ""}`);
+  }
+  return {
+    url: base,
+    async get(path: string) {
+      const response = await fetch(base + path, { headers, signal: AbortSignal.timeout(10_000) });
+      const text = await response.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: response.status, body };
+    },
+  };
+}
+
+/** Options of `routeConfirmer`. */
+export interface RouteConfirmerOptions {
+  /** traefik's provider name of the store (`file`, `redis`, ...). */
+  provider: string;
+  /** How long to wait for each change, in ms; default 30,000. */
+  timeoutMs?: number;
+  /** Pause between polls, in ms; default 20. */
+  intervalMs?: number;
+  /** Up to this many pending routes are checked one by one; more use one `/api/rawdata`. */
+  singleLimit?: number;
+}
+
+/** Waits for traefik to reflect route changes. */
+export interface RouteConfirmer {
+  /** Resolves once traefik serves every route with its target. */
+  served(routes: Route[]): Promise<void>;
+  /** Resolves once traefik no longer has a router for any of the routespecs. */
+  removed(routespecs: string[]): Promise<void>;
+}
+
+interface Expectation {
+  routespec: string;
+  router: string;
+  service: string;
+  /** Target URL to see, or undefined when the route must be gone. */
+  url?: string;
+  deadline: number;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+type RawData = {
+  routers?: Record<string, { status?: string; service?: string }>;
+  services?: Record<string, { status?: string; loadBalancer?: { servers?: { url?: string }[] } }>;
+};
+
+/**
+ * Creates a confirmer over a traefik API. All pending expectations share one poll loop: few are
+ * checked with per-router requests, many with a single `/api/rawdata` request per poll.
+ *
+ * @example
+ * ```ts
+ * import { routeConfirmer, traefikApi } from "./traefik_api.ts";
+ * const confirm = routeConfirmer(traefikApi({ url: "http://127.0.0.1:8099" }), {
+ *   provider: "file",
+ * });
+ * // await confirm.served([{ routespec: "/a/", target: "http://127.0.0.1:9000", data: {} }]);
+ * ```
+ */
+export function routeConfirmer(
+  api: TraefikApi,
+  options: RouteConfirmerOptions,
+): RouteConfirmer {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const intervalMs = options.intervalMs ?? 20;
+  const singleLimit = options.singleLimit ?? 8;
+  const at = "@" + options.provider;
+  let pending: Expectation[] = [];
+  let looping = false;
+
+  function expect(routespec: string, url: string | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      pending.push({
+        routespec,
+        router: routerName(routespec) + at,
+        service: serviceName(routespec) + at,
+        url,
+        deadline: Date.now() + timeoutMs,
+        resolve,
+        reject,
+      });
+      if (!looping) {
+        looping = true;
+        loop();
+      }
+    });
+  }
+
+  async function check(batch: Expectation[]): Promise<Set<Expectation>> {
+    const done = new Set<Expectation>();
+    if (batch.length <= singleLimit) {
+      await Promise.all(batch.map(async (e) => {
+        if (await checkOne(e)) done.add(e);
+      }));
+      return done;
+    }
+    const { status, body } = await api.get("/api/rawdata");
+    if (status !== 200) return done;
+    const raw = body as RawData;
+    for (const e of batch) {
+      const router = raw.routers?.[e.router];
+      if (e.url === undefined) {
+        if (!router) done.add(e);
+        continue;
+      }
+      const service = raw.services?.[e.service];
+      if (
+        router?.status === "enabled" && service?.status === "enabled" &&
+        service.loadBalancer?.servers?.some((s) => s.url === e.url)
+      ) done.add(e);
+    }
+    return done;
+  }
+
+  async function checkOne(e: Expectation): Promise<boolean> {
+    const router = await api.get(`/api/http/routers/${encodeURIComponent(e.router)}`);
+    if (e.url === undefined) return router.status === 404;
+    if (router.status !== 200 || (router.body as { status?: string }).status !== "enabled") {
+      return false;
+    }
+    const service = await api.get(`/api/http/services/${encodeURIComponent(e.service)}`);
+    const body = service.body as RawData["services"] extends Record<string, infer S> | undefined ? S
+      : never;
+    return service.status === 200 && body.status === "enabled" &&
+      (body.loadBalancer?.servers ?? []).some((s) => s.url === e.url);
+  }
+
+  async function loop(): Promise<void> {
+    while (pending.length > 0) {
+      const batch = pending;
+      let done = new Set<Expectation>();
+      try {
+        done = await check(batch);
+      } catch {
+        // traefik unreachable for a moment (restarting): keep waiting until the deadline
+      }
+      const now = Date.now();
+      pending = pending.filter((e) => {
+        if (done.has(e)) {
+          e.resolve();
+          return false;
+        }
+        if (now > e.deadline) {
+          e.reject(new RouteTimeoutError(e.routespec, e.url ? "served" : "removed", timeoutMs));
+          return false;
+        }
+        return true;
+      });
+      if (pending.length > 0) await new Promise((r) => setTimeout(r, intervalMs));
+    }
+    looping = false;
+  }
+
+  return {
+    async served(routes: Route[]) {
+      await Promise.all(routes.map((r) => expect(r.routespec, r.target)));
+    },
+    async removed(routespecs: string[]) {
+      await Promise.all(routespecs.map((r) => expect(r, undefined)));
+    },
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * The file provider: the routing table lives in one traefik dynamic-configuration file, TOML or
+ * YAML by its extension, that traefik watches. For a single node.
+ *
+ * Every write goes to a temporary file in the same directory that is renamed over the target,
+ * so traefik never reads a half-written file. Concurrent changes are coalesced: while one write
+ * is under way, the changes that arrive wait together for the next one.
+ *
+ * @module
+ */
+
+import { formatOf, parseConfig, stringifyConfig } from "../lib/config_format.ts";
+import { StoreError } from "../lib/errors.ts";
+import { deepMerge } from "../lib/merge.ts";
+import { routesFromConfig, tableConfig } from "../lib/route_config.ts";
+import type { Store } from "../lib/store.ts";
+import type { ConfigTree, Route, RouteChange } from "../lib/types.ts";
+
+/** Options of `fileStore`. */
+export interface FileStoreOptions {
+  /** Path of the dynamic-configuration file (`*.toml`, `*.yaml` or `*.yml`). */
+  path: string;
+  /** Name of traefik's public entry point; default `http`. */
+  entryPoint?: string;
+  /**
+   * Dynamic configuration written into the file with every write, beside the routes (the
+   * private API router, TLS certificates, operator extras).
+   */
+  fixed?: ConfigTree;
+  /** Called with a message for each entry of an existing file that could not be read. */
+  onSkipped?: (message: string) => void;
+}
+
+/** A store backed by a traefik dynamic-configuration file. */
+export interface FileStore extends Store {
+  /** The file's path. */
+  readonly path: string;
+  /** Number of times the file has been written (for tests and benchmarks). */
+  readonly writes: number;
+}
+
+interface Pending {
+  change: RouteChange;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Opens a file store: reads the routes recorded in an existing file (ours or the Python
+ * proxy's), then writes the file once so that it holds the sentinel and the fixed part.
+ *
+ * @example
+ * ```ts
+ * import { fileStore } from "./file.ts";
+ * const store = await fileStore({ path: "/tmp/rules.toml" });
+ * await store.apply({ set: [{ routespec: "/a/", target: "http://127.0.0.1:9000", data: {} }] });
+ * await store.close();
+ * ```
+ * @throws {ConfigError} when the extension is not .toml, .yaml or .yml.
+ * @throws {StoreError} when the existing file cannot be read or parsed (it is left untouched),
+ *   or cannot be written.
+ */
+export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
+  const path = options.path;
+  const format = formatOf(path);
+  const entryPoint = options.entryPoint ?? "http";
+  const fixed = options.fixed ?? {};
+  let routes = new Map<string, Route>();
+
+  let text: string | undefined;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      throw new StoreError(`cannot read ${path}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  if (text !== undefined) {
+    let existing: ConfigTree;
+    try {
+      existing = parseConfig(text, format);
+    } catch (error) {
+      throw new StoreError(
+        `${path} is not valid ${format.toUpperCase()} (${(error as Error).message}); ` +
+          "fix or remove it, it was left untouched",
+        { cause: error },
+      );
+    }
+    const read = routesFromConfig(existing);
+    routes = read.routes;
+    for (const message of read.skipped) options.onSkipped?.(`${path}: skipped ${message}`);
+  }
+
+  let queue: Pending[] = [];
+  let running = false;
+  let closed = false;
+  let writes = 0;
+  let idle: Promise<void> = Promise.resolve();
+
+  async function write(table: Map<string, Route>): Promise<void> {
+    const config = deepMerge(fixed, tableConfig(table.values(), { entryPoint }));
+    const body = stringifyConfig(config, format);
+    const tmp = `${path}.${Deno.pid}.tmp`;
+    try {
+      await Deno.writeTextFile(tmp, body, { mode: 0o600 });
+      await Deno.rename(tmp, path);
+    } catch (error) {
+      await Deno.remove(tmp).catch(() => {});
+      throw new StoreError(`cannot write ${path}: ${(error as Error).message}`, { cause: error });
+    }
+    writes++;
+  }
+
+  async function drain(): Promise<void> {
+    while (queue.length > 0) {
+      const batch = queue;
+      queue = [];
+      const next = new Map(routes);
+      const accepted: Pending[] = [];
+      for (const pending of batch) {
+        try {
+          applyTo(next, pending.change);
+          accepted.push(pending);
+        } catch (error) {
+          pending.reject(error);
+        }
+      }
+      if (accepted.length === 0) continue;
+      try {
+        await write(next);
+        routes = next;
+        for (const pending of accepted) pending.resolve();
+      } catch (error) {
+        for (const pending of accepted) pending.reject(error);
+      }
+    }
+    // Cleared in the same synchronous step as the empty-queue check, so no change is stranded.
+    running = false;
+  }
+
+  function schedule(): void {
+    if (running) return;
+    running = true;
+    // Let every change made in the same turn join the first write.
+    idle = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(drain);
+  }
+
+  const store: FileStore = {
+    provider: "file",
+    entryPoint,
+    path,
+    get writes() {
+      return writes;
+    },
+    getAllRoutes() {
+      return Promise.resolve(new Map(routes));
+    },
+    getRoute(routespec: string) {
+      return Promise.resolve(routes.get(routespec));
+    },
+    apply(change: RouteChange) {
+      if (closed) return Promise.reject(new StoreError(`the file store ${path} is closed`));
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ change, resolve, reject });
+        schedule();
+      });
+    },
+    async close() {
+      closed = true;
+      while (running) await idle;
+    },
+  };
+  await write(routes);
+  return store;
+}
+
+function applyTo(table: Map<string, Route>, change: RouteChange): void {
+  for (const route of change.set ?? []) table.set(route.routespec, route);
+  for (const routespec of change.delete ?? []) table.delete(routespec);
+}

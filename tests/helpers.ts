@@ -1,0 +1,139 @@
+/**
+ * Test helpers: free ports, tiny HTTP backends, process checks and polling.
+ *
+ * @module
+ */
+
+/** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** A backend HTTP server that answers every request with its name and the request's path. */
+export interface Backend {
+  /** Name reported in every response. */
+  name: string;
+  /** Base URL, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  /** Number of requests served. */
+  hits: number;
+  /** Stops the server. */
+  close(): Promise<void>;
+}
+
+/** Starts a backend on a free loopback port. */
+export function startBackend(name: string): Backend {
+  const backend = { name, url: "", hits: 0 } as Backend;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) => {
+      backend.hits++;
+      const url = new URL(request.url);
+      return Response.json({
+        backend: name,
+        path: url.pathname,
+        host: request.headers.get("host"),
+        forwardedFor: request.headers.get("x-forwarded-for"),
+      });
+    },
+  );
+  backend.url = `http://127.0.0.1:${server.addr.port}`;
+  backend.close = () => server.shutdown();
+  return backend;
+}
+
+/** Result of a request through the proxy. */
+export interface Hit {
+  /** HTTP status. */
+  status: number;
+  /** Backend name, when a backend answered. */
+  backend?: string;
+  /** Path the backend saw. */
+  path?: string;
+}
+
+/** GETs `url` (raw path kept) and reports which backend answered. */
+export async function hit(url: string, headers: HeadersInit = {}): Promise<Hit> {
+  const response = await fetch(url, { headers, redirect: "manual" });
+  const text = await response.text();
+  try {
+    const body = JSON.parse(text);
+    return { status: response.status, backend: body.backend, path: body.path };
+  } catch {
+    return { status: response.status };
+  }
+}
+
+/** True while a process with this pid exists (and is not a zombie). */
+export async function processAlive(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` every 50 ms until it returns true; throws after `timeoutMs`. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Pids of running traefik processes whose command line mentions `needle`. */
+export async function traefikPids(needle: string): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmd = await Deno.readTextFile(`/proc/${entry.name}/cmdline`);
+      if (cmd.includes("traefik") && cmd.includes(needle)) pids.push(Number(entry.name));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/**
+ * GETs `path` from `baseUrl` over a raw HTTP/1.1 connection with an explicit Host header
+ * (fetch does not let a caller set Host).
+ */
+export async function rawGet(baseUrl: string, path: string, host: string): Promise<Hit> {
+  const url = new URL(baseUrl);
+  const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+  try {
+    const request = `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+    await conn.write(new TextEncoder().encode(request));
+    const text = await new Response(conn.readable).text();
+    const status = Number(text.slice(9, 12));
+    const body = text.slice(text.indexOf("\r\n\r\n") + 4);
+    try {
+      const json = JSON.parse(body);
+      return { status, backend: json.backend, path: json.path };
+    } catch {
+      return { status };
+    }
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed by reading to the end
+    }
+  }
+}
