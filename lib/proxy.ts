@@ -70,6 +70,10 @@ export interface StartProxyOptions {
   respondingTimeouts?: { readTimeout?: string; writeTimeout?: string; idleTimeout?: string };
   /** How long to wait for traefik to confirm a route change, in ms; default 30,000. */
   checkRouteTimeoutMs?: number;
+  /** Where to write traefik's static configuration; default: a private file. */
+  staticConfigFile?: string;
+  /** How long traefik may take to stop after SIGTERM before SIGKILL, in ms; default 10,000. */
+  stopGraceMs?: number;
   /** How long traefik may take to start, in ms; default 30,000. */
   startTimeoutMs?: number;
   /** Receives lifecycle messages. */
@@ -159,6 +163,8 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Proxy
           extra: options.extraStaticConfig,
         }),
         workDir,
+        configPath: options.staticConfigFile,
+        stopGraceMs: options.stopGraceMs,
         binary: options.traefikBinary,
         api,
         readyPath: `/api/http/routers/${SENTINEL_NAME}@${store.provider}`,

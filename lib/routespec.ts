@@ -68,6 +68,8 @@ export function parseRoutespec(routespec: string): ParsedRoutespec {
   }
   if (!path.endsWith("/")) path += "/";
   checkPath(routespec, path);
+  // One spelling per path: percent-escapes in uppercase, as JupyterHub writes them.
+  path = path.replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase());
   return host === undefined ? { routespec: path, path } : { routespec: host + path, host, path };
 }
 

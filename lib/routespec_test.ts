@@ -13,6 +13,7 @@ Deno.test("parseRoutespec normalises path, host and root routespecs", () => {
     ["/user/a@b/", "/user/a@b/", undefined, "/user/a@b/"],
     ["/user/%C3%A9/", "/user/%C3%A9/", undefined, "/user/%C3%A9/"],
     ["/user/é/", "/user/é/", undefined, "/user/é/"],
+    ["/user/%c3%a9", "/user/%C3%A9/", undefined, "/user/%C3%A9/"],
     ["host.tld/user/a/", "host.tld/user/a/", "host.tld", "/user/a/"],
     ["host.tld/user/a", "host.tld/user/a/", "host.tld", "/user/a/"],
     ["host.tld", "host.tld/", "host.tld", "/"],

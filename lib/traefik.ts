@@ -54,6 +54,8 @@ export interface StartTraefikOptions {
   staticConfig: ConfigTree;
   /** Private directory for the static configuration. */
   workDir: string;
+  /** Where to write the static configuration; default `<workDir>/traefik.toml`. */
+  configPath?: string;
   /** The binary; default: `findTraefik()`. */
   binary?: string;
   /** Client of the API that the static configuration exposes. */
@@ -98,7 +100,7 @@ export interface TraefikProcess {
  */
 export async function startTraefik(options: StartTraefikOptions): Promise<TraefikProcess> {
   const binary = options.binary ?? await findTraefik();
-  const configPath = `${options.workDir}/traefik.toml`;
+  const configPath = options.configPath ?? `${options.workDir}/traefik.toml`;
   await Deno.writeTextFile(configPath, stringifyConfig(options.staticConfig, "toml"), {
     mode: 0o600,
   });
@@ -113,6 +115,9 @@ export async function startTraefik(options: StartTraefikOptions): Promise<Traefi
   function spawn(): void {
     child = new Deno.Command(binary, {
       args: [`--configFile=${configPath}`],
+      // traefik reads TRAEFIK_* variables as static configuration: keep ours away from it.
+      env: traefikEnv(),
+      clearEnv: true,
       stdin: "null",
       stdout: "inherit",
       stderr: "inherit",
@@ -211,4 +216,12 @@ export async function startTraefik(options: StartTraefikOptions): Promise<Traefi
     configPath,
     stop,
   };
+}
+
+function traefikEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(Deno.env.toObject())) {
+    if (!key.startsWith("TRAEFIK_")) env[key] = value;
+  }
+  return env;
 }

@@ -1,0 +1,58 @@
+/**
+ * configurable-http-proxy's route paths: how the REST API names a routespec.
+ *
+ * JupyterHub turns `/user/alice/` into `/api/routes/user/alice` and, with host routing,
+ * `host.example/user/alice/` into `/api/routes/host.example/user/alice`. In `GET /api/routes`
+ * the keys come back percent-decoded, as CHP returns them (JupyterHub quotes them again).
+ *
+ * @module
+ */
+
+import { RoutespecError } from "./errors.ts";
+import { normalizeRoutespec } from "./routespec.ts";
+
+/** Options of the CHP path conversions. */
+export interface ChpPathOptions {
+  /** With host routing, the first path segment is the host. */
+  hostRouting?: boolean;
+}
+
+/**
+ * The routespec of a CHP API path (the part after `/api/routes`, still percent-encoded).
+ *
+ * @example
+ * ```ts
+ * import { routespecFromChpPath } from "./chp_path.ts";
+ * routespecFromChpPath("/user/alice"); // "/user/alice/"
+ * routespecFromChpPath("/h.example/user/a", { hostRouting: true }); // "h.example/user/a/"
+ * routespecFromChpPath(""); // "/"
+ * ```
+ * @throws {RoutespecError} when the path is not a valid routespec.
+ */
+export function routespecFromChpPath(path: string, options: ChpPathOptions = {}): string {
+  let spec = path === "" ? "/" : path;
+  if (!spec.startsWith("/")) throw new RoutespecError(path, "an API path starts with '/'");
+  if (options.hostRouting && spec !== "/") spec = spec.slice(1);
+  return normalizeRoutespec(spec);
+}
+
+/**
+ * The CHP key of a routespec as `GET /api/routes` returns it: no trailing slash (except for
+ * `/`), host routes with a leading `/`, percent-decoded.
+ *
+ * @example
+ * ```ts
+ * import { chpPathFromRoutespec } from "./chp_path.ts";
+ * chpPathFromRoutespec("/user/a%20b/"); // "/user/a b"
+ * chpPathFromRoutespec("h.example/user/a/"); // "/h.example/user/a"
+ * ```
+ */
+export function chpPathFromRoutespec(routespec: string): string {
+  let path = routespec.startsWith("/") ? routespec : "/" + routespec;
+  if (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1);
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}

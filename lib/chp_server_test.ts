@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { chpHandler } from "./chp_server.ts";
+import { memoryStore } from "../tests/memory_store.ts";
+
+const token = "s3cret";
+const auth = { authorization: `token ${token}` };
+
+function setup(options = {}) {
+  const store = memoryStore();
+  const handler = chpHandler(store, { authToken: token, ...options });
+  const call = (method: string, path: string, body?: string, headers: HeadersInit = auth) =>
+    handler(new Request(`http://127.0.0.1:8001${path}`, { method, body, headers }));
+  return { store, call };
+}
+
+Deno.test("CHP API: POST stores the whole object; GET returns it with JSON types", async () => {
+  const { call } = setup();
+  const body = { target: "http://127.0.0.1:9000", jupyterhub: true, user: "a", n: 2, ok: false };
+  const post = await call("POST", "/api/routes/user/a", JSON.stringify(body), {
+    ...auth,
+    "content-type": "text/plain",
+  });
+  assert.equal(post.status, 201);
+  const one = await call("GET", "/api/routes/user/a");
+  assert.equal(one.status, 200);
+  const route = await one.json();
+  assert.equal(typeof route.last_activity, "string");
+  delete route.last_activity;
+  assert.deepEqual(route, body);
+  const all = await call("GET", "/api/routes");
+  assert.equal(all.headers.get("content-type"), "application/json");
+  assert.deepEqual(Object.keys(await all.json()), ["/user/a"]);
+});
+
+Deno.test("CHP API: token auth answers 403 with an empty body", async () => {
+  const { call } = setup();
+  const variants: Record<string, string>[] = [
+    {},
+    { authorization: "token wrong" },
+    { authorization: "Bearer s3cret" },
+  ];
+  for (
+    const headers of variants
+  ) {
+    const response = await call("GET", "/api/routes", undefined, headers);
+    assert.equal(response.status, 403);
+    assert.equal(await response.text(), "");
+  }
+  const open = chpHandler(memoryStore(), {});
+  assert.equal((await open(new Request("http://x/api/routes"))).status, 200);
+});
+
+Deno.test("CHP API: status codes for missing routes, bad methods, unknown paths", async () => {
+  const { call } = setup();
+  assert.equal((await call("GET", "/api/routes/nope")).status, 404);
+  assert.equal((await call("DELETE", "/api/routes/nope")).status, 404);
+  assert.equal((await call("PUT", "/api/routes/nope")).status, 405);
+  assert.equal((await call("GET", "/elsewhere")).status, 404);
+  await call("POST", "/api/routes/x", '{"target":"http://h:1"}');
+  assert.equal((await call("DELETE", "/api/routes/x")).status, 204);
+  assert.equal((await call("GET", "/api/routes/x")).status, 404);
+});
+
+Deno.test("CHP API: bad input is a 4xx with a message and changes nothing", async () => {
+  const { call, store } = setup({ maxBodyBytes: 1024 });
+  await call("POST", "/api/routes/keep", '{"target":"http://h:1"}');
+  const rows: [string, string, number][] = [
+    ["/api/routes/x", "{not json", 400],
+    ["/api/routes/x", "[]", 400],
+    ["/api/routes/x", '{"target": 3}', 400],
+    ["/api/routes/x", "{}", 400],
+    ["/api/routes/x", '{"target":"ftp://h"}', 400],
+    ["/api/routes/x", '{"target":"http://h:1\\" || x"}', 400],
+    ["/api/routes/a%60b", '{"target":"http://h:1"}', 201],
+    ["/api/routes/a%2", '{"target":"http://h:1"}', 400],
+    ["/api/routes/a/../../b", '{"target":"http://h:1"}', 404],
+    ["/api/routes/x", JSON.stringify({ target: "http://h:1", pad: "x".repeat(2000) }), 413],
+  ];
+  for (const [path, body, status] of rows) {
+    const response = await call("POST", path, body);
+    assert.equal(response.status, status, `${path} ${body.slice(0, 40)}`);
+    if (status >= 400) assert.ok((await response.json()).message, "a message says why");
+  }
+  assert.deepEqual([...store.routes.keys()].sort(), ["/a%60b/", "/keep/"]);
+});
+
+Deno.test("CHP API: inactive_since filters by last activity; bad dates are 400", async () => {
+  const { call, store } = setup();
+  await call("POST", "/api/routes/old", '{"target":"http://h:1"}');
+  await call("POST", "/api/routes/new", '{"target":"http://h:1"}');
+  store.routes.get("/old/")!.lastActivity = "2020-01-01T00:00:00.000Z";
+  const response = await call("GET", "/api/routes?inactive_since=2024-01-01T00:00:00Z");
+  assert.deepEqual(Object.keys(await response.json()), ["/old"]);
+  const camel = await call("GET", "/api/routes?inactiveSince=2024-01-01T00:00:00Z");
+  assert.deepEqual(Object.keys(await camel.json()), ["/old"]);
+  assert.equal((await call("GET", "/api/routes?inactive_since=notadate")).status, 400);
+});
+
+Deno.test("CHP API: host routing keys routes by host", async () => {
+  const { call, store } = setup({ hostRouting: true });
+  await call("POST", "/api/routes/h.example/user/a", '{"target":"http://h:1"}');
+  await call("POST", "/api/routes/", '{"target":"http://hub:1"}');
+  assert.deepEqual([...store.routes.keys()].sort(), ["/", "h.example/user/a/"]);
+  const all = await (await call("GET", "/api/routes")).json();
+  assert.deepEqual(Object.keys(all).sort(), ["/", "/h.example/user/a"]);
+});

@@ -1,0 +1,113 @@
+/**
+ * The dynamic configuration that belongs to one proxy process rather than to the shared
+ * routing table: `/_chp_healthz`, the catch-all for unmatched requests (the default target,
+ * or a 404 page), error pages for unreachable targets, and custom request headers.
+ *
+ * @module
+ */
+
+import { goString } from "./rule.ts";
+import type { ConfigTree } from "./types.ts";
+
+/** Path of the internal server's error pages, used by traefik's errors middleware. */
+export const ERROR_PAGE_PATH = "/_jupyterhub_traefik_error";
+/** Path answered with `{"status": "OK"}` on the public port, as CHP does. */
+export const HEALTHZ_PATH = "/_chp_healthz";
+
+/** Options of `instanceConfig`. */
+export interface InstanceConfigOptions {
+  /** Public entry point name. */
+  entryPoint: string;
+  /** URL of this process's internal server (healthz, error pages). */
+  internalUrl: string;
+  /** Where unmatched requests go (CHP's `--default-target`); default: a 404 page. */
+  defaultTarget?: string;
+  /** Headers added to every proxied request (`Name: value`). */
+  customHeaders?: string[];
+}
+
+/** The per-instance configuration and the entry-point middlewares it defines. */
+export interface InstanceConfig {
+  /** Dynamic configuration to write beside (or apart from) the routes. */
+  config: ConfigTree;
+  /** Middleware names to attach to the public entry point (provider-local). */
+  middlewares: string[];
+}
+
+/**
+ * Builds the per-instance dynamic configuration.
+ *
+ * @example
+ * ```ts
+ * import { instanceConfig } from "./instance_config.ts";
+ * instanceConfig({ entryPoint: "http", internalUrl: "http://127.0.0.1:40000" });
+ * ```
+ */
+export function instanceConfig(options: InstanceConfigOptions): InstanceConfig {
+  const entryPoints = [options.entryPoint];
+  const routers: ConfigTree = {
+    "jupyterhub-healthz": {
+      rule: `Path(${goString(HEALTHZ_PATH)})`,
+      service: "jupyterhub-internal",
+      entryPoints,
+      priority: 1 << 30,
+    },
+    "jupyterhub-default": {
+      rule: 'PathPrefix("/")',
+      service: options.defaultTarget ? "jupyterhub-default-target" : "jupyterhub-internal",
+      entryPoints,
+      priority: 2,
+    },
+  };
+  const services: ConfigTree = {
+    "jupyterhub-internal": {
+      loadBalancer: { servers: [{ url: options.internalUrl }], passHostHeader: true },
+    },
+  };
+  if (options.defaultTarget) {
+    services["jupyterhub-default-target"] = {
+      loadBalancer: { servers: [{ url: options.defaultTarget }], passHostHeader: true },
+    };
+  }
+  const middlewares: ConfigTree = {
+    "jupyterhub-errors": {
+      errors: {
+        status: ["502"],
+        service: "jupyterhub-internal",
+        query: `${ERROR_PAGE_PATH}/{status}?url={url}`,
+        // configurable-http-proxy answers 503 when a target is down; traefik says 502.
+        statusRewrites: { "502": 503 },
+      },
+    },
+  };
+  const names = ["jupyterhub-errors"];
+  const headers = parseHeaders(options.customHeaders ?? []);
+  if (Object.keys(headers).length > 0) {
+    middlewares["jupyterhub-headers"] = { headers: { customRequestHeaders: headers } };
+    names.push("jupyterhub-headers");
+  }
+  return { config: { http: { routers, services, middlewares } }, middlewares: names };
+}
+
+/**
+ * Parses `Name: value` header lines (CHP's `--custom-header`).
+ *
+ * @example
+ * ```ts
+ * import { parseHeaders } from "./instance_config.ts";
+ * parseHeaders(["X-Proxy: traefik"]); // { "X-Proxy": "traefik" }
+ * ```
+ * @throws {Error} for a line without a colon or with an invalid header name.
+ */
+export function parseHeaders(lines: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon).trim();
+    if (colon < 0 || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) {
+      throw new Error(`--custom-header ${JSON.stringify(line)} is not 'Name: value'`);
+    }
+    headers[name] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}

@@ -1,0 +1,72 @@
+/**
+ * The internal HTTP handler that traefik forwards to for `/_chp_healthz`, unmatched requests
+ * and error pages. With `errorTarget` (CHP's `--error-target`), pages come from
+ * `<errorTarget>/<code>?url=<path>`, as configurable-http-proxy fetches them.
+ *
+ * @module
+ */
+
+import { ERROR_PAGE_PATH, HEALTHZ_PATH } from "./instance_config.ts";
+
+/** Options of `internalHandler`. */
+export interface InternalHandlerOptions {
+  /** Base URL of JupyterHub's error pages, e.g. `http://127.0.0.1:8081/hub/error`. */
+  errorTarget?: string;
+}
+
+const REASONS: Record<number, string> = {
+  404: "Not Found",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+/**
+ * Creates the handler.
+ *
+ * @example
+ * ```ts
+ * import { internalHandler } from "./internal_server.ts";
+ * const handler = internalHandler({});
+ * const response = await handler(new Request("http://x/_chp_healthz"));
+ * ```
+ */
+export function internalHandler(
+  options: InternalHandlerOptions,
+): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname === HEALTHZ_PATH) return Response.json({ status: "OK" });
+    let code = 404;
+    let original = url.pathname + url.search;
+    if (url.pathname.startsWith(ERROR_PAGE_PATH + "/")) {
+      code = Number(url.pathname.slice(ERROR_PAGE_PATH.length + 1)) || 503;
+      const raw = url.searchParams.get("url") ?? "";
+      try {
+        const parsed = new URL(raw);
+        original = parsed.pathname + parsed.search;
+      } catch {
+        original = raw;
+      }
+    }
+    if (options.errorTarget) {
+      try {
+        const page = await fetch(
+          `${options.errorTarget.replace(/\/+$/, "")}/${code}?url=${encodeURIComponent(original)}`,
+          { signal: AbortSignal.timeout(5_000) },
+        );
+        const body = await page.arrayBuffer();
+        return new Response(body, {
+          status: code,
+          headers: { "content-type": page.headers.get("content-type") ?? "text/html" },
+        });
+      } catch {
+        // fall through to the plain page
+      }
+    }
+    return new Response(`${code} ${REASONS[code] ?? "Error"}: ${original}\n`, {
+      status: code,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    });
+  };
+}
