@@ -134,7 +134,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
           password: values["traefik-api-password"] as string | undefined,
         }
         : undefined,
-      traefikBinary: (values["traefik-bin"] as string | undefined) ?? env.TRAEFIK_BIN,
+      traefikBinary: values["traefik-bin"] as string | undefined,
       traefikLogLevel: (values["traefik-log-level"] as string | undefined)?.toUpperCase(),
       tls: settings.tls,
       staticConfigFile: values["static-config-file"] as string | undefined,

@@ -102,11 +102,14 @@ export class RouteTimeoutError extends ProxyError {
  * ```
  */
 export class TraefikNotFoundError extends ProxyError {
-  /** Creates the error. */
-  constructor() {
+  /** Creates the error; `path` is the explicit binary that is missing, if one was given. */
+  constructor(path?: string) {
     super(
-      "traefik was not found in TRAEFIK_BIN, on PATH or in .tools/bin; " +
-        "run ./setup.sh or set TRAEFIK_BIN to a traefik v3 binary",
+      path
+        ? `traefik was not found at ${path} (not an executable file); fix the path given by ` +
+          "--traefik-bin or TRAEFIK_BIN, or unset it to search PATH and .tools/bin"
+        : "traefik was not found in TRAEFIK_BIN, on PATH or in .tools/bin; " +
+          "run ./setup.sh or set TRAEFIK_BIN to a traefik v3 binary",
     );
   }
 }

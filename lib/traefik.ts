@@ -15,6 +15,8 @@ import type { ConfigTree } from "./types.ts";
 export interface FindTraefikOptions {
   /** Environment to read `TRAEFIK_BIN` and `PATH` from; default `Deno.env`. */
   env?: Record<string, string | undefined>;
+  /** An explicit binary: only this one is considered. */
+  binary?: string;
 }
 
 /**
@@ -31,21 +33,30 @@ export interface FindTraefikOptions {
 export async function findTraefik(options: FindTraefikOptions = {}): Promise<string> {
   const env = options.env ?? Deno.env.toObject();
   const candidates: string[] = [];
-  if (env.TRAEFIK_BIN) candidates.push(env.TRAEFIK_BIN);
+  if (options.binary) {
+    if (await isExecutable(options.binary)) return options.binary;
+    throw new TraefikNotFoundError(options.binary);
+  }
+  if (env.TRAEFIK_BIN) {
+    if (await isExecutable(env.TRAEFIK_BIN)) return env.TRAEFIK_BIN;
+    throw new TraefikNotFoundError(env.TRAEFIK_BIN);
+  }
   for (const dir of (env.PATH ?? "").split(":")) if (dir) candidates.push(`${dir}/traefik`);
   if (import.meta.url.startsWith("file:")) {
     candidates.push(new URL("../.tools/bin/traefik", import.meta.url).pathname);
   }
   candidates.push(Deno.execPath().replace(/[^/]*$/, "traefik"));
-  for (const candidate of candidates) {
-    try {
-      const info = await Deno.stat(candidate);
-      if (info.isFile && ((info.mode ?? 0o111) & 0o111)) return candidate;
-    } catch {
-      // not there: next
-    }
-  }
+  for (const candidate of candidates) if (await isExecutable(candidate)) return candidate;
   throw new TraefikNotFoundError();
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
 }
 
 /** Options of `startTraefik`. */
@@ -99,7 +110,7 @@ export interface TraefikProcess {
  *   (it is stopped then).
  */
 export async function startTraefik(options: StartTraefikOptions): Promise<TraefikProcess> {
-  const binary = options.binary ?? await findTraefik();
+  const binary = await findTraefik({ binary: options.binary });
   const configPath = options.configPath ?? `${options.workDir}/traefik.toml`;
   await Deno.writeTextFile(configPath, stringifyConfig(options.staticConfig, "toml"), {
     mode: 0o600,
@@ -112,9 +123,14 @@ export async function startTraefik(options: StartTraefikOptions): Promise<Traefi
   let stopping = false;
   let restarts = 0;
 
+  // On Linux, setpriv makes the kernel send traefik SIGTERM when this process dies, even by
+  // SIGKILL, so an orphaned traefik never holds the ports a restarted proxy needs.
+  const setpriv = Deno.build.os === "linux" ? await findExecutable("setpriv") : undefined;
+  const [command, prefix] = setpriv ? [setpriv, ["--pdeathsig", "SIGTERM", binary]] : [binary, []];
+
   function spawn(): void {
-    child = new Deno.Command(binary, {
-      args: [`--configFile=${configPath}`],
+    child = new Deno.Command(command, {
+      args: [...prefix, `--configFile=${configPath}`],
       // traefik reads TRAEFIK_* variables as static configuration: keep ours away from it.
       env: traefikEnv(),
       clearEnv: true,
@@ -216,6 +232,15 @@ export async function startTraefik(options: StartTraefikOptions): Promise<Traefi
     configPath,
     stop,
   };
+}
+
+async function findExecutable(name: string): Promise<string | undefined> {
+  const dirs = (Deno.env.get("PATH") ?? "").split(":").concat(["/usr/bin", "/bin"]);
+  for (const dir of dirs) {
+    if (!dir) continue;
+    if (await isExecutable(`${dir}/${name}`)) return `${dir}/${name}`;
+  }
+  return undefined;
 }
 
 function traefikEnv(): Record<string, string> {

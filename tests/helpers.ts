@@ -37,6 +37,7 @@ export function startBackend(name: string): Backend {
         path: url.pathname,
         host: request.headers.get("host"),
         forwardedFor: request.headers.get("x-forwarded-for"),
+        testHeader: request.headers.get("x-test-header"),
       });
     },
   );
@@ -53,6 +54,8 @@ export interface Hit {
   backend?: string;
   /** Path the backend saw. */
   path?: string;
+  /** The `X-Test-Header` request header the backend saw. */
+  testHeader?: string | null;
 }
 
 /** GETs `url` (raw path kept) and reports which backend answered. */
@@ -61,7 +64,12 @@ export async function hit(url: string, headers: HeadersInit = {}): Promise<Hit> 
   const text = await response.text();
   try {
     const body = JSON.parse(text);
-    return { status: response.status, backend: body.backend, path: body.path };
+    return {
+      status: response.status,
+      backend: body.backend,
+      path: body.path,
+      testHeader: body.testHeader,
+    };
   } catch {
     return { status: response.status };
   }

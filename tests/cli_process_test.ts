@@ -1,0 +1,247 @@
+import assert from "node:assert/strict";
+import { freePort, hit, startBackend } from "./helpers.ts";
+
+const SHIM = new URL("./bin/configurable-http-proxy", import.meta.url).pathname;
+
+interface Cli {
+  child: Deno.ChildProcess;
+  port: number;
+  apiPort: number;
+  publicUrl: string;
+  apiUrl: string;
+  stderr: () => string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number>;
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Launches the CLI exactly as JupyterHub's ConfigurableHTTPProxy does, and waits for both ports. */
+async function startCli(
+  extra: string[] = [],
+  options: { token?: string; port?: number; apiPort?: number } = {},
+): Promise<Cli> {
+  const port = options.port ?? freePort();
+  const apiPort = options.apiPort ?? freePort();
+  const child = new Deno.Command(SHIM, {
+    args: [
+      ...extra,
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--api-ip",
+      "127.0.0.1",
+      "--api-port",
+      String(apiPort),
+      "--error-target",
+      `http://127.0.0.1:${freePort()}/hub/error`,
+      "--log-level",
+      "info",
+    ],
+    env: { CONFIGPROXY_AUTH_TOKEN: options.token ?? "secret" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let err = "";
+  const decoder = new TextDecoder();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) err += decoder.decode(chunk);
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let exited = false;
+  child.status.then(() => exited = true);
+  const deadline = Date.now() + 15_000; // JupyterHub's limit
+  while (!(await canConnect(port) && await canConnect(apiPort))) {
+    if (exited || Date.now() > deadline) {
+      await child.status;
+      await pumps;
+      throw new Error(`the CLI did not come up within 15 s:\n${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    child,
+    port,
+    apiPort,
+    publicUrl: `http://127.0.0.1:${port}`,
+    apiUrl: `http://127.0.0.1:${apiPort}`,
+    stderr: () => err,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // gone
+      }
+      const status = await child.status;
+      await pumps;
+      return status.code;
+    },
+  };
+}
+
+function api(cli: Cli, method: string, path: string, body?: unknown, token = "secret") {
+  return fetch(cli.apiUrl + "/api/routes" + path, {
+    method,
+    headers: { authorization: `token ${token}`, "content-type": "text/plain" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+Deno.test("CLI: JupyterHub's argv starts it; the API drives real traffic through traefik", async () => {
+  const backend = startBackend("user-a");
+  const cli = await startCli();
+  try {
+    const post = await api(cli, "POST", "/user/a", {
+      target: backend.url,
+      jupyterhub: true,
+      user: "a",
+      server_name: "",
+    });
+    assert.equal(post.status, 201);
+    await post.body?.cancel();
+    // 201 means served: no waiting here.
+    const served = await hit(cli.publicUrl + "/user/a/api/status");
+    assert.equal(served.backend, "user-a");
+    assert.equal(served.path, "/user/a/api/status");
+    const list = await api(cli, "GET", "");
+    assert.equal(list.headers.get("content-type"), "application/json");
+    const routes = await list.json();
+    assert.deepEqual(Object.keys(routes), ["/user/a"]);
+    assert.equal(routes["/user/a"].user, "a");
+    assert.equal(routes["/user/a"].jupyterhub, true);
+    const health = await fetch(cli.publicUrl + "/_chp_healthz");
+    assert.deepEqual(await health.json(), { status: "OK" });
+    const forbidden = await api(cli, "GET", "", undefined, "wrong");
+    assert.equal(forbidden.status, 403);
+    await forbidden.body?.cancel();
+    const del = await api(cli, "DELETE", "/user/a");
+    assert.equal(del.status, 204);
+    assert.equal((await hit(cli.publicUrl + "/user/a/api/status")).status, 404);
+  } finally {
+    assert.equal(await cli.stop(), 0, "SIGTERM is a clean exit");
+    await backend.close();
+  }
+});
+
+Deno.test("CLI: SIGTERM stops traefik; a new process on the same ports starts empty", async () => {
+  const backend = startBackend("b");
+  const first = await startCli();
+  const { port, apiPort } = first;
+  try {
+    const post = await api(first, "POST", "/user/b", { target: backend.url, jupyterhub: true });
+    await post.body?.cancel();
+  } finally {
+    const started = Date.now();
+    assert.equal(await first.stop(), 0);
+    assert.ok(Date.now() - started < 10_000, "stops within JupyterHub's 10 s");
+  }
+  // traefik is gone: its public port is free again.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port });
+  probe.close();
+  const second = await startCli([], { port, apiPort });
+  try {
+    const routes = await (await api(second, "GET", "")).json();
+    assert.deepEqual(routes, {}, "the private routes file went away with the first process");
+  } finally {
+    await second.stop();
+    await backend.close();
+  }
+});
+
+Deno.test("CLI: with --dynamic-config-file, routes survive a crash and are served at once", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/rules.toml`;
+  const backend = startBackend("kept");
+  const first = await startCli(["--dynamic-config-file", file]);
+  try {
+    const post = await api(first, "POST", "/user/k", { target: backend.url, jupyterhub: true });
+    assert.equal(post.status, 201);
+    await post.body?.cancel();
+    first.child.kill("SIGKILL"); // a crash: no cleanup at all
+    await first.child.status;
+    await first.stop();
+    const second = await startCli(["--dynamic-config-file", file], {
+      port: first.port,
+      apiPort: first.apiPort,
+    });
+    try {
+      const routes = await (await api(second, "GET", "")).json();
+      assert.deepEqual(Object.keys(routes), ["/user/k"]);
+      assert.equal((await hit(second.publicUrl + "/user/k/")).backend, "kept");
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    await backend.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CLI: startup errors exit non-zero with one line saying what to do", async () => {
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const busyPort = (busy.addr as Deno.NetAddr).port;
+  try {
+    const cases: [string[], RegExp][] = [
+      [["--port", String(busyPort)], /already in use/],
+      [["--nope"], /unknown option --nope/],
+      [["--socket", "/tmp/x.sock"], /unix socket/],
+      [["--dynamic-config-file", "/tmp/rules.txt"], /\.toml, \*\.yaml/],
+      [["--extra-static-config", "/nonexistent.toml"], /cannot be read/],
+    ];
+    for (const [args, message] of cases) {
+      const out = await new Deno.Command(SHIM, {
+        args: ["--ip", "127.0.0.1", "--api-port", String(freePort()), ...args],
+        env: { TRAEFIK_BIN: "" },
+        stdin: "null",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.notEqual(out.code, 0, args.join(" "));
+      assert.match(stderr, message, args.join(" "));
+    }
+    const missing = await new Deno.Command(SHIM, {
+      args: ["--ip", "127.0.0.1", "--port", String(freePort()), "--api-port", String(freePort())],
+      env: { TRAEFIK_BIN: "/nonexistent/traefik", PATH: "/usr/bin:/bin" },
+      stdin: "null",
+    }).output();
+    assert.equal(missing.code, 1);
+    assert.match(new TextDecoder().decode(missing.stderr), /traefik was not found|TRAEFIK_BIN/);
+  } finally {
+    busy.close();
+  }
+});
+
+Deno.test("CLI: --default-target, --custom-header and a dead target (503) behave like CHP", async () => {
+  const fallback = startBackend("default");
+  const cli = await startCli([
+    "--default-target",
+    fallback.url,
+    "--custom-header",
+    "X-Test-Header: hello",
+  ]);
+  try {
+    const fallbackHit = await hit(cli.publicUrl + "/anything");
+    assert.equal(fallbackHit.backend, "default");
+    assert.equal(fallbackHit.testHeader, "hello", "--custom-header reaches the target");
+    const post = await api(cli, "POST", "/user/dead", {
+      target: `http://127.0.0.1:${freePort()}`,
+      jupyterhub: true,
+    });
+    await post.body?.cancel();
+    assert.equal((await hit(cli.publicUrl + "/user/dead/x")).status, 503);
+    const routes = await (await api(cli, "GET", "")).json();
+    assert.deepEqual(Object.keys(routes), ["/user/dead"], "the default target is not a hub route");
+  } finally {
+    await cli.stop();
+    await fallback.close();
+  }
+});
