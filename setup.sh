@@ -104,6 +104,11 @@ ensure_hub() {
   for b in jupyterhub jupyterhub-singleuser; do link "$tools/venv/bin/$b" "$b"; done
 }
 
+ensure_hub_tests() {
+  pip_pin pytest==9.2.0 pytest-asyncio==1.5.0 requests-mock==1.12.1 mock==5.2.0 \
+    beautifulsoup4==4.15.0 html5lib==1.1 pytest-rerunfailures==16.7
+}
+
 ensure_chp() {
   if [ ! -x "$tools/npm/node_modules/.bin/configurable-http-proxy" ]; then
     log "installing configurable-http-proxy $CHP_VERSION from npm into .tools/npm"
@@ -112,16 +117,16 @@ ensure_chp() {
   fi
 }
 
-cache_deps() { (cd "$root" && "$bin/deno" install --frozen >&2); }
+cache_deps() { (cd "$root" && "$bin/deno" cache --frozen mod.ts lib/cli.ts >&2); }
 
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   "") ensure_deno; ensure_traefik; cache_deps ;;
   start) ensure_deno; ensure_traefik; cache_deps; cd "$root"; exec "$bin/deno" task start "$@" ;;
-  deps) ensure_deno; ensure_traefik; ensure_stores; ensure_hub; ensure_chp; cache_deps ;;
+  deps) ensure_deno; ensure_traefik; ensure_stores; ensure_hub; ensure_hub_tests; ensure_chp; cache_deps ;;
   test)
-    ensure_deno; ensure_traefik; ensure_stores; ensure_hub; cache_deps
+    ensure_deno; ensure_traefik; ensure_stores; ensure_hub; ensure_hub_tests; cache_deps
     cd "$root"; exec "$bin/deno" task test "$@" ;;
   bench)
     ensure_deno; ensure_traefik; ensure_stores; ensure_hub; ensure_chp; cache_deps

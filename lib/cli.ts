@@ -82,13 +82,13 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     if (settings.provider !== "file") {
       throw new ConfigError(`--provider ${settings.provider} is not available in this build`);
     }
-    for (const bind of settings.binds) await checkFree(bind.hostname, bind.port, bind.what);
+    for (const bind of settings.binds) checkFree(bind.hostname, bind.port, bind.what);
 
     // traefik's private API entry point.
     let apiUrl = settings.traefikApiUrl;
     if (!apiUrl) {
       if (external) throw new ConfigError("--external-traefik needs --traefik-api-url");
-      apiUrl = `http://127.0.0.1:${await freeLoopbackPort()}`;
+      apiUrl = `http://127.0.0.1:${freeLoopbackPort()}`;
     }
     const parsedApi = new URL(apiUrl);
     const apiAddress = `${parsedApi.hostname}:${parsedApi.port || 80}`;
@@ -98,7 +98,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
           "--traefik-api-url must be on 127.0.0.1 or localhost (it is private)",
         );
       }
-      await checkFree(parsedApi.hostname, Number(parsedApi.port || 80), "--traefik-api-url");
+      checkFree(parsedApi.hostname, Number(parsedApi.port || 80), "--traefik-api-url");
     }
 
     // The internal server behind /_chp_healthz, the 404 catch-all and error pages.
@@ -230,7 +230,7 @@ async function readTree(path: string, what: string): Promise<ConfigTree> {
   }
 }
 
-async function checkFree(hostname: string, port: number, what: string): Promise<void> {
+function checkFree(hostname: string, port: number, what: string): void {
   if (port === 0) return;
   let listener: Deno.Listener | undefined;
   try {
@@ -250,11 +250,11 @@ async function checkFree(hostname: string, port: number, what: string): Promise<
   }
 }
 
-async function freeLoopbackPort(): Promise<number> {
+function freeLoopbackPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
-  return await Promise.resolve(port);
+  return port;
 }
 
 async function runAll(steps: (() => Promise<void> | void)[]): Promise<void> {

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite: Deno's tests (unit and integration, against real traefik, redis, etcd
+# and JupyterHub), then JupyterHub's own proxy tests against our CLI. Ends with one line
+# "N passed, N failed, N skipped" counted from both runners' own summaries.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+deno=${DENO:-$root/.tools/bin/deno}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+NO_COLOR=1 "$deno" test --allow-all "$@" 2>&1 | tee "$log"
+deno_rc=${PIPESTATUS[0]}
+summary=$(grep -E '^(ok|FAILED) \| ' "$log" | tail -n 1)
+dp=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$summary"); dp=${dp:-0}
+df=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$summary"); df=${df:-0}
+di=$(sed -nE 's/.* ([0-9]+) ignored.*/\1/p' <<<"$summary"); di=${di:-0}
+if [ -z "$summary" ] || { [ "$deno_rc" -ne 0 ] && [ "$df" -eq 0 ]; }; then
+  echo "deno test exited with $deno_rc without a summary of failures; counting it as one failure"
+  df=$((df + 1))
+fi
+
+pp=0 pf=0 ps=0
+if [ "$#" -eq 0 ] && [ -x "$root/.tools/venv/bin/python" ] && [ -z "${SKIP_JUPYTERHUB_TESTS:-}" ]; then
+  echo
+  echo "== JupyterHub's own proxy tests (test_proxy.py, test_api.py) against this proxy =="
+  "$root/tests/run_jupyterhub_tests.sh" 2>&1 | tee "$log"
+  py_rc=${PIPESTATUS[0]}
+  line=$(grep -E '^=*\s*[0-9]+ (passed|failed|error)' "$log" | tail -n 1)
+  [ -n "$line" ] || line=$(grep -E '[0-9]+ (passed|failed)' "$log" | tail -n 1)
+  pp=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+'); pp=${pp:-0}
+  pf=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+'); pf=${pf:-0}
+  pe=$(grep -oE '[0-9]+ errors?' <<<"$line" | grep -oE '[0-9]+'); pf=$((pf + ${pe:-0}))
+  ps=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+'); ps=${ps:-0}
+  if [ "$py_rc" -ne 0 ] && [ "$pf" -eq 0 ]; then
+    echo "pytest exited with $py_rc without counting failures; counting it as one failure"
+    pf=1
+  fi
+fi
+
+passed=$((dp + pp)) failed=$((df + pf)) skipped=$((di + ps))
+echo
+echo "deno: $dp passed, $df failed, $di ignored; jupyterhub: $pp passed, $pf failed, $ps skipped"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
