@@ -12,7 +12,7 @@
  */
 
 import denoJson from "../deno.json" with { type: "json" };
-import { helpText, parseArgs } from "./cli_args.ts";
+import { helpText, type OptionValues, parseArgs } from "./cli_args.ts";
 import { cliSettings } from "./cli_config.ts";
 import { formatOf, parseConfig } from "./config_format.ts";
 import { chpHandler } from "./chp_server.ts";
@@ -20,7 +20,7 @@ import { ConfigError } from "./errors.ts";
 import { instanceConfig } from "./instance_config.ts";
 import { internalHandler } from "./internal_server.ts";
 import { deepMerge } from "./merge.ts";
-import { type Proxy, startProxy } from "./proxy.ts";
+import { type ProviderOptions, type Proxy, startProxy } from "./proxy.ts";
 import type { ConfigTree } from "./types.ts";
 
 const LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -79,9 +79,6 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     for (const warning of warnings) log.warn(warning);
     const settings = cliSettings(values);
     const external = values["external-traefik"] === true;
-    if (settings.provider !== "file") {
-      throw new ConfigError(`--provider ${settings.provider} is not available in this build`);
-    }
     for (const bind of settings.binds) checkFree(bind.hostname, bind.port, bind.what);
 
     // traefik's private API entry point.
@@ -121,7 +118,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       : {};
 
     const proxy: Proxy = await startProxy({
-      provider: { kind: "file", path: values["dynamic-config-file"] as string | undefined },
+      provider: providerOptions(settings.provider, values),
       entryPoint: settings.entryPoint,
       publicAddress: settings.publicAddress,
       apiAddress,
@@ -205,6 +202,33 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     console.error(`jupyterhub-traefik-proxy: ${message}`);
     return 1;
   }
+}
+
+function providerOptions(kind: string, values: OptionValues): ProviderOptions {
+  const str = (name: string) => values[name] === undefined ? undefined : String(values[name]);
+  const prefixes = {
+    traefikPrefix: str("kv-traefik-prefix"),
+    jupyterhubPrefix: str("kv-jupyterhub-prefix"),
+  };
+  if (kind === "redis") {
+    return {
+      kind,
+      url: str("redis-url"),
+      username: str("redis-username"),
+      password: str("redis-password"),
+      ...prefixes,
+    };
+  }
+  if (kind === "etcd") {
+    return {
+      kind,
+      urls: str("etcd-url")?.split(",").map((url) => url.trim()).filter(Boolean),
+      username: str("etcd-username"),
+      password: str("etcd-password"),
+      ...prefixes,
+    };
+  }
+  return { kind: "file", path: str("dynamic-config-file") };
 }
 
 function preScan(args: string[], name: string): string | undefined {

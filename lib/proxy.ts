@@ -16,6 +16,8 @@ import { startTraefik, type TraefikProcess } from "./traefik.ts";
 import { type RouteConfirmer, routeConfirmer, type TraefikApi, traefikApi } from "./traefik_api.ts";
 import type { ConfigTree } from "./types.ts";
 import { fileStore } from "../providers/file.ts";
+import type { RedisStoreOptions } from "../providers/redis.ts";
+import type { EtcdStoreOptions } from "../providers/etcd.ts";
 
 /** The file provider: routes in one TOML or YAML dynamic-configuration file. */
 export interface FileProviderOptions {
@@ -27,6 +29,21 @@ export interface FileProviderOptions {
    */
   path?: string;
 }
+
+/** The redis provider (recommended for several nodes). */
+export interface RedisProviderOptions extends RedisStoreOptions {
+  /** Provider kind. */
+  kind: "redis";
+}
+
+/** The etcd provider. */
+export interface EtcdProviderOptions extends EtcdStoreOptions {
+  /** Provider kind. */
+  kind: "etcd";
+}
+
+/** Where routes live. */
+export type ProviderOptions = FileProviderOptions | RedisProviderOptions | EtcdProviderOptions;
 
 /** traefik managed by someone else: this proxy only writes the dynamic configuration. */
 export interface ExternalTraefikOptions {
@@ -41,7 +58,7 @@ export interface ExternalTraefikOptions {
 /** Options of `startProxy`. */
 export interface StartProxyOptions {
   /** Where routes live; default a private TOML file. */
-  provider?: FileProviderOptions;
+  provider?: ProviderOptions;
   /** Public entry point name; default `http`. */
   entryPoint?: string;
   /** Public address of traefik (`host:port`); default `127.0.0.1:8000`. */
@@ -129,17 +146,39 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Proxy
         fixed,
       );
     }
-    if (provider.kind !== "file") {
-      throw new ConfigError(`unknown provider ${JSON.stringify(provider.kind)}`);
+    let store: Store;
+    let providers: ConfigTree;
+    if (provider.kind === "file") {
+      const path = provider.path ?? `${workDir}/rules.toml`;
+      store = await fileStore({ path, entryPoint, fixed, onSkipped: (message) => log(message) });
+      cleanups.unshift(() => store.close());
+      providers = { file: { filename: path, watch: true } };
+    } else {
+      const common = { ...provider, entryPoint, log };
+      let providerConfig: ConfigTree;
+      if (provider.kind === "redis") {
+        const redis = await import("../providers/redis.ts");
+        store = await redis.redisStore(common);
+        providerConfig = redis.redisProviderConfig(provider);
+      } else if (provider.kind === "etcd") {
+        const etcd = await import("../providers/etcd.ts");
+        store = await etcd.etcdStore(common);
+        providerConfig = etcd.etcdProviderConfig(provider);
+      } else {
+        throw new ConfigError(
+          `unknown provider ${JSON.stringify((provider as { kind: string }).kind)}`,
+        );
+      }
+      cleanups.unshift(() => store.close());
+      // This process's own configuration (API router, healthz, error pages) goes to a private
+      // file, so that processes sharing one store never overwrite each other's.
+      const instance = await fileStore({ path: `${workDir}/instance.toml`, entryPoint, fixed });
+      cleanups.unshift(() => instance.close());
+      providers = {
+        file: { filename: instance.path, watch: true },
+        [provider.kind]: providerConfig,
+      };
     }
-    const path = provider.path ?? `${workDir}/rules.toml`;
-    const store = await fileStore({
-      path,
-      entryPoint,
-      fixed,
-      onSkipped: (message) => log(message),
-    });
-    cleanups.unshift(() => store.close());
 
     const api = options.external
       ? traefikApi({
@@ -156,7 +195,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Proxy
           publicAddress: options.publicAddress ?? "127.0.0.1:8000",
           apiAddress,
           logLevel: options.traefikLogLevel,
-          providers: { file: { filename: path, watch: true } },
+          providers,
           tls: options.tls !== undefined,
           middlewares: options.middlewares,
           respondingTimeouts: options.respondingTimeouts,

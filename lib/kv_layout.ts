@@ -1,0 +1,194 @@
+/**
+ * The key-value layout of routes (redis, etcd), compatible with the Python
+ * jupyterhub-traefik-proxy 2.x:
+ *
+ * ```text
+ * traefik/http/routers/<router>/{rule,service,entryPoints/0,priority}
+ * traefik/http/services/<service>/loadBalancer/{servers/0/url,passHostHeader}
+ * jupyterhub/routes/<router>/{routespec,target,router,service,last_activity}
+ * jupyterhub/routes/<router>/data/<key>...   data as strings, as the Python proxy writes it
+ * jupyterhub/routes/<router>/data_json       the same data as JSON, so types survive
+ * ```
+ *
+ * The Python proxy reads `routespec`, `target` and `data` and ignores the rest; routes it wrote
+ * (without `data_json`) read back here with string values.
+ *
+ * @module
+ */
+
+import { diff, flatten, type KvDiff, unflatten } from "./kv.ts";
+import { isPlainObject } from "./merge.ts";
+import { routerName } from "./names.ts";
+import { routeParts, sentinelConfig } from "./route_config.ts";
+import { parseRoutespec } from "./routespec.ts";
+import type { ConfigTree, Route, RouteData } from "./types.ts";
+
+/** Prefixes and entry point of a key-value layout. */
+export interface KvLayoutOptions {
+  /** Root key that traefik's provider reads (`rootKey`); default `traefik`. */
+  traefikPrefix: string;
+  /** Root key of the route records; default `jupyterhub`. */
+  jupyterhubPrefix: string;
+  /** Public entry point name. */
+  entryPoint: string;
+}
+
+/**
+ * The key prefix under which one route's record lives (with a trailing `/`).
+ *
+ * @example
+ * ```ts
+ * import { recordPrefix } from "./kv_layout.ts";
+ * recordPrefix("/a/", { traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" });
+ * // "jupyterhub/routes/router__2Fa_2F/"
+ * ```
+ */
+export function recordPrefix(routespec: string, options: KvLayoutOptions): string {
+  return `${options.jupyterhubPrefix}/routes/${routerName(routespec)}/`;
+}
+
+/**
+ * Every key of one route.
+ *
+ * @example
+ * ```ts
+ * import { routeKeys } from "./kv_layout.ts";
+ * const keys = routeKeys(
+ *   { routespec: "/a/", target: "http://127.0.0.1:1", data: { hub: true } },
+ *   { traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" },
+ * );
+ * keys.get("jupyterhub/routes/router__2Fa_2F/data/hub"); // "true"
+ * ```
+ * @throws {RoutespecError} when the routespec is invalid.
+ */
+export function routeKeys(route: Route, options: KvLayoutOptions): Map<string, string> {
+  const parts = routeParts(route, options);
+  const traefik = flatten({
+    http: {
+      routers: { [parts.routerName]: parts.router },
+      services: { [parts.serviceName]: parts.service },
+    },
+  }, options.traefikPrefix);
+  const record: ConfigTree = { ...parts.record };
+  if (Object.keys(route.data).length > 0) record.data_json = JSON.stringify(route.data);
+  const records = flatten(record, recordPrefix(route.routespec, options).slice(0, -1));
+  for (const [key, value] of records) traefik.set(key, value);
+  return traefik;
+}
+
+/**
+ * The sentinel router's keys (see `sentinelConfig`): a store that always has them never loses
+ * its last key, a deletion traefik would not notice.
+ *
+ * @example
+ * ```ts
+ * import { sentinelKeys } from "./kv_layout.ts";
+ * sentinelKeys({ traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" });
+ * ```
+ */
+export function sentinelKeys(options: KvLayoutOptions): Map<string, string> {
+  return flatten(sentinelConfig(options), options.traefikPrefix);
+}
+
+/**
+ * Reads one route from the keys under its record prefix; undefined when there is no valid
+ * record. JSON types come from `data_json`; without it (the Python proxy's records), data is the
+ * string tree.
+ *
+ * @example
+ * ```ts
+ * import { routeFromRecord } from "./kv_layout.ts";
+ * routeFromRecord(new Map([
+ *   ["jupyterhub/routes/r/routespec", "/a/"],
+ *   ["jupyterhub/routes/r/target", "http://h:1"],
+ *   ["jupyterhub/routes/r/data/user", "a"],
+ * ]), "jupyterhub/routes/r");
+ * // { routespec: "/a/", target: "http://h:1", data: { user: "a" } }
+ * ```
+ */
+export function routeFromRecord(pairs: Map<string, string>, prefix: string): Route | undefined {
+  const tree = unflatten(pairs, prefix);
+  if (typeof tree.routespec !== "string" || typeof tree.target !== "string") return undefined;
+  let routespec: string;
+  try {
+    routespec = parseRoutespec(tree.routespec).routespec;
+  } catch {
+    return undefined;
+  }
+  let data: RouteData | undefined;
+  if (typeof tree.data_json === "string") {
+    try {
+      const parsed = JSON.parse(tree.data_json);
+      if (isPlainObject(parsed)) data = parsed as RouteData;
+    } catch {
+      // fall back to the string tree
+    }
+  }
+  data ??= isPlainObject(tree.data) ? JSON.parse(JSON.stringify(tree.data)) as RouteData : {};
+  const route: Route = { routespec, target: tree.target, data };
+  if (typeof tree.last_activity === "string") route.lastActivity = tree.last_activity;
+  return route;
+}
+
+/** Routes read from key-value pairs, and the records that could not be read. */
+export interface KvRoutes {
+  /** Routes by normalised routespec. */
+  routes: Map<string, Route>;
+  /** Record prefixes that were skipped. */
+  skipped: string[];
+}
+
+/**
+ * Reads every route from the pairs under `<jupyterhubPrefix>/routes/`.
+ *
+ * @example
+ * ```ts
+ * import { routesFromKv } from "./kv_layout.ts";
+ * routesFromKv(new Map(), { traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" });
+ * ```
+ */
+export function routesFromKv(pairs: Map<string, string>, options: KvLayoutOptions): KvRoutes {
+  const base = `${options.jupyterhubPrefix}/routes/`;
+  const groups = new Map<string, Map<string, string>>();
+  for (const [key, value] of pairs) {
+    if (!key.startsWith(base)) continue;
+    const slash = key.indexOf("/", base.length);
+    if (slash < 0) continue;
+    const name = key.slice(base.length, slash);
+    let group = groups.get(name);
+    if (!group) groups.set(name, group = new Map());
+    group.set(key, value);
+  }
+  const routes = new Map<string, Route>();
+  const skipped: string[] = [];
+  for (const [name, group] of groups) {
+    const route = routeFromRecord(group, base + name);
+    if (route) routes.set(route.routespec, route);
+    else skipped.push(base + name);
+  }
+  return { routes, skipped };
+}
+
+/**
+ * The key changes that replace a route's old keys with its new ones. `before` is the stored
+ * route (if any) and `beforeRecordKeys` the record keys actually found (a record written by
+ * another program may hold keys ours would not); `after` is the new route, or undefined to
+ * delete it.
+ *
+ * @example
+ * ```ts
+ * import { routeChange } from "./kv_layout.ts";
+ * const options = { traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" };
+ * routeChange(undefined, [], { routespec: "/a/", target: "http://h:1", data: {} }, options).set.size;
+ * ```
+ */
+export function routeChange(
+  before: Route | undefined,
+  beforeRecordKeys: Iterable<string>,
+  after: Route | undefined,
+  options: KvLayoutOptions,
+): KvDiff {
+  const old = before ? routeKeys(before, options) : new Map<string, string>();
+  for (const key of beforeRecordKeys) if (!old.has(key)) old.set(key, "\u0000unknown");
+  return diff(old, after ? routeKeys(after, options) : new Map());
+}

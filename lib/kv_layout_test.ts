@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import {
+  recordPrefix,
+  routeChange,
+  routeFromRecord,
+  routeKeys,
+  routesFromKv,
+  sentinelKeys,
+} from "./kv_layout.ts";
+
+const options = { traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" };
+const route = {
+  routespec: "/user/alice/",
+  target: "http://127.0.0.1:9000",
+  data: { user: "alice", server_name: "", hub: false, n: 3, nested: { a: [1, "x"] } },
+  lastActivity: "2026-01-01T00:00:00.000Z",
+};
+
+Deno.test("routeKeys writes the Python proxy's key layout plus typed data", () => {
+  const keys = routeKeys(route, options);
+  const r = "router__2Fuser_2Falice_2F";
+  const s = "service__2Fuser_2Falice_2F";
+  assert.equal(
+    keys.get(`traefik/http/routers/${r}/rule`),
+    'Path("/user/alice") || PathPrefix("/user/alice/")',
+  );
+  assert.equal(keys.get(`traefik/http/routers/${r}/service`), s);
+  assert.equal(keys.get(`traefik/http/routers/${r}/entryPoints/0`), "http");
+  assert.equal(keys.get(`traefik/http/services/${s}/loadBalancer/servers/0/url`), route.target);
+  assert.equal(keys.get(`traefik/http/services/${s}/loadBalancer/passHostHeader`), "true");
+  assert.equal(keys.get(`jupyterhub/routes/${r}/routespec`), "/user/alice/");
+  assert.equal(keys.get(`jupyterhub/routes/${r}/target`), route.target);
+  assert.equal(keys.get(`jupyterhub/routes/${r}/router`), r);
+  assert.equal(keys.get(`jupyterhub/routes/${r}/service`), s);
+  assert.equal(keys.get(`jupyterhub/routes/${r}/data/user`), "alice");
+  assert.equal(keys.get(`jupyterhub/routes/${r}/data/hub`), "false");
+  assert.equal(keys.get(`jupyterhub/routes/${r}/data/nested/a/1`), "x");
+  assert.deepEqual(JSON.parse(keys.get(`jupyterhub/routes/${r}/data_json`)!), route.data);
+  assert.equal(recordPrefix(route.routespec, options), `jupyterhub/routes/${r}/`);
+});
+
+Deno.test("routes read back from keys keep JSON types; Python's records read as strings", () => {
+  const keys = routeKeys(route, options);
+  for (const [key, value] of sentinelKeys(options)) keys.set(key, value);
+  const { routes, skipped } = routesFromKv(keys, options);
+  assert.deepEqual(skipped, []);
+  assert.deepEqual(routes.get("/user/alice/"), route);
+  const python = new Map([
+    ["jupyterhub/routes/router__2Fa_2F/routespec", "/a/"],
+    ["jupyterhub/routes/router__2Fa_2F/target", "http://h:1"],
+    ["jupyterhub/routes/router__2Fa_2F/router", "router__2Fa_2F"],
+    ["jupyterhub/routes/router__2Fa_2F/data/hub", "true"],
+  ]);
+  assert.deepEqual(routeFromRecord(python, "jupyterhub/routes/router__2Fa_2F"), {
+    routespec: "/a/",
+    target: "http://h:1",
+    data: { hub: "true" },
+  });
+  const broken = new Map([["jupyterhub/routes/x/target", "http://h:1"]]);
+  assert.deepEqual(routesFromKv(broken, options).skipped, ["jupyterhub/routes/x"]);
+});
+
+Deno.test("routeChange replaces stale keys and deletes everything of a route", () => {
+  const changed = { ...route, target: "http://127.0.0.1:9001", data: { user: "alice" } };
+  const change = routeChange(route, [], changed, options);
+  const r = "router__2Fuser_2Falice_2F";
+  assert.ok(change.delete.includes(`jupyterhub/routes/${r}/data/n`), "old data keys go");
+  assert.ok(!change.delete.includes(`jupyterhub/routes/${r}/routespec`));
+  assert.equal(
+    change.set.get("traefik/http/services/service__2Fuser_2Falice_2F/loadBalancer/servers/0/url"),
+    "http://127.0.0.1:9001",
+  );
+  const gone = routeChange(route, [`jupyterhub/routes/${r}/foreign`], undefined, options);
+  assert.equal(gone.set.size, 0);
+  assert.deepEqual(
+    new Set(gone.delete),
+    new Set([...routeKeys(route, options).keys(), `jupyterhub/routes/${r}/foreign`]),
+  );
+});

@@ -1,0 +1,155 @@
+/**
+ * The etcd provider: routes as keys under `traefik/` and `jupyterhub/`, read by traefik's etcd
+ * provider. Changes are written in transactions of at most 128 operations (etcd's limit), never
+ * splitting one route's keys across two of them.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { Etcd3, type IRequestOp } from "etcd3";
+import { StoreError } from "../lib/errors.ts";
+import type { KvDiff } from "../lib/kv.ts";
+import type { Store } from "../lib/store.ts";
+import type { ConfigTree } from "../lib/types.ts";
+import { type KvClient, kvStore, type KvStoreOptions } from "./kv_store.ts";
+
+/** etcd's limit of operations in one transaction. */
+export const ETCD_MAX_TXN_OPS = 128;
+
+/** Options of `etcdStore`. */
+export interface EtcdStoreOptions extends KvStoreOptions {
+  /** Endpoints, e.g. `["http://127.0.0.1:2379"]`; default that one. */
+  urls?: string[];
+  /** User name, when etcd has auth enabled. */
+  username?: string;
+  /** Password. */
+  password?: string;
+  /** PEM CA certificate for https endpoints. */
+  caFile?: string;
+  /** How long the first request may take, in ms; default 5,000. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Packs groups of operations into transactions of at most `max` operations, keeping each group
+ * whole (a group larger than `max` is split on its own).
+ *
+ * @example
+ * ```ts
+ * import { packTransactions } from "./etcd.ts";
+ * packTransactions([[1, 2], [3, 4], [5]], 4); // [[1, 2, 3, 4], [5]]
+ * ```
+ */
+export function packTransactions<T>(groups: T[][], max: number = ETCD_MAX_TXN_OPS): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  for (const group of groups) {
+    if (current.length + group.length > max && current.length > 0) {
+      out.push(current);
+      current = [];
+    }
+    if (group.length > max) {
+      for (let i = 0; i < group.length; i += max) out.push(group.slice(i, i + max));
+      continue;
+    }
+    current.push(...group);
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/**
+ * traefik's static `providers.etcd` section for the same endpoints and prefix.
+ *
+ * @example
+ * ```ts
+ * import { etcdProviderConfig } from "./etcd.ts";
+ * etcdProviderConfig({ urls: ["http://127.0.0.1:2379"] });
+ * // { endpoints: ["127.0.0.1:2379"], rootKey: "traefik" }
+ * ```
+ */
+export function etcdProviderConfig(options: EtcdStoreOptions): ConfigTree {
+  const urls = options.urls ?? ["http://127.0.0.1:2379"];
+  const config: ConfigTree = {
+    endpoints: urls.map((url) => url.replace(/^https?:\/\//, "").replace(/\/+$/, "")),
+    rootKey: (options.traefikPrefix ?? "traefik").replace(/^\/+|\/+$/g, ""),
+  };
+  if (options.username) config.username = options.username;
+  if (options.password) config.password = options.password;
+  if (urls.some((url) => url.startsWith("https:"))) {
+    config.tls = options.caFile ? { ca: options.caFile } : {};
+  }
+  return config;
+}
+
+/**
+ * Connects to etcd and opens a route store on it.
+ *
+ * @example
+ * ```ts
+ * import { etcdStore } from "./etcd.ts";
+ * const store = await etcdStore({ urls: ["http://127.0.0.1:2379"] });
+ * await store.close();
+ * ```
+ * @throws {StoreError} when etcd is unreachable or refuses the credentials.
+ */
+export async function etcdStore(options: EtcdStoreOptions = {}): Promise<Store> {
+  const urls = options.urls ?? ["http://127.0.0.1:2379"];
+  const client = new Etcd3({
+    hosts: urls,
+    auth: options.username
+      ? { username: options.username, password: options.password ?? "" }
+      : undefined,
+    credentials: options.caFile
+      ? { rootCertificate: Buffer.from(await Deno.readFile(options.caFile)) }
+      : undefined,
+    dialTimeout: options.connectTimeoutMs ?? 5_000,
+  });
+  const where = `etcd at ${urls.join(",")}`;
+  try {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      client.get("jupyterhub-traefik-proxy-probe").string(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timed out")), options.connectTimeoutMs ?? 5_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  } catch (error) {
+    client.close();
+    throw new StoreError(
+      `cannot use ${where}: ${(error as Error).message}; check that etcd runs there and that ` +
+        "the username and password are right",
+      { cause: error },
+    );
+  }
+  const kv: KvClient = {
+    provider: "etcd",
+    async getPrefix(prefix: string) {
+      const found = await client.getAll().prefix(prefix).strings();
+      return new Map(Object.entries(found));
+    },
+    async commit(groups: KvDiff[]) {
+      const ops = groups.map((group) => {
+        const list: IRequestOp[] = group.delete.map((key) => ({
+          request_delete_range: { key: Buffer.from(key) },
+        }));
+        for (const [key, value] of group.set) {
+          list.push({ request_put: { key: Buffer.from(key), value: Buffer.from(value) } });
+        }
+        return list;
+      });
+      for (const txn of packTransactions(ops)) await client.kv.txn({ success: txn });
+    },
+    close() {
+      client.close();
+      return Promise.resolve();
+    },
+  };
+  try {
+    return await kvStore(kv, options);
+  } catch (error) {
+    client.close();
+    throw error;
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * The redis provider (recommended for more than one node): routes as keys under `traefik/` and
+ * `jupyterhub/`, read by traefik's redis provider. Each batch of route changes is one
+ * MULTI/EXEC; reads take one round trip (a server-side script). `notify-keyspace-events`,
+ * which traefik's watch needs, is checked and re-armed after every (re)connect.
+ *
+ * @module
+ */
+
+import { createClient } from "redis";
+import { StoreError } from "../lib/errors.ts";
+import type { KvDiff } from "../lib/kv.ts";
+import type { Store } from "../lib/store.ts";
+import type { ConfigTree } from "../lib/types.ts";
+import { type KvClient, kvStore, type KvStoreOptions } from "./kv_store.ts";
+
+/** Options of `redisStore`. */
+export interface RedisStoreOptions extends KvStoreOptions {
+  /** `redis://[user:pass@]host:port[/db]` or `rediss://...`; default `redis://127.0.0.1:6379`. */
+  url?: string;
+  /** ACL user name (overrides the URL's). */
+  username?: string;
+  /** Password (overrides the URL's). */
+  password?: string;
+  /** Database number (overrides the URL's); default 0. */
+  db?: number;
+  /** How long the first connection may take, in ms; default 5,000. */
+  connectTimeoutMs?: number;
+  /** Receives connection events (lost, reconnected, re-armed). */
+  log?: (message: string) => void;
+}
+
+// Returns key, value, key, value... for every string key matching the glob in ARGV[1].
+const READ_PREFIX = `
+local keys = redis.call('KEYS', ARGV[1])
+local out = {}
+for i = 1, #keys, 500 do
+  local chunk = {}
+  for j = i, math.min(i + 499, #keys) do chunk[#chunk + 1] = keys[j] end
+  local values = redis.call('MGET', unpack(chunk))
+  for j = 1, #chunk do
+    if values[j] then
+      out[#out + 1] = chunk[j]
+      out[#out + 1] = values[j]
+    end
+  end
+end
+return out
+`;
+
+function glob(prefix: string): string {
+  return prefix.replace(/[*?[\]\\]/g, (c) => "\\" + c) + "*";
+}
+
+/** Connection details derived from the options, for traefik's redis provider too. */
+export interface RedisTarget {
+  /** `host:port`. */
+  endpoint: string;
+  /** TLS (`rediss://`). */
+  tls: boolean;
+  /** ACL user. */
+  username?: string;
+  /** Password. */
+  password?: string;
+  /** Database number. */
+  db: number;
+}
+
+/**
+ * Parses the redis options into a target.
+ *
+ * @example
+ * ```ts
+ * import { redisTarget } from "./redis.ts";
+ * redisTarget({ url: "redis://u:p@127.0.0.1:6380/2" });
+ * // { endpoint: "127.0.0.1:6380", tls: false, username: "u", password: "p", db: 2 }
+ * ```
+ * @throws {StoreError} for a URL that is not redis:// or rediss://.
+ */
+export function redisTarget(options: RedisStoreOptions): RedisTarget {
+  let url: URL;
+  try {
+    url = new URL(options.url ?? "redis://127.0.0.1:6379");
+  } catch {
+    throw new StoreError(`invalid redis URL ${JSON.stringify(options.url)}`);
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new StoreError(`redis URL ${options.url} must start with redis:// or rediss://`);
+  }
+  const db = options.db ?? (Number(url.pathname.slice(1)) || 0);
+  return {
+    endpoint: `${url.hostname}:${url.port || 6379}`,
+    tls: url.protocol === "rediss:",
+    username: options.username ?? (url.username ? decodeURIComponent(url.username) : undefined),
+    password: options.password ?? (url.password ? decodeURIComponent(url.password) : undefined),
+    db,
+  };
+}
+
+/**
+ * traefik's static `providers.redis` section for the same target and prefix.
+ *
+ * @example
+ * ```ts
+ * import { redisProviderConfig } from "./redis.ts";
+ * redisProviderConfig({ url: "redis://127.0.0.1:6379" });
+ * // { endpoints: ["127.0.0.1:6379"], rootKey: "traefik", db: 0 }
+ * ```
+ */
+export function redisProviderConfig(options: RedisStoreOptions): ConfigTree {
+  const target = redisTarget(options);
+  const config: ConfigTree = {
+    endpoints: [target.endpoint],
+    rootKey: (options.traefikPrefix ?? "traefik").replace(/^\/+|\/+$/g, ""),
+    db: target.db,
+  };
+  if (target.username) config.username = target.username;
+  if (target.password) config.password = target.password;
+  if (target.tls) config.tls = {};
+  return config;
+}
+
+/**
+ * Connects to redis, checks `notify-keyspace-events`, and opens a route store on it.
+ *
+ * @example
+ * ```ts
+ * import { redisStore } from "./redis.ts";
+ * const store = await redisStore({ url: "redis://127.0.0.1:6379" });
+ * await store.close();
+ * ```
+ * @throws {StoreError} when redis is unreachable, refuses the credentials, or forbids
+ *   setting `notify-keyspace-events` while it is not set.
+ */
+export async function redisStore(options: RedisStoreOptions = {}): Promise<Store> {
+  const target = redisTarget(options);
+  const log = options.log ?? (() => {});
+  const where = `redis at ${target.endpoint}`;
+  const [host, port] = [
+    target.endpoint.replace(/:\d+$/, ""),
+    Number(target.endpoint.split(":").pop()),
+  ];
+  let lastError = "";
+  let connected = false;
+  const client = createClient({
+    socket: {
+      host,
+      port,
+      ...(target.tls ? { tls: true as const } : {}),
+      connectTimeout: options.connectTimeoutMs ?? 5_000,
+      reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 3_000),
+    },
+    username: target.username,
+    password: target.password,
+    database: target.db,
+    // While redis is down, fail at once (the API answers 503) instead of queueing forever.
+    disableOfflineQueue: true,
+  });
+  client.on("error", (error: Error) => {
+    if (error.message !== lastError) log(`${where}: ${error.message}`);
+    lastError = error.message;
+  });
+  client.on("ready", () => {
+    if (connected) log(`${where}: reconnected`);
+    connected = true;
+    armKeyspaceEvents().catch((error) => log(`${where}: ${(error as Error).message}`));
+  });
+
+  async function armKeyspaceEvents(): Promise<void> {
+    let current: string;
+    try {
+      const reply = await client.configGet("notify-keyspace-events");
+      current = String(reply["notify-keyspace-events"] ?? "");
+    } catch (error) {
+      throw new StoreError(
+        `${where} does not let this proxy read notify-keyspace-events ` +
+          `(${(error as Error).message}); traefik needs it set to KEA: set it in redis.conf ` +
+          "or allow +config|get and +config|set for this user",
+      );
+    }
+    const has = (flag: string) => current.includes(flag);
+    if (has("K") && has("E") && (has("A") || ["g", "$", "x", "e"].every(has))) return;
+    try {
+      await client.configSet("notify-keyspace-events", "KEA");
+      log(`${where}: set notify-keyspace-events to KEA for traefik's watch`);
+    } catch (error) {
+      throw new StoreError(
+        `${where} forbids CONFIG SET notify-keyspace-events (${(error as Error).message}) and ` +
+          `it is ${JSON.stringify(current)}; traefik would never see route changes: set ` +
+          "notify-keyspace-events KEA in redis.conf or allow +config|set for this user",
+      );
+    }
+  }
+
+  try {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      client.connect(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(lastError || "connection timed out")),
+          options.connectTimeoutMs ?? 5_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    await client.ping();
+    await armKeyspaceEvents();
+  } catch (error) {
+    client.destroy();
+    if (error instanceof StoreError) throw error;
+    throw new StoreError(
+      `cannot use ${where}: ${(error as Error).message || lastError}; check that redis runs ` +
+        "there and that the username and password are right",
+      { cause: error },
+    );
+  }
+
+  const kv: KvClient = {
+    provider: "redis",
+    async getPrefix(prefix: string) {
+      const flat = await client.eval(READ_PREFIX, {
+        keys: [],
+        arguments: [glob(prefix)],
+      }) as string[];
+      const pairs = new Map<string, string>();
+      for (let i = 0; i < flat.length; i += 2) pairs.set(flat[i], flat[i + 1]);
+      return pairs;
+    },
+    async commit(groups: KvDiff[]) {
+      const multi = client.multi();
+      for (const group of groups) {
+        if (group.delete.length > 0) multi.del(group.delete);
+        for (const [key, value] of group.set) multi.set(key, value);
+      }
+      await multi.exec();
+    },
+    async close() {
+      try {
+        await client.quit();
+      } catch {
+        client.destroy();
+      }
+    },
+  };
+  try {
+    return await kvStore(kv, options);
+  } catch (error) {
+    client.destroy();
+    throw error;
+  }
+}

@@ -1,0 +1,208 @@
+import assert from "node:assert/strict";
+import {
+  addRoute,
+  deleteRoute,
+  getAllRoutes,
+  getRoute,
+  type Proxy,
+  startProxy,
+  type StartProxyOptions,
+  StoreError,
+} from "../mod.ts";
+import { type Backend, freePort, hit, startBackend, waitFor } from "./helpers.ts";
+import { startEtcd, startRedis, type StoreServer } from "./stores.ts";
+
+type Provider = NonNullable<StartProxyOptions["provider"]>;
+
+interface Case {
+  name: string;
+  server: () => Promise<StoreServer>;
+  provider: (server: StoreServer) => Provider;
+}
+
+const CASES: Case[] = [
+  {
+    name: "redis",
+    server: () => startRedis(),
+    provider: (s) => ({ kind: "redis", url: s.url }),
+  },
+  {
+    name: "redis with an ACL user",
+    server: () => startRedis({ user: { name: "hub", password: "pw-acl" } }),
+    provider: (s) => ({
+      kind: "redis",
+      url: s.url.replace(/\/\/[^@]*@/, "//"),
+      username: "hub",
+      password: "pw-acl",
+    }),
+  },
+  {
+    name: "etcd",
+    server: () => startEtcd(),
+    provider: (s) => ({ kind: "etcd", urls: [s.url] }),
+  },
+  {
+    name: "etcd with auth",
+    server: () => startEtcd({ rootPassword: "pw-etcd" }),
+    provider: (s) => ({ kind: "etcd", urls: [s.url], username: "root", password: "pw-etcd" }),
+  },
+];
+
+async function withKvProxy(
+  c: Case,
+  body: (
+    proxy: Proxy,
+    publicUrl: string,
+    backends: Backend[],
+    server: StoreServer,
+  ) => Promise<void>,
+): Promise<void> {
+  const server = await c.server();
+  const backends = ["a", "b", "c"].map(startBackend);
+  const port = freePort();
+  let proxy: Proxy | undefined;
+  try {
+    proxy = await startProxy({
+      provider: c.provider(server),
+      publicAddress: `127.0.0.1:${port}`,
+      apiAddress: `127.0.0.1:${freePort()}`,
+      checkRouteTimeoutMs: 20_000,
+    });
+    await body(proxy, `http://127.0.0.1:${port}`, backends, server);
+  } finally {
+    await proxy?.stop();
+    await Promise.all(backends.map((b) => b.close()));
+    await server.stop();
+  }
+}
+
+for (const c of CASES) {
+  Deno.test(`${c.name}: routes are served, replaced and deleted through traefik`, async () => {
+    await withKvProxy(c, async (proxy, publicUrl, [a, b, c2]) => {
+      await addRoute(proxy, { routespec: "/", target: c2.url, data: { hub: true } });
+      await addRoute(proxy, { routespec: "/user/a/", target: a.url, data: { user: "a", n: 1 } });
+      await addRoute(proxy, { routespec: "/user/", target: b.url });
+      assert.equal((await hit(publicUrl + "/user/a/x")).backend, "a");
+      assert.equal((await hit(publicUrl + "/user/ab")).backend, "b");
+      assert.equal((await hit(publicUrl + "/hub/")).backend, "c");
+      assert.deepEqual((await getRoute(proxy, "/user/a/"))?.data, { user: "a", n: 1 });
+      assert.deepEqual((await getRoute(proxy, "/"))?.data, { hub: true }, "booleans come back");
+      await addRoute(proxy, { routespec: "/user/a/", target: b.url, data: { user: "a2" } });
+      assert.equal((await hit(publicUrl + "/user/a/x")).backend, "b", "new target served");
+      assert.deepEqual((await getRoute(proxy, "/user/a/"))?.data, { user: "a2" });
+      await deleteRoute(proxy, "/user/a/");
+      await deleteRoute(proxy, "/user/");
+      assert.equal((await hit(publicUrl + "/user/a/x")).backend, "c", "falls back to /");
+      await deleteRoute(proxy, "/");
+      assert.equal((await hit(publicUrl + "/user/a/x")).status, 404, "the last route is gone too");
+      assert.equal((await getAllRoutes(proxy)).size, 0);
+    });
+  });
+}
+
+Deno.test("redis: 100 concurrent adds are all served", async () => {
+  await withKvProxy(CASES[0], async (proxy, publicUrl, backends) => {
+    const names = Array.from({ length: 100 }, (_, i) => `u${i}`);
+    await Promise.all(
+      names.map((name, i) =>
+        addRoute(proxy, { routespec: `/user/${name}/`, target: backends[i % 3].url })
+      ),
+    );
+    const results = await Promise.all(names.map((n) => hit(`${publicUrl}/user/${n}/`)));
+    results.forEach((r, i) => assert.equal(r.backend, backends[i % 3].name, names[i]));
+    assert.equal((await getAllRoutes(proxy)).size, 100);
+  });
+});
+
+Deno.test("etcd: 100 concurrent adds are all served (transactions split at 128 ops)", async () => {
+  await withKvProxy(CASES[2], async (proxy, publicUrl, backends) => {
+    const names = Array.from({ length: 100 }, (_, i) => `u${i}`);
+    await Promise.all(
+      names.map((name, i) =>
+        addRoute(proxy, { routespec: `/user/${name}/`, target: backends[i % 3].url })
+      ),
+    );
+    const results = await Promise.all(names.map((n) => hit(`${publicUrl}/user/${n}/`)));
+    results.forEach((r, i) => assert.equal(r.backend, backends[i % 3].name, names[i]));
+  });
+});
+
+for (const c of [CASES[0], CASES[2]]) {
+  Deno.test(`${c.name}: a store restart loses no acknowledged route; later changes are served`, async () => {
+    await withKvProxy(c, async (proxy, publicUrl, [a, b], server) => {
+      const acknowledged: string[] = [];
+      let stop = false;
+      const load = (async () => {
+        for (let i = 0; !stop && i < 400; i++) {
+          const routespec = `/user/load${i}/`;
+          try {
+            await addRoute(proxy, { routespec, target: a.url });
+            acknowledged.push(routespec);
+          } catch {
+            await new Promise((r) => setTimeout(r, 100)); // store down: a 5xx for the hub
+          }
+        }
+      })();
+      await waitFor(() => acknowledged.length >= 5, "some routes before the restart");
+      await server.restart();
+      await waitFor(() => acknowledged.length >= 15, "routes after the restart", 30_000);
+      stop = true;
+      await load;
+      const listed = await getAllRoutes(proxy);
+      for (const spec of acknowledged) assert.ok(listed.has(spec), `${spec} was lost`);
+      await waitFor(
+        async () => {
+          await addRoute(proxy, { routespec: "/user/after/", target: b.url });
+          return true;
+        },
+        "a change after the restart",
+        20_000,
+      );
+      assert.equal((await hit(publicUrl + "/user/after/")).backend, "b");
+      const last = acknowledged[acknowledged.length - 1];
+      assert.equal((await hit(publicUrl + last)).backend, "a");
+    });
+  });
+}
+
+Deno.test("redis: unreachable, wrong password, forbidden keyspace setting: one clear error", async () => {
+  const port = freePort();
+  await assert.rejects(
+    startProxy({
+      provider: { kind: "redis", url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 1500 },
+    }),
+    (e: Error) => e instanceof StoreError && e.message.includes(`127.0.0.1:${port}`),
+  );
+  const locked = await startRedis({ password: "right" });
+  try {
+    await assert.rejects(
+      startProxy({ provider: { kind: "redis", url: locked.url.replace("right", "wrong") } }),
+      (e: Error) => e instanceof StoreError && /password|WRONGPASS|invalid/i.test(e.message),
+    );
+  } finally {
+    await locked.stop();
+  }
+  const noConfig = await startRedis({ user: { name: "hub", password: "pw", noConfig: true } });
+  try {
+    await assert.rejects(
+      startProxy({ provider: { kind: "redis", url: noConfig.url } }),
+      (e: Error) => e instanceof StoreError && e.message.includes("notify-keyspace-events"),
+    );
+  } finally {
+    await noConfig.stop();
+  }
+});
+
+Deno.test("etcd: wrong credentials give one clear error", async () => {
+  const server = await startEtcd({ rootPassword: "right" });
+  try {
+    await assert.rejects(
+      startProxy({
+        provider: { kind: "etcd", urls: [server.url], username: "root", password: "wrong" },
+      }),
+      (e: Error) => e instanceof StoreError && e.message.includes(server.url),
+    );
+  } finally {
+    await server.stop();
+  }
+});

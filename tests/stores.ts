@@ -1,0 +1,199 @@
+/**
+ * Real redis-server and etcd instances for tests, on free loopback ports, always stopped by
+ * their `stop()`.
+ *
+ * @module
+ */
+
+import { freePort, waitFor } from "./helpers.ts";
+
+const BIN = new URL("../.tools/bin/", import.meta.url).pathname;
+
+/** A running store server. */
+export interface StoreServer {
+  /** URL for the proxy (`redis://...` or `http://...`). */
+  url: string;
+  /** Port. */
+  port: number;
+  /** Process id. */
+  pid: number;
+  /** Stops the server (SIGTERM, then waits). */
+  stop(): Promise<void>;
+  /** Stops and starts it again on the same port and data. */
+  restart(): Promise<void>;
+}
+
+async function bin(name: string): Promise<string> {
+  try {
+    await Deno.stat(BIN + name);
+    return BIN + name;
+  } catch {
+    return name;
+  }
+}
+
+function spawn(command: string, args: string[]): Deno.ChildProcess {
+  return new Deno.Command(command, { args, stdin: "null", stdout: "null", stderr: "piped" })
+    .spawn();
+}
+
+async function drain(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // gone
+  }
+  await child.stderr.cancel().catch(() => {});
+  await child.status;
+}
+
+/** Options of `startRedis`. */
+export interface RedisOptions {
+  /** `requirepass` (the default user's password). */
+  password?: string;
+  /** An ACL user `name` with `password` and all permissions except CONFIG when `noConfig`. */
+  user?: { name: string; password: string; noConfig?: boolean };
+  /** Start with this notify-keyspace-events value instead of none. */
+  keyspaceEvents?: string;
+}
+
+/** Starts redis-server with append-only persistence in a temporary directory. */
+export async function startRedis(options: RedisOptions = {}): Promise<StoreServer> {
+  const dir = await Deno.makeTempDir({ prefix: "jhtp-redis-" });
+  const port = freePort();
+  const args = [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+    "--protected-mode",
+    "no",
+  ];
+  if (options.password) args.push("--requirepass", options.password);
+  if (options.keyspaceEvents !== undefined) {
+    args.push("--notify-keyspace-events", options.keyspaceEvents);
+  }
+  if (options.user) {
+    const { name, password, noConfig } = options.user;
+    await Deno.writeTextFile(
+      `${dir}/users.acl`,
+      `user default on nopass ~* &* +@all\n` +
+        `user ${name} on >${password} ~* &* +@all${noConfig ? " -config" : ""}\n`,
+    );
+    args.push("--aclfile", `${dir}/users.acl`);
+  }
+  const command = await bin("redis-server");
+  let child = spawn(command, args);
+  const up = () =>
+    waitFor(
+      async () => {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        conn.close();
+        return true;
+      },
+      "redis-server",
+      10_000,
+    );
+  await up();
+  const auth = options.user
+    ? `${options.user.name}:${options.user.password}@`
+    : options.password
+    ? `:${options.password}@`
+    : "";
+  const server: StoreServer = {
+    url: `redis://${auth}127.0.0.1:${port}`,
+    port,
+    get pid() {
+      return child.pid;
+    },
+    async stop() {
+      await drain(child);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+    async restart() {
+      await drain(child);
+      child = spawn(command, args);
+      await up();
+    },
+  };
+  return server;
+}
+
+/** Options of `startEtcd`. */
+export interface EtcdOptions {
+  /** Enable auth with user `root` and this password. */
+  rootPassword?: string;
+}
+
+/** Starts a single-member etcd in a temporary directory. */
+export async function startEtcd(options: EtcdOptions = {}): Promise<StoreServer> {
+  const dir = await Deno.makeTempDir({ prefix: "jhtp-etcd-" });
+  const port = freePort();
+  const peer = freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const args = [
+    "--name",
+    "test",
+    "--data-dir",
+    `${dir}/data`,
+    "--listen-client-urls",
+    url,
+    "--advertise-client-urls",
+    url,
+    "--listen-peer-urls",
+    `http://127.0.0.1:${peer}`,
+    "--initial-advertise-peer-urls",
+    `http://127.0.0.1:${peer}`,
+    "--initial-cluster",
+    `test=http://127.0.0.1:${peer}`,
+    "--log-level",
+    "error",
+  ];
+  const command = await bin("etcd");
+  let child = spawn(command, args);
+  const up = () =>
+    waitFor(
+      async () => {
+        const response = await fetch(`${url}/health`);
+        const body = await response.json();
+        return body.health === "true" || body.health === true;
+      },
+      "etcd",
+      20_000,
+    );
+  await up();
+  if (options.rootPassword) {
+    const ctl = await bin("etcdctl");
+    for (const cmd of [["user", "add", `root:${options.rootPassword}`], ["auth", "enable"]]) {
+      const out = await new Deno.Command(ctl, {
+        args: ["--endpoints", url, ...cmd],
+        env: { ETCDCTL_API: "3" },
+      }).output();
+      if (out.code !== 0) throw new Error(new TextDecoder().decode(out.stderr));
+    }
+  }
+  return {
+    url,
+    port,
+    get pid() {
+      return child.pid;
+    },
+    async stop() {
+      await drain(child);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+    async restart() {
+      await drain(child);
+      child = spawn(command, args);
+      await up();
+    },
+  };
+}
