@@ -235,11 +235,15 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
       await multi.exec();
     },
     async close() {
-      try {
-        await client.quit();
-      } catch {
-        client.destroy();
+      // quit() waits for a connection that may never come back: only ask a live server.
+      if (client.isReady) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          client.quit().catch(() => {}),
+          new Promise((resolve) => timer = setTimeout(resolve, 2_000)),
+        ]).finally(() => clearTimeout(timer));
       }
+      if (client.isOpen) client.destroy();
     },
   };
   try {

@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { etcdProviderConfig, packTransactions } from "./etcd.ts";
+import { redisProviderConfig, redisTarget } from "./redis.ts";
+import { StoreError } from "../lib/errors.ts";
+
+Deno.test("packTransactions keeps each route's operations in one transaction of <= 128", () => {
+  const groups = Array.from(
+    { length: 30 },
+    (_, g) => Array.from({ length: 12 }, (_, i) => g * 100 + i),
+  );
+  const txns = packTransactions(groups);
+  assert.ok(txns.every((t) => t.length <= 128));
+  assert.deepEqual(txns.flat(), groups.flat());
+  for (const group of groups) {
+    assert.equal(txns.filter((t) => t.includes(group[0])).length, 1);
+    assert.ok(txns.find((t) => t.includes(group[0]))!.includes(group[11]), "not split");
+  }
+  assert.deepEqual(packTransactions([[1, 2, 3, 4, 5]], 2), [[1, 2], [3, 4], [5]]);
+});
+
+Deno.test("redis URLs give the client target and traefik's provider section", () => {
+  assert.deepEqual(redisTarget({ url: "redis://u:p%40ss@127.0.0.1:6380/2" }), {
+    endpoint: "127.0.0.1:6380",
+    tls: false,
+    username: "u",
+    password: "p@ss",
+    db: 2,
+  });
+  assert.deepEqual(redisProviderConfig({ url: "rediss://127.0.0.1", traefikPrefix: "/tk/" }), {
+    endpoints: ["127.0.0.1:6379"],
+    rootKey: "tk",
+    db: 0,
+    tls: {},
+  });
+  assert.throws(() => redisTarget({ url: "http://x" }), StoreError);
+});
+
+Deno.test("etcd endpoints become traefik's provider section", () => {
+  assert.deepEqual(
+    etcdProviderConfig({ urls: ["http://127.0.0.1:2379"], username: "root", password: "pw" }),
+    { endpoints: ["127.0.0.1:2379"], rootKey: "traefik", username: "root", password: "pw" },
+  );
+});

@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { api, type Cli, startCli } from "./cli_helpers.ts";
+import { hit, startBackend, waitFor } from "./helpers.ts";
+import { startEtcd, startRedis, type StoreServer } from "./stores.ts";
+
+const STORES: [string, () => Promise<StoreServer>, (s: StoreServer) => string[]][] = [
+  ["redis", () => startRedis(), (s) => ["--provider", "redis", "--redis-url", s.url]],
+  ["etcd", () => startEtcd(), (s) => ["--provider", "etcd", "--etcd-url", s.url]],
+];
+
+for (const [name, start, flags] of STORES) {
+  Deno.test(`HA on ${name}: two processes, two traefiks, one table; one pair dies, the other serves`, async () => {
+    const server = await start();
+    const a = startBackend("a");
+    const b = startBackend("b");
+    const clis: Cli[] = [];
+    try {
+      clis.push(await startCli(flags(server)));
+      clis.push(await startCli(flags(server)));
+      const [one, two] = clis;
+      const post = await api(one, "POST", "/user/x", {
+        target: a.url,
+        jupyterhub: true,
+        user: "x",
+      });
+      assert.equal(post.status, 201);
+      await post.body?.cancel();
+      const listed = await (await api(two, "GET", "")).json();
+      assert.deepEqual(
+        Object.keys(listed),
+        ["/user/x"],
+        "written through one, listed by the other",
+      );
+      assert.equal(listed["/user/x"].user, "x");
+      assert.equal((await hit(one.publicUrl + "/user/x/")).backend, "a");
+      await waitFor(
+        async () => (await hit(two.publicUrl + "/user/x/")).backend === "a",
+        "the other traefik",
+      );
+      const post2 = await api(two, "POST", "/user/y", { target: b.url, jupyterhub: true });
+      await post2.body?.cancel();
+      await waitFor(
+        async () => (await hit(one.publicUrl + "/user/y/")).backend === "b",
+        "first traefik",
+      );
+
+      // One pair dies hard: the process (and with it, its traefik).
+      one.child.kill("SIGKILL");
+      await one.stop();
+      const post3 = await api(two, "POST", "/user/z", { target: a.url, jupyterhub: true });
+      assert.equal(post3.status, 201);
+      await post3.body?.cancel();
+      assert.equal((await hit(two.publicUrl + "/user/z/")).backend, "a");
+      assert.equal((await hit(two.publicUrl + "/user/x/")).backend, "a");
+      const del = await api(two, "DELETE", "/user/y");
+      assert.equal(del.status, 204);
+      assert.equal((await hit(two.publicUrl + "/user/y/")).status, 404);
+    } finally {
+      for (const cli of clis) await cli.stop();
+      await a.close();
+      await b.close();
+      await server.stop();
+    }
+  });
+}
+
+Deno.test("while redis is down the API answers 5xx with a message at once", async () => {
+  const server = await startRedis();
+  const backend = startBackend("a");
+  const cli = await startCli(["--provider", "redis", "--redis-url", server.url]);
+  try {
+    const ok = await api(cli, "POST", "/user/before", { target: backend.url, jupyterhub: true });
+    await ok.body?.cancel();
+    await server.stop();
+    const down = await api(cli, "POST", "/user/during", { target: backend.url, jupyterhub: true });
+    assert.ok(down.status >= 500, `status ${down.status}`);
+    assert.match((await down.json()).message, /redis/);
+    const list = await api(cli, "GET", "");
+    assert.ok(list.status >= 500);
+    await list.body?.cancel();
+  } finally {
+    assert.equal(await cli.stop(), 0);
+    await backend.close();
+  }
+});
+
+Deno.test("CLI: an unreachable store at start is one clear error and exit 1", async () => {
+  const { SHIM } = await import("./cli_helpers.ts");
+  const out = await new Deno.Command(SHIM, {
+    args: ["--ip", "127.0.0.1", "--provider", "redis", "--redis-url", "redis://127.0.0.1:1"],
+    stdin: "null",
+  }).output();
+  assert.equal(out.code, 1);
+  assert.match(new TextDecoder().decode(out.stderr), /cannot use redis at 127\.0\.0\.1:1/);
+});
