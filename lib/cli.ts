@@ -4,7 +4,7 @@
  * writes routes to the chosen provider and serves CHP's REST API.
  *
  * ```sh
- * deno run --allow-net --allow-read --allow-write --allow-env --allow-run --allow-sys=hostname \
+ * deno run --allow-net --allow-read --allow-write --allow-env --allow-run \
  *   jsr:@jupyterhub/traefik-proxy-deno/cli --ip 127.0.0.1 --port 8000
  * ```
  *

@@ -3,7 +3,7 @@
  * our CLI as its proxy command, and a real jupyter_server single-user server behind traefik.
  */
 import assert from "node:assert/strict";
-import { freePort, waitFor } from "./helpers.ts";
+import { freePort, processAlive, waitFor } from "./helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const VENV = `${ROOT}.tools/venv`;
@@ -11,15 +11,6 @@ const SHIM = `${ROOT}tests/bin/configurable-http-proxy`;
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
-}
-
-async function alive(pid: number): Promise<boolean> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) Z /.test(stat);
-  } catch {
-    return false;
-  }
 }
 
 Deno.test({
@@ -84,7 +75,7 @@ c.JupyterHub.load_roles = [{
       // The hub answers through our proxy once both are up.
       await waitFor(async () => (await hubApi("GET", "/")).status === 200, "the hub", 60_000);
       proxyPid = Number((await Deno.readTextFile(`${dir}/proxy.pid`)).trim());
-      assert.ok(await alive(proxyPid), "the hub started our proxy");
+      assert.ok(await processAlive(proxyPid), "the hub started our proxy");
 
       assert.equal((await hubApi("POST", `/users/${user}`)).status, 201);
       const spawn = await hubApi("POST", `/users/${user}/server`);
@@ -137,7 +128,7 @@ c.JupyterHub.load_roles = [{
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
     // Stopping the hub stopped our process, and with it traefik (the public port is free).
-    await waitFor(async () => !(await alive(proxyPid)), "our proxy to exit", 15_000);
+    await waitFor(async () => !(await processAlive(proxyPid)), "our proxy to exit", 15_000);
     await waitFor(
       () => {
         try {

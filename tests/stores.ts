@@ -47,6 +47,32 @@ async function drain(child: Deno.ChildProcess): Promise<void> {
   await child.status;
 }
 
+/** A server process that can be stopped and started again with the same arguments. */
+function serverHandle(
+  command: string,
+  args: string[],
+  dir: string,
+  up: () => Promise<void>,
+  info: { url: string; port: number },
+): StoreServer {
+  let child = spawn(command, args);
+  return {
+    ...info,
+    get pid() {
+      return child.pid;
+    },
+    async stop() {
+      await drain(child);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+    async restart() {
+      await drain(child);
+      child = spawn(command, args);
+      await up();
+    },
+  };
+}
+
 /** Options of `startRedis`. */
 export interface RedisOptions {
   /** `requirepass` (the default user's password). */
@@ -90,8 +116,6 @@ export async function startRedis(options: RedisOptions = {}): Promise<StoreServe
     );
     args.push("--aclfile", `${dir}/users.acl`);
   }
-  const command = await bin("redis-server");
-  let child = spawn(command, args);
   const up = () =>
     waitFor(
       async () => {
@@ -102,28 +126,16 @@ export async function startRedis(options: RedisOptions = {}): Promise<StoreServe
       "redis-server",
       10_000,
     );
-  await up();
   const auth = options.user
     ? `${options.user.name}:${options.user.password}@`
     : options.password
     ? `:${options.password}@`
     : "";
-  const server: StoreServer = {
+  const server = serverHandle(await bin("redis-server"), args, dir, up, {
     url: `redis://${auth}127.0.0.1:${port}`,
     port,
-    get pid() {
-      return child.pid;
-    },
-    async stop() {
-      await drain(child);
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-    async restart() {
-      await drain(child);
-      child = spawn(command, args);
-      await up();
-    },
-  };
+  });
+  await up();
   return server;
 }
 
@@ -157,8 +169,6 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<StoreServer>
     "--log-level",
     "error",
   ];
-  const command = await bin("etcd");
-  let child = spawn(command, args);
   const up = () =>
     waitFor(
       async () => {
@@ -169,6 +179,7 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<StoreServer>
       "etcd",
       20_000,
     );
+  const server = serverHandle(await bin("etcd"), args, dir, up, { url, port });
   await up();
   if (options.rootPassword) {
     const ctl = await bin("etcdctl");
@@ -180,20 +191,5 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<StoreServer>
       if (out.code !== 0) throw new Error(new TextDecoder().decode(out.stderr));
     }
   }
-  return {
-    url,
-    port,
-    get pid() {
-      return child.pid;
-    },
-    async stop() {
-      await drain(child);
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-    async restart() {
-      await drain(child);
-      child = spawn(command, args);
-      await up();
-    },
-  };
+  return server;
 }
