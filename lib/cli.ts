@@ -225,6 +225,7 @@ function providerOptions(kind: string, values: OptionValues): ProviderOptions {
       urls: str("etcd-url")?.split(",").map((url) => url.trim()).filter(Boolean),
       username: str("etcd-username"),
       password: str("etcd-password"),
+      caFile: str("etcd-ca-file"),
       ...prefixes,
     };
   }

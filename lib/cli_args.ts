@@ -129,6 +129,7 @@ export const FLAGS: Record<string, Flag> = {
   "etcd-url": { kind: "string", arg: "URLS", help: "etcd endpoints, comma-separated" },
   "etcd-username": { kind: "string", arg: "U", help: "etcd user" },
   "etcd-password": { kind: "string", arg: "P", help: "etcd password" },
+  "etcd-ca-file": { kind: "string", arg: "FILE", help: "CA certificate for https etcd endpoints" },
   "external-traefik": { kind: "boolean", help: "traefik is managed elsewhere; only write routes" },
   "help": { kind: "boolean", help: "show this help" },
   "version": { kind: "boolean", help: "show the version" },

@@ -28,6 +28,8 @@ export interface RedisStoreOptions extends KvStoreOptions {
   connectTimeoutMs?: number;
   /** Receives connection events (lost, reconnected, re-armed). */
   log?: (message: string) => void;
+  /** Further options for node-redis's `createClient`, merged over the generated ones. */
+  clientOptions?: Record<string, unknown>;
 }
 
 // Returns key, value, key, value... for every string key matching the glob in ARGV[1].
@@ -155,6 +157,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
     database: target.db,
     // While redis is down, fail at once (the API answers 503) instead of queueing forever.
     disableOfflineQueue: true,
+    ...options.clientOptions,
   });
   client.on("error", (error: Error) => {
     if (error.message !== lastError) log(`${where}: ${error.message}`);
