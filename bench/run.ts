@@ -15,7 +15,7 @@
  */
 
 import { startEtcd, startRedis, type StoreServer } from "../tests/stores.ts";
-import { api, type Cli, startCli } from "../tests/cli_helpers.ts";
+import { api, canConnect, type Cli, startCli } from "../tests/cli_helpers.ts";
 import { freePort, startBackend } from "../tests/helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -84,13 +84,8 @@ async function chpProcess(): Promise<Cli & { pid: number }> {
     stdout: "null",
     stderr: "null",
   }).spawn();
-  for (let i = 0; i < 300; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port: apiPort })).close();
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  for (let i = 0; i < 300 && !(await canConnect(apiPort)); i++) {
+    await new Promise((r) => setTimeout(r, 50));
   }
   return {
     child,
@@ -163,6 +158,24 @@ async function version(cmd: string, args: string[]): Promise<string> {
   }
 }
 
+/** Our CLI on a fresh store server. */
+async function withStore(
+  startServer: () => Promise<StoreServer>,
+  flags: (server: StoreServer) => string[],
+  provider: string,
+) {
+  const server = await startServer();
+  const cli = await startCli(["--provider", provider, ...flags(server)]);
+  return {
+    cli,
+    pid: cli.child.pid,
+    cleanup: async () => {
+      await cli.stop();
+      await server.stop();
+    },
+  };
+}
+
 const rows: Row[] = [];
 const peers: [string, () => Promise<{ cli: Cli; pid: number; cleanup: () => Promise<void> }>][] = [
   ["configurable-http-proxy (memory)", async () => {
@@ -173,30 +186,8 @@ const peers: [string, () => Promise<{ cli: Cli; pid: number; cleanup: () => Prom
     const cli = await startCli();
     return { cli, pid: cli.child.pid, cleanup: async () => void await cli.stop() };
   }],
-  ["this proxy, redis", async () => {
-    const redis: StoreServer = await startRedis();
-    const cli = await startCli(["--provider", "redis", "--redis-url", redis.url]);
-    return {
-      cli,
-      pid: cli.child.pid,
-      cleanup: async () => {
-        await cli.stop();
-        await redis.stop();
-      },
-    };
-  }],
-  ["this proxy, etcd", async () => {
-    const etcd: StoreServer = await startEtcd();
-    const cli = await startCli(["--provider", "etcd", "--etcd-url", etcd.url]);
-    return {
-      cli,
-      pid: cli.child.pid,
-      cleanup: async () => {
-        await cli.stop();
-        await etcd.stop();
-      },
-    };
-  }],
+  ["this proxy, redis", () => withStore(startRedis, (s) => ["--redis-url", s.url], "redis")],
+  ["this proxy, etcd", () => withStore(startEtcd, (s) => ["--etcd-url", s.url], "etcd")],
 ];
 
 for (const [name, start] of peers) {

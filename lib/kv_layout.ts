@@ -148,25 +148,46 @@ export interface KvRoutes {
  * ```
  */
 export function routesFromKv(pairs: Map<string, string>, options: KvLayoutOptions): KvRoutes {
+  const routes = new Map<string, Route>();
+  const skipped: string[] = [];
+  for (const [prefix, group] of groupRecords(pairs, options)) {
+    const route = routeFromRecord(group, prefix);
+    if (route) routes.set(route.routespec, route);
+    else skipped.push(prefix);
+  }
+  return { routes, skipped };
+}
+
+/**
+ * Splits pairs under `<jupyterhubPrefix>/routes/` by record, in one pass: record prefix (without
+ * the trailing `/`) to that record's pairs.
+ *
+ * @example
+ * ```ts
+ * import { groupRecords } from "./kv_layout.ts";
+ * groupRecords(new Map([["jupyterhub/routes/r/target", "http://h:1"]]), {
+ *   traefikPrefix: "traefik",
+ *   jupyterhubPrefix: "jupyterhub",
+ *   entryPoint: "http",
+ * }); // Map { "jupyterhub/routes/r" => Map { "jupyterhub/routes/r/target" => "http://h:1" } }
+ * ```
+ */
+export function groupRecords(
+  pairs: Map<string, string>,
+  options: KvLayoutOptions,
+): Map<string, Map<string, string>> {
   const base = `${options.jupyterhubPrefix}/routes/`;
   const groups = new Map<string, Map<string, string>>();
   for (const [key, value] of pairs) {
     if (!key.startsWith(base)) continue;
     const slash = key.indexOf("/", base.length);
     if (slash < 0) continue;
-    const name = key.slice(base.length, slash);
-    let group = groups.get(name);
-    if (!group) groups.set(name, group = new Map());
+    const prefix = key.slice(0, slash);
+    let group = groups.get(prefix);
+    if (!group) groups.set(prefix, group = new Map());
     group.set(key, value);
   }
-  const routes = new Map<string, Route>();
-  const skipped: string[] = [];
-  for (const [name, group] of groups) {
-    const route = routeFromRecord(group, base + name);
-    if (route) routes.set(route.routespec, route);
-    else skipped.push(base + name);
-  }
-  return { routes, skipped };
+  return groups;
 }
 
 /**

@@ -8,6 +8,7 @@
 
 import { stringifyConfig } from "./config_format.ts";
 import { TraefikNotFoundError, TraefikStartError } from "./errors.ts";
+import { TIMED_OUT, withTimeout } from "./timeout.ts";
 import type { TraefikApi } from "./traefik_api.ts";
 import type { ConfigTree } from "./types.ts";
 
@@ -192,13 +193,7 @@ export async function startTraefik(options: StartTraefikOptions): Promise<Traefi
     } catch {
       // already gone
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const killed = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), graceMs);
-    });
-    const outcome = await Promise.race([exited, killed]);
-    clearTimeout(timer);
-    if (outcome === "timeout") {
+    if (await withTimeout(exited, graceMs) === TIMED_OUT) {
       try {
         child.kill("SIGKILL");
       } catch {

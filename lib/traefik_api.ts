@@ -91,10 +91,16 @@ interface Expectation {
   reject: (error: unknown) => void;
 }
 
+type RawService = { status?: string; loadBalancer?: { servers?: { url?: string }[] } };
 type RawData = {
   routers?: Record<string, { status?: string; service?: string }>;
-  services?: Record<string, { status?: string; loadBalancer?: { servers?: { url?: string }[] } }>;
+  services?: Record<string, RawService>;
 };
+
+function serves(service: RawService | undefined, url: string): boolean {
+  return service?.status === "enabled" &&
+    (service.loadBalancer?.servers ?? []).some((server) => server.url === url);
+}
 
 /**
  * Creates a confirmer over a traefik API. All pending expectations share one poll loop: few are
@@ -155,11 +161,7 @@ export function routeConfirmer(
         if (!router) done.add(e);
         continue;
       }
-      const service = raw.services?.[e.service];
-      if (
-        router?.status === "enabled" && service?.status === "enabled" &&
-        service.loadBalancer?.servers?.some((s) => s.url === e.url)
-      ) done.add(e);
+      if (router?.status === "enabled" && serves(raw.services?.[e.service], e.url)) done.add(e);
     }
     return done;
   }
@@ -171,10 +173,7 @@ export function routeConfirmer(
       return false;
     }
     const service = await api.get(`/api/http/services/${encodeURIComponent(e.service)}`);
-    const body = service.body as RawData["services"] extends Record<string, infer S> | undefined ? S
-      : never;
-    return service.status === 200 && body.status === "enabled" &&
-      (body.loadBalancer?.servers ?? []).some((s) => s.url === e.url);
+    return service.status === 200 && serves(service.body as RawService, e.url);
   }
 
   async function loop(): Promise<void> {

@@ -9,6 +9,7 @@
 import { Buffer } from "node:buffer";
 import { Etcd3, type IRequestOp } from "etcd3";
 import { StoreError } from "../lib/errors.ts";
+import { TIMED_OUT, withTimeout } from "../lib/timeout.ts";
 import type { KvDiff } from "../lib/kv.ts";
 import type { Store } from "../lib/store.ts";
 import type { ConfigTree } from "../lib/types.ts";
@@ -108,13 +109,10 @@ export async function etcdStore(options: EtcdStoreOptions = {}): Promise<Store> 
   });
   const where = `etcd at ${urls.join(",")}`;
   try {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      client.get("jupyterhub-traefik-proxy-probe").string(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("timed out")), options.connectTimeoutMs ?? 5_000);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const probe = client.get("jupyterhub-traefik-proxy-probe").string();
+    if (await withTimeout(probe, options.connectTimeoutMs ?? 5_000) === TIMED_OUT) {
+      throw new Error("timed out");
+    }
   } catch (error) {
     client.close();
     throw new StoreError(

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { coalescer } from "../lib/coalesce.ts";
 import { formatOf, parseConfig, stringifyConfig } from "../lib/config_format.ts";
 import { StoreError } from "../lib/errors.ts";
 import { deepMerge } from "../lib/merge.ts";
@@ -37,12 +38,6 @@ export interface FileStore extends Store {
   readonly path: string;
   /** Number of times the file has been written (for tests and benchmarks). */
   readonly writes: number;
-}
-
-interface Pending {
-  change: RouteChange;
-  resolve: () => void;
-  reject: (error: unknown) => void;
 }
 
 /**
@@ -91,11 +86,8 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
     for (const message of read.skipped) options.onSkipped?.(`${path}: skipped ${message}`);
   }
 
-  let queue: Pending[] = [];
-  let running = false;
   let closed = false;
   let writes = 0;
-  let idle: Promise<void> = Promise.resolve();
 
   async function write(table: Map<string, Route>): Promise<void> {
     const config = deepMerge(fixed, tableConfig(table.values(), { entryPoint }));
@@ -111,39 +103,14 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
     writes++;
   }
 
-  async function drain(): Promise<void> {
-    while (queue.length > 0) {
-      const batch = queue;
-      queue = [];
+  const changes = coalescer<RouteChange>({
+    async commit(batch) {
       const next = new Map(routes);
-      const accepted: Pending[] = [];
-      for (const pending of batch) {
-        try {
-          applyTo(next, pending.change);
-          accepted.push(pending);
-        } catch (error) {
-          pending.reject(error);
-        }
-      }
-      if (accepted.length === 0) continue;
-      try {
-        await write(next);
-        routes = next;
-        for (const pending of accepted) pending.resolve();
-      } catch (error) {
-        for (const pending of accepted) pending.reject(error);
-      }
-    }
-    // Cleared in the same synchronous step as the empty-queue check, so no change is stranded.
-    running = false;
-  }
-
-  function schedule(): void {
-    if (running) return;
-    running = true;
-    // Let every change made in the same turn join the first write.
-    idle = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(drain);
-  }
+      for (const change of batch) applyTo(next, change);
+      await write(next);
+      routes = next;
+    },
+  });
 
   const store: FileStore = {
     provider: "file",
@@ -160,14 +127,11 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
     },
     apply(change: RouteChange) {
       if (closed) return Promise.reject(new StoreError(`the file store ${path} is closed`));
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ change, resolve, reject });
-        schedule();
-      });
+      return changes.push(change);
     },
     async close() {
       closed = true;
-      while (running) await idle;
+      await changes.idle();
     },
   };
   await write(routes);

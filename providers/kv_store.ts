@@ -8,7 +8,9 @@
  */
 
 import type { KvDiff } from "../lib/kv.ts";
+import { coalescer } from "../lib/coalesce.ts";
 import {
+  groupRecords,
   type KvLayoutOptions,
   recordPrefix,
   routeChange,
@@ -46,12 +48,6 @@ export interface KvStoreOptions {
   jupyterhubPrefix?: string;
 }
 
-interface Pending {
-  change: RouteChange;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
 /** Above this many routes in one batch, all records are read at once instead of one by one. */
 const READ_ALL_ABOVE = 16;
 
@@ -72,9 +68,6 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     jupyterhubPrefix: trim(options.jupyterhubPrefix ?? "jupyterhub"),
   };
   const routesPrefix = `${layout.jupyterhubPrefix}/routes/`;
-  let queue: Pending[] = [];
-  let running = false;
-  let idle: Promise<void> = Promise.resolve();
   let closed = false;
 
   await wrap(
@@ -97,62 +90,42 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
 
   async function readRecords(routespecs: string[]) {
     const records = new Map<string, { route?: Route; keys: string[] }>();
-    const collect = (pairs: Map<string, string>, routespec: string, prefix: string) => {
-      const own = new Map([...pairs].filter(([key]) => key.startsWith(prefix)));
-      records.set(routespec, {
-        route: routeFromRecord(own, prefix.slice(0, -1)),
-        keys: [...own.keys()],
-      });
-    };
-    if (routespecs.length > READ_ALL_ABOVE) {
-      const all = await client.getPrefix(routesPrefix);
-      for (const spec of routespecs) collect(all, spec, recordPrefix(spec, layout));
-    } else {
-      await Promise.all(routespecs.map(async (spec) => {
-        const prefix = recordPrefix(spec, layout);
-        collect(await client.getPrefix(prefix), spec, prefix);
-      }));
+    // One read of every record for a large batch, one read per route for a small one.
+    const pairs = routespecs.length > READ_ALL_ABOVE
+      ? await client.getPrefix(routesPrefix)
+      : new Map((await Promise.all(
+        routespecs.map((spec) => client.getPrefix(recordPrefix(spec, layout))),
+      )).flatMap((found) => [...found]));
+    const groups = groupRecords(pairs, layout);
+    for (const spec of routespecs) {
+      const prefix = recordPrefix(spec, layout).slice(0, -1);
+      const own = groups.get(prefix) ?? new Map<string, string>();
+      records.set(spec, { route: routeFromRecord(own, prefix), keys: [...own.keys()] });
     }
     return records;
   }
 
-  async function drain(): Promise<void> {
-    while (queue.length > 0) {
-      const batch = queue;
-      queue = [];
-      const accepted: Pending[] = [];
-      for (const pending of batch) {
-        try {
-          for (const route of pending.change.set ?? []) routeKeys(route, layout); // validates
-          accepted.push(pending);
-        } catch (error) {
-          pending.reject(error);
+  const changes = coalescer<RouteChange>({
+    check(change) {
+      for (const route of change.set ?? []) routeKeys(route, layout); // throws if invalid
+    },
+    commit: (batch) =>
+      wrap("write routes", async () => {
+        const final = new Map<string, Route | undefined>();
+        for (const change of batch) {
+          for (const route of change.set ?? []) final.set(route.routespec, route);
+          for (const spec of change.delete ?? []) final.set(spec, undefined);
         }
-      }
-      if (accepted.length === 0) continue;
-      try {
-        await wrap("write routes", async () => {
-          const final = new Map<string, Route | undefined>();
-          for (const { change } of accepted) {
-            for (const route of change.set ?? []) final.set(route.routespec, route);
-            for (const spec of change.delete ?? []) final.set(spec, undefined);
-          }
-          const before = await readRecords([...final.keys()]);
-          const groups: KvDiff[] = [];
-          for (const [spec, after] of final) {
-            const old = before.get(spec)!;
-            const change = routeChange(old.route, old.keys, after, layout);
-            if (change.set.size > 0 || change.delete.length > 0) groups.push(change);
-          }
-          if (groups.length > 0) await client.commit(groups);
-        });
-        for (const pending of accepted) pending.resolve();
-      } catch (error) {
-        for (const pending of accepted) pending.reject(error);
-      }
-    }
-    running = false;
-  }
+        const before = await readRecords([...final.keys()]);
+        const groups: KvDiff[] = [];
+        for (const [spec, after] of final) {
+          const old = before.get(spec)!;
+          const change = routeChange(old.route, old.keys, after, layout);
+          if (change.set.size > 0 || change.delete.length > 0) groups.push(change);
+        }
+        if (groups.length > 0) await client.commit(groups);
+      }),
+  });
 
   return {
     provider: client.provider,
@@ -168,17 +141,11 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     },
     apply(change: RouteChange) {
       if (closed) return Promise.reject(new StoreError(`the ${client.provider} store is closed`));
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ change, resolve, reject });
-        if (!running) {
-          running = true;
-          idle = new Promise<void>((r) => setTimeout(r, 0)).then(drain);
-        }
-      });
+      return changes.push(change);
     },
     async close() {
       closed = true;
-      while (running) await idle;
+      await changes.idle();
       await client.close();
     },
   };

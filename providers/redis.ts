@@ -9,6 +9,7 @@
 
 import { createClient } from "redis";
 import { StoreError } from "../lib/errors.ts";
+import { TIMED_OUT, withTimeout } from "../lib/timeout.ts";
 import type { KvDiff } from "../lib/kv.ts";
 import type { Store } from "../lib/store.ts";
 import type { ConfigTree } from "../lib/types.ts";
@@ -196,16 +197,9 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
   }
 
   try {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      client.connect(),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(lastError || "connection timed out")),
-          options.connectTimeoutMs ?? 5_000,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
+    if (await withTimeout(client.connect(), options.connectTimeoutMs ?? 5_000) === TIMED_OUT) {
+      throw new Error(lastError || "connection timed out");
+    }
     await client.ping();
     await armKeyspaceEvents();
   } catch (error) {
@@ -240,11 +234,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
     async close() {
       // quit() waits for a connection that may never come back: only ask a live server.
       if (client.isReady) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([
-          client.quit().catch(() => {}),
-          new Promise((resolve) => timer = setTimeout(resolve, 2_000)),
-        ]).finally(() => clearTimeout(timer));
+        await withTimeout(client.quit().catch(() => {}), 2_000);
       }
       if (client.isOpen) client.destroy();
     },

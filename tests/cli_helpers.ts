@@ -21,7 +21,8 @@ export interface Cli {
   stop(): Promise<number>;
 }
 
-async function canConnect(port: number): Promise<boolean> {
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export async function canConnect(port: number): Promise<boolean> {
   try {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     conn.close();

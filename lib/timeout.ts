@@ -1,0 +1,33 @@
+/**
+ * Waiting for a promise with a time limit.
+ *
+ * @module
+ */
+
+/** What `withTimeout` resolves to when the time runs out first. */
+export const TIMED_OUT: unique symbol = Symbol("timed out");
+
+/**
+ * Resolves to the promise's value, or to `TIMED_OUT` after `ms`; a rejection passes through.
+ * The timer is always cleared.
+ *
+ * @example
+ * ```ts
+ * import { TIMED_OUT, withTimeout } from "./timeout.ts";
+ * const result = await withTimeout(new Promise(() => {}), 10); // TIMED_OUT
+ * ```
+ */
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<T | typeof TIMED_OUT> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
