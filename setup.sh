@@ -109,6 +109,10 @@ ensure_hub_tests() {
     beautifulsoup4==4.15.0 html5lib==1.1 pytest-rerunfailures==16.7
 }
 
+ensure_wrk() {
+  command -v wrk >/dev/null || apt_install wrk
+}
+
 ensure_chp() {
   if [ ! -x "$tools/npm/node_modules/.bin/configurable-http-proxy" ]; then
     log "installing configurable-http-proxy $CHP_VERSION from npm into .tools/npm"
@@ -129,7 +133,7 @@ case "$cmd" in
     ensure_deno; ensure_traefik; ensure_stores; ensure_hub; ensure_hub_tests; cache_deps
     cd "$root"; exec "$bin/deno" task test "$@" ;;
   bench)
-    ensure_deno; ensure_traefik; ensure_stores; ensure_hub; ensure_chp; cache_deps
+    ensure_deno; ensure_traefik; ensure_stores; ensure_hub; ensure_chp; ensure_wrk; cache_deps
     cd "$root"; exec "$bin/deno" task bench "$@" ;;
   *) echo "usage: ./setup.sh [start|test|bench|deps] [ARGS...]" >&2; exit 2 ;;
 esac

@@ -1,237 +1,214 @@
 /**
- * Benchmarks: the same workload, in one run on one machine, against this proxy (file, redis and
- * etcd providers, through its CHP-compatible API) and configurable-http-proxy 5.3 (in memory,
- * JupyterHub's default), all driven through the same REST API to the same backend.
+ * `deno task bench`: the same workload, in one run on one machine, against
+ * - this proxy through its CHP-compatible API, with the file, redis and etcd providers;
+ * - the Python jupyterhub-traefik-proxy 2.1 (file and redis) through its own Python API
+ *   (bench/python_peer.py puts CHP's REST API in front of it), on the same traefik binary;
+ * - configurable-http-proxy 5.3 (in memory, JupyterHub's default).
  *
- * For each proxy, N and C: add N routes with concurrency C, timing each from the start of its
- * POST until a request through the proxy's public port reaches the backend (p50/p99), the total
- * time until all N are routable, `GET /api/routes` at N, deleting all N, and the manager
- * process's resident memory at N. Writes bench/results/latest.md.
+ * Measured: add-to-routable latency at N existing routes (p50/p99), time until N routes are
+ * routable, `GET /api/routes` at N, deleting all, the manager's resident memory at N,
+ * data-plane throughput with 50 connections (wrk), and traefik's own reload floor.
+ * Writes bench/results/latest.md, latest.json and add_latency.svg.
  *
- *   deno task bench               N = 100, 1000; C = 10
- *   deno task bench --full        N = 100, 1000, 10000; C = 1, 10, 50
+ *   deno task bench                       N = 100, 1000; C = 10
+ *   deno task bench --full                N = 100, 1000, 10000; C = 1, 10, 50
+ *   deno task bench --only=etcd --cap=60  peers whose name contains "etcd"; 60 s per fill
  *
  * @module
  */
 
-import { startEtcd, startRedis, type StoreServer } from "../tests/stores.ts";
-import { api, canConnect, type Cli, startCli } from "../tests/cli_helpers.ts";
-import { freePort, startBackend } from "../tests/helpers.ts";
+import { type Peer, PEERS } from "./peers.ts";
+import { lineChart } from "./plot.ts";
+import { measureThroughput, type Throughput } from "./throughput.ts";
+import { traefikFloor } from "./traefik_floor.ts";
+import { runWorkload, type WorkloadResult } from "./workload.ts";
+import { CHP } from "./peers.ts";
+import { startBackend } from "../tests/helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const CHP = `${ROOT}.tools/npm/node_modules/.bin/configurable-http-proxy`;
-const full = Deno.args.includes("--full");
+const args = Object.fromEntries(
+  Deno.args.map((a) => a.replace(/^--/, "").split("=")).map(([k, v]) => [k, v ?? "true"]),
+);
+const full = args.full === "true";
 const SIZES = full ? [100, 1000, 10000] : [100, 1000];
 const CONCURRENCY = full ? [1, 10, 50] : [10];
+const CAP_MS = Number(args.cap ?? 300) * 1000;
+const peers = PEERS.filter((p) => !args.only || p.name.includes(args.only));
 
-interface Row {
+interface Row extends Partial<WorkloadResult> {
   proxy: string;
   n: number;
   c: number;
-  p50: number;
-  p99: number;
-  total: number;
-  getAll: number;
-  deleteAll: number;
-  rssMb: number;
+  error?: string;
 }
 
-async function rssMb(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 102.4) / 10;
+function log(message: string) {
+  console.error(`[bench] ${message}`);
 }
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-async function routable(url: string, backend: string): Promise<void> {
-  while (true) {
-    const response = await fetch(url);
-    const text = await response.text();
-    if (response.status === 200 && text.includes(`"backend":"${backend}"`)) return;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
-async function pool<T>(items: T[], c: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: c }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
-}
-
-async function chpProcess(): Promise<Cli & { pid: number }> {
-  const port = freePort();
-  const apiPort = freePort();
-  const child = new Deno.Command(CHP, {
-    args: [
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--api-ip",
-      "127.0.0.1",
-      "--api-port",
-      String(apiPort),
-      "--log-level",
-      "error",
-    ],
-    env: { CONFIGPROXY_AUTH_TOKEN: "secret" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  for (let i = 0; i < 300 && !(await canConnect(apiPort)); i++) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    child,
-    port,
-    apiPort,
-    pid: child.pid,
-    publicUrl: `http://127.0.0.1:${port}`,
-    apiUrl: `http://127.0.0.1:${apiPort}`,
-    stderr: () => "",
-    async stop() {
-      child.kill("SIGTERM");
-      return (await child.status).code;
-    },
-  };
-}
-
-async function measure(name: string, cli: Cli, pid: number, n: number, c: number): Promise<Row> {
-  const backend = startBackend("bench");
+async function version(cmd: string, argv: string[]): Promise<string> {
   try {
-    const names = Array.from({ length: n }, (_, i) => `b${i}`);
-    const latencies: number[] = [];
-    const started = performance.now();
-    await pool(names, c, async (user) => {
-      const t0 = performance.now();
-      const response = await api(cli, "POST", `/user/${user}`, {
-        target: backend.url,
-        jupyterhub: true,
-        user,
-        server_name: "",
-      });
-      await response.body?.cancel();
-      if (response.status !== 201) throw new Error(`${name}: POST ${user}: ${response.status}`);
-      await routable(`${cli.publicUrl}/user/${user}/`, "bench");
-      latencies.push(performance.now() - t0);
-    });
-    const total = performance.now() - started;
-    const rss = await rssMb(pid);
-    const g0 = performance.now();
-    const all = await (await api(cli, "GET", "")).json();
-    const getAll = performance.now() - g0;
-    if (Object.keys(all).length < n) throw new Error(`${name}: listed ${Object.keys(all).length}`);
-    const d0 = performance.now();
-    await pool(names, c, async (user) => {
-      const response = await api(cli, "DELETE", `/user/${user}`);
-      await response.body?.cancel();
-    });
-    const deleteAll = performance.now() - d0;
-    return {
-      proxy: name,
-      n,
-      c,
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
-      total,
-      getAll,
-      deleteAll,
-      rssMb: rss,
-    };
-  } finally {
-    await backend.close();
-  }
-}
-
-async function version(cmd: string, args: string[]): Promise<string> {
-  try {
-    const out = await new Deno.Command(cmd, { args }).output();
+    const out = await new Deno.Command(cmd, { args: argv }).output();
     return new TextDecoder().decode(out.stdout).trim().split("\n")[0];
   } catch {
     return "?";
   }
 }
 
-/** Our CLI on a fresh store server. */
-async function withStore(
-  startServer: () => Promise<StoreServer>,
-  flags: (server: StoreServer) => string[],
-  provider: string,
-) {
-  const server = await startServer();
-  const cli = await startCli(["--provider", provider, ...flags(server)]);
-  return {
-    cli,
-    pid: cli.child.pid,
-    cleanup: async () => {
-      await cli.stop();
-      await server.stop();
-    },
-  };
-}
-
+const backend = startBackend("bench");
 const rows: Row[] = [];
-const peers: [string, () => Promise<{ cli: Cli; pid: number; cleanup: () => Promise<void> }>][] = [
-  ["configurable-http-proxy (memory)", async () => {
-    const cli = await chpProcess();
-    return { cli, pid: cli.pid, cleanup: async () => void await cli.stop() };
-  }],
-  ["this proxy, file", async () => {
-    const cli = await startCli();
-    return { cli, pid: cli.child.pid, cleanup: async () => void await cli.stop() };
-  }],
-  ["this proxy, redis", () => withStore(startRedis, (s) => ["--redis-url", s.url], "redis")],
-  ["this proxy, etcd", () => withStore(startEtcd, (s) => ["--etcd-url", s.url], "etcd")],
-];
-
-for (const [name, start] of peers) {
-  for (const n of SIZES) {
-    for (const c of CONCURRENCY) {
-      const { cli, pid, cleanup } = await start();
-      try {
-        const row = await measure(name, cli, pid, n, c);
-        rows.push(row);
-        console.error(
-          `${name} N=${n} C=${c}: p50 ${row.p50.toFixed(1)} ms, total ${row.total.toFixed(0)} ms`,
-        );
-      } finally {
-        await cleanup();
+const throughput: { name: string; result?: Throughput; error?: string }[] = [];
+try {
+  for (const peer of peers) {
+    for (const n of SIZES) {
+      for (const c of CONCURRENCY) {
+        log(`${peer.name}: N=${n} C=${c}`);
+        let running;
+        try {
+          running = await peer.start();
+          const result = await runWorkload(running, { n, c, target: backend.url, capMs: CAP_MS });
+          rows.push({ proxy: peer.name, ...result });
+          log(
+            `  p50 ${result.p50.toFixed(1)} ms, filled ${result.filled} in ${
+              result.fillMs.toFixed(0)
+            } ms`,
+          );
+        } catch (error) {
+          rows.push({ proxy: peer.name, n, c, error: (error as Error).message });
+          log(`  failed: ${(error as Error).message}`);
+        } finally {
+          await running?.stop();
+        }
       }
     }
   }
+
+  // Data plane: once directly, once per kind of proxy (every traefik peer shares the binary).
+  const planes: [string, Peer | undefined][] = [["direct to the backend", undefined]];
+  for (const plane of ["configurable-http-proxy", "traefik"] as const) {
+    const peer = peers.find((p) => p.dataPlane === plane);
+    if (peer) planes.push([`${plane} (via ${peer.name})`, peer]);
+  }
+  for (const [name, peer] of planes) {
+    log(`throughput: ${name}`);
+    let running;
+    try {
+      let url = `${backend.url}/user/tp/`;
+      if (peer) {
+        running = await peer.start();
+        const response = await fetch(`${running.apiUrl}/api/routes/user/tp`, {
+          method: "POST",
+          headers: { authorization: "token secret" },
+          body: JSON.stringify({ target: backend.url, jupyterhub: true }),
+        });
+        await response.body?.cancel();
+        url = `${running.publicUrl}/user/tp/`;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      throughput.push({ name, result: await measureThroughput(url) });
+    } catch (error) {
+      throughput.push({ name, error: (error as Error).message });
+    } finally {
+      await running?.stop();
+    }
+  }
+} finally {
+  await backend.close();
 }
 
-const traefik = await version(`${ROOT}.tools/bin/traefik`, ["version"]);
+log("traefik's own reload floor");
+const floor = await traefikFloor(SIZES.filter((n) => n <= 10000));
+
+const fmt = (v: number | undefined, digits = 1) =>
+  v === undefined || Number.isNaN(v) ? "–" : v.toFixed(digits);
+const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(/model name\s*:\s*(.*)/)?.[1] ?? "?";
+const versions = [
+  `deno ${Deno.version.deno}`,
+  `traefik ${
+    (await version(`${ROOT}.tools/bin/traefik`, ["version"])).replace(/^Version:\s*/, "")
+  }`,
+  `configurable-http-proxy ${await version(CHP, ["--version"])}`,
+  `jupyterhub-traefik-proxy ${await version(`${ROOT}.tools/venv/bin/python`, [
+    "-c",
+    "from importlib.metadata import version; print(version('jupyterhub-traefik-proxy'))",
+  ])}`,
+  (await version(`${ROOT}.tools/bin/redis-server`, ["--version"])).replace(/ sha=.*/, ""),
+  await version(`${ROOT}.tools/bin/etcd`, ["--version"]),
+];
 const lines = [
   "# Benchmark results",
   "",
   `- date: ${new Date().toISOString()}`,
-  `- machine: ${Deno.build.os} ${Deno.build.arch}, ${navigator.hardwareConcurrency} cores`,
-  `- deno ${Deno.version.deno}; traefik ${traefik.replace(/^Version:\s*/, "")}; ` +
-  `configurable-http-proxy ${await version(CHP, ["--version"])}`,
-  "- add: from the start of a POST until a request through the public port reaches the backend",
-  "- RSS: the manager process only (for this proxy, the Deno process; traefik runs beside it)",
+  `- machine: ${cpu}, ${navigator.hardwareConcurrency} cores, ${Deno.build.os} ${Deno.build.arch}`,
+  `- versions: ${versions.join("; ")}`,
+  "- add p50/p99: 50 routes added at N existing routes with concurrency C, each timed from the",
+  "  start of its POST until a request through the public port reaches the backend",
+  `- fill: adding the N routes from empty (stopped after ${CAP_MS / 1000} s: then 'k/N')`,
+  "- RSS: the manager process (this proxy: Deno; Python: its process; traefik not counted)",
   "",
-  "| proxy | N | C | add p50 ms | add p99 ms | all routable ms | GET all ms | delete all ms | RSS MB | p50 / CHP |",
+  "| proxy | N | C | add p50 ms | add p99 ms | p50 / CHP | fill ms | GET all ms | delete all ms | RSS MB |",
   "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
 ];
 for (const row of rows) {
+  if (row.error) {
+    lines.push(
+      `| ${row.proxy} | ${row.n} | ${row.c} | failed: ${row.error.slice(0, 80)} ||||||| |`,
+    );
+    continue;
+  }
   const chp = rows.find((r) =>
-    r.proxy.startsWith("configurable") && r.n === row.n && r.c === row.c
+    r.proxy.startsWith("configurable") && r.n === row.n && r.c === row.c && !r.error
   );
-  const ratio = chp ? (row.p50 / chp.p50).toFixed(1) + "x" : "";
+  const ratio = chp?.p50 && row.p50 ? `${(row.p50 / chp.p50).toFixed(1)}x` : "–";
+  const fill = row.filled === row.n
+    ? fmt(row.fillMs, 0)
+    : `${row.filled}/${row.n} in ${fmt(row.fillMs, 0)}`;
   lines.push(
-    `| ${row.proxy} | ${row.n} | ${row.c} | ${row.p50.toFixed(1)} | ${row.p99.toFixed(1)} | ` +
-      `${row.total.toFixed(0)} | ${row.getAll.toFixed(1)} | ${row.deleteAll.toFixed(0)} | ` +
-      `${row.rssMb} | ${ratio} |`,
+    `| ${row.proxy} | ${row.n} | ${row.c} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${ratio} | ` +
+      `${fill} | ${fmt(row.getAllMs)} | ${fmt(row.deleteMs, 0)} | ${fmt(row.rssMb)} |`,
   );
 }
-await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
-await Deno.writeTextFile(`${ROOT}bench/results/latest.md`, lines.join("\n") + "\n");
+lines.push(
+  "",
+  "Data plane: wrk, 2 threads, 50 connections, 5 s, to the same backend (a Deno HTTP server).",
+  "",
+  "| path | requests/s | p50 ms | p99 ms |",
+  "| --- | --- | --- | --- |",
+  ...throughput.map((t) =>
+    t.result
+      ? `| ${t.name} | ${fmt(t.result.rps, 0)} | ${fmt(t.result.p50, 2)} | ${
+        fmt(t.result.p99, 2)
+      } |`
+      : `| ${t.name} | failed: ${t.error} | | |`
+  ),
+  "",
+  "traefik's own floor (bench/traefik_floor.ts): a dynamic file of N routes replaced by one with",
+  "a route more, written directly, public port polled every millisecond; median of 7.",
+  "",
+  "| N | reload to routable, median ms | max ms |",
+  "| --- | --- | --- |",
+  ...floor.map((f) => `| ${f.n} | ${fmt(f.median)} | ${fmt(f.max)} |`),
+);
+const series = [...new Set(rows.map((r) => r.proxy))].map((name) => ({
+  name,
+  points: rows
+    .filter((r) => r.proxy === name && r.c === 10 && r.p50 !== undefined && !Number.isNaN(r.p50))
+    .map((r) => [r.n, r.p50!] as [number, number]),
+}));
+series.push({ name: "traefik's reload floor", points: floor.map((f) => [f.n, f.median]) });
+const outDir = `${ROOT}bench/results`;
+await Deno.mkdir(outDir, { recursive: true });
+await Deno.writeTextFile(`${outDir}/latest.md`, lines.join("\n") + "\n");
+await Deno.writeTextFile(
+  `${outDir}/latest.json`,
+  JSON.stringify({ date: new Date().toISOString(), versions, rows, throughput, floor }, null, 2),
+);
+await Deno.writeTextFile(
+  `${outDir}/add_latency.svg`,
+  lineChart(series, {
+    title: "Add route → routable, p50 at N existing routes (C = 10)",
+    xLabel: "existing routes N",
+    yLabel: "ms",
+  }),
+);
 console.log(lines.join("\n"));

@@ -10,12 +10,15 @@
  */
 
 import { coalescer } from "../lib/coalesce.ts";
-import { formatOf, parseConfig, stringifyConfig } from "../lib/config_format.ts";
+import { assemble, configPieces, type RenderedPiece, renderPiece } from "../lib/config_document.ts";
+import { formatOf, parseConfig } from "../lib/config_format.ts";
 import { StoreError } from "../lib/errors.ts";
 import { deepMerge } from "../lib/merge.ts";
-import { routesFromConfig, tableConfig } from "../lib/route_config.ts";
+import { routeParts, routesFromConfig, sentinelConfig } from "../lib/route_config.ts";
 import type { Store } from "../lib/store.ts";
 import type { ConfigTree, Route, RouteChange } from "../lib/types.ts";
+
+const encoder = new TextEncoder();
 
 /** Options of `fileStore`. */
 export interface FileStoreOptions {
@@ -89,12 +92,39 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
   let closed = false;
   let writes = 0;
 
+  // Each route's three pieces are rendered once, when the route is stored; a write streams
+  // the cached pieces, so its cost does not include serialising unchanged routes again.
+  const fixedPieces = configPieces(deepMerge(fixed, sentinelConfig({ entryPoint })))
+    .map((piece) => renderPiece(piece, format));
+  const rendered = new WeakMap<Route, RenderedPiece[]>();
+  function piecesOf(route: Route): RenderedPiece[] {
+    let pieces = rendered.get(route);
+    if (!pieces) {
+      const parts = routeParts(route, { entryPoint });
+      pieces = [
+        { path: ["http", "routers"], name: parts.routerName, value: parts.router },
+        { path: ["http", "services"], name: parts.serviceName, value: parts.service },
+        { path: ["jupyterhub", "routes"], name: parts.routerName, value: parts.record },
+      ].map((piece) => renderPiece(piece, format));
+      rendered.set(route, pieces);
+    }
+    return pieces;
+  }
+
   async function write(table: Map<string, Route>): Promise<void> {
-    const config = deepMerge(fixed, tableConfig(table.values(), { entryPoint }));
-    const body = stringifyConfig(config, format);
+    const pieces = [...fixedPieces];
+    for (const route of table.values()) pieces.push(...piecesOf(route));
     const tmp = `${path}.${Deno.pid}.tmp`;
     try {
-      await Deno.writeTextFile(tmp, body, { mode: 0o600 });
+      const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+      try {
+        for (const chunk of assemble(pieces, format)) {
+          const bytes = encoder.encode(chunk);
+          for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
+        }
+      } finally {
+        file.close();
+      }
       await Deno.rename(tmp, path);
     } catch (error) {
       await Deno.remove(tmp).catch(() => {});

@@ -1,0 +1,168 @@
+/**
+ * The routing-table workload: fill a proxy with N routes at concurrency C, then add a further
+ * sample of routes at N existing, timing each from the start of its POST until a request
+ * through the public port reaches the backend.
+ *
+ * @module
+ */
+
+import type { Running } from "./peers.ts";
+
+/** One result row. */
+export interface WorkloadResult {
+  /** Existing routes. */
+  n: number;
+  /** Concurrency. */
+  c: number;
+  /** Routes added while filling (less than `n` when the time cap ran out). */
+  filled: number;
+  /** Time until all filled routes were routable, ms. */
+  fillMs: number;
+  /** Add-to-routable p50 and p99 at `n` existing routes, ms. */
+  p50: number;
+  /** See `p50`. */
+  p99: number;
+  /** `GET /api/routes` with `filled` routes, ms. */
+  getAllMs: number;
+  /** Deleting every route, ms. */
+  deleteMs: number;
+  /** Resident memory of the manager process at `filled` routes, MB. */
+  rssMb: number;
+}
+
+/** Options of `runWorkload`. */
+export interface WorkloadOptions {
+  /** Existing routes to fill. */
+  n: number;
+  /** Concurrent clients. */
+  c: number;
+  /** Backend URL every route points at; it answers with `"backend":"bench"`. */
+  target: string;
+  /** Stop filling after this long, ms. */
+  capMs: number;
+  /** Routes added (and timed) at N existing. */
+  sample?: number;
+}
+
+/**
+ * Percentile of a list (nearest rank).
+ *
+ * @example
+ * ```ts
+ * import { percentile } from "./workload.ts";
+ * percentile([1, 2, 3, 4], 50); // 3
+ * ```
+ */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function call(proxy: Running, method: string, path: string, body?: unknown) {
+  return fetch(`${proxy.apiUrl}/api/routes${path}`, {
+    method,
+    headers: { authorization: "token secret" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+async function routable(url: string): Promise<void> {
+  while (true) {
+    const response = await fetch(url);
+    const text = await response.text();
+    if (response.status === 200 && text.includes('"backend":"bench"')) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+async function addTimed(proxy: Running, user: string, target: string): Promise<number> {
+  const t0 = performance.now();
+  const response = await call(proxy, "POST", `/user/${user}`, {
+    target,
+    jupyterhub: true,
+    user,
+    server_name: "",
+  });
+  await response.body?.cancel();
+  if (response.status !== 201) throw new Error(`POST /user/${user}: ${response.status}`);
+  await routable(`${proxy.publicUrl}/user/${user}/`);
+  return performance.now() - t0;
+}
+
+async function pool(
+  names: string[],
+  c: number,
+  deadline: number,
+  fn: (name: string) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: c }, async () => {
+    while (next < names.length && performance.now() < deadline) await fn(names[next++]);
+  }));
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 102.4) / 10;
+}
+
+/**
+ * Runs the workload against a started proxy.
+ *
+ * @example
+ * ```ts
+ * import { runWorkload } from "./workload.ts";
+ * // const row = await runWorkload(proxy, { n: 1000, c: 10, target, capMs: 300_000 });
+ * ```
+ */
+export async function runWorkload(
+  proxy: Running,
+  options: WorkloadOptions,
+): Promise<WorkloadResult> {
+  const { n, c, target } = options;
+  const added: string[] = [];
+  const fillStart = performance.now();
+  await pool(
+    Array.from({ length: n }, (_, i) => `b${i}`),
+    c,
+    fillStart + options.capMs,
+    async (user) => {
+      await addTimed(proxy, user, target);
+      added.push(user);
+    },
+  );
+  const fillMs = performance.now() - fillStart;
+  const latencies: number[] = [];
+  if (added.length === n) {
+    const sample = Array.from({ length: options.sample ?? 50 }, (_, i) => `s${i}`);
+    await pool(sample, c, Infinity, async (user) => {
+      latencies.push(await addTimed(proxy, user, target));
+      added.push(user);
+    });
+  }
+  const rss = await rssMb(proxy.pid);
+  const g0 = performance.now();
+  const all = await (await call(proxy, "GET", "")).json();
+  const getAllMs = performance.now() - g0;
+  if (Object.keys(all).length < added.length) {
+    throw new Error(`listed ${Object.keys(all).length} of ${added.length} routes`);
+  }
+  const d0 = performance.now();
+  await pool(added, c, Infinity, async (user) => {
+    const response = await call(proxy, "DELETE", `/user/${user}`);
+    await response.body?.cancel();
+  });
+  return {
+    n,
+    c,
+    filled: added.length - latencies.length,
+    fillMs,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    getAllMs,
+    deleteMs: performance.now() - d0,
+    rssMb: rss,
+  };
+}
