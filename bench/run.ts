@@ -117,7 +117,10 @@ try {
 }
 
 log("traefik's own reload floor");
-const floor = await traefikFloor(SIZES.filter((n) => n <= 10000));
+const floor = [
+  ...await traefikFloor(SIZES, { provider: "file" }),
+  ...await traefikFloor(SIZES, { provider: "redis" }),
+];
 
 const fmt = (v: number | undefined, digits = 1) =>
   v === undefined || Number.isNaN(v) ? "–" : v.toFixed(digits);
@@ -182,12 +185,13 @@ lines.push(
       : `| ${t.name} | failed: ${t.error} | | |`
   ),
   "",
-  "traefik's own floor (bench/traefik_floor.ts): a dynamic file of N routes replaced by one with",
-  "a route more, written directly, public port polled every millisecond; median of 7.",
+  "traefik's own floor (bench/traefik_floor.ts): with N routes loaded, one route more is written",
+  "directly (file: the whole file replaced; redis: its keys in one MULTI), no proxy of ours",
+  "involved, and the public port is polled every millisecond until it routes; median of 7.",
   "",
-  "| N | reload to routable, median ms | max ms |",
-  "| --- | --- | --- |",
-  ...floor.map((f) => `| ${f.n} | ${fmt(f.median)} | ${fmt(f.max)} |`),
+  "| provider | N | new route routable, median ms | max ms |",
+  "| --- | --- | --- | --- |",
+  ...floor.map((f) => `| ${f.provider} | ${f.n} | ${fmt(f.median)} | ${fmt(f.max)} |`),
 );
 const series = [...new Set(rows.map((r) => r.proxy))].map((name) => ({
   name,
@@ -195,7 +199,12 @@ const series = [...new Set(rows.map((r) => r.proxy))].map((name) => ({
     .filter((r) => r.proxy === name && r.c === 10 && r.p50 !== undefined && !Number.isNaN(r.p50))
     .map((r) => [r.n, r.p50!] as [number, number]),
 }));
-series.push({ name: "traefik's reload floor", points: floor.map((f) => [f.n, f.median]) });
+for (const provider of ["file", "redis"]) {
+  series.push({
+    name: `traefik alone, ${provider} (floor)`,
+    points: floor.filter((f) => f.provider === provider).map((f) => [f.n, f.median]),
+  });
+}
 const outDir = `${ROOT}bench/results`;
 await Deno.mkdir(outDir, { recursive: true });
 await Deno.writeTextFile(`${outDir}/latest.md`, lines.join("\n") + "\n");

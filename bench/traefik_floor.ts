@@ -1,24 +1,29 @@
 /**
- * traefik's own floor: how long traefik takes, after a dynamic-configuration file holding N
- * routes is replaced (temp file + rename) with one holding one route more, until its public port
- * routes the new path. No proxy of ours is involved: the file is written directly and the
- * public port is polled every millisecond. Run as part of `deno task bench`, or alone:
+ * traefik's own floor: how long traefik takes, after its configuration of N routes gains one
+ * route, until its public port routes the new path. No proxy of ours is involved: the file is
+ * replaced directly (temp file + rename), or the route's keys are written to redis in one
+ * MULTI, and the public port is polled every millisecond. Run by `deno task bench`, or alone:
  *
  *   deno run --allow-all bench/traefik_floor.ts 100 1000 10000
  *
  * @module
  */
 
+import { createClient } from "redis";
 import { stringifyConfig } from "../lib/config_format.ts";
+import { routeKeys, sentinelKeys } from "../lib/kv_layout.ts";
 import { tableConfig } from "../lib/route_config.ts";
 import { staticConfig } from "../lib/static_config.ts";
 import { startTraefik } from "../lib/traefik.ts";
 import { traefikApi } from "../lib/traefik_api.ts";
 import type { Route } from "../lib/types.ts";
 import { freePort, startBackend } from "../tests/helpers.ts";
+import { startRedis } from "../tests/stores.ts";
 
 /** One measurement: N existing routes, the median and worst of `samples` reloads. */
 export interface FloorResult {
+  /** traefik provider: file or redis. */
+  provider: "file" | "redis";
   /** Existing routes. */
   n: number;
   /** Median time until the new route was routable, ms. */
@@ -36,7 +41,12 @@ export interface FloorResult {
  * // const results = await traefikFloor([100, 1000]);
  * ```
  */
-export async function traefikFloor(sizes: number[], samples = 7): Promise<FloorResult[]> {
+export async function traefikFloor(
+  sizes: number[],
+  options: { provider?: "file" | "redis"; samples?: number } = {},
+): Promise<FloorResult[]> {
+  const provider = options.provider ?? "file";
+  const samples = options.samples ?? 7;
   const backend = startBackend("floor");
   const results: FloorResult[] = [];
   try {
@@ -51,19 +61,41 @@ export async function traefikFloor(sizes: number[], samples = 7): Promise<FloorR
         data: { user: name },
       });
       const routes = Array.from({ length: n }, (_, i) => route(`f${i}`));
-      const write = async (table: Route[]) => {
-        await Deno.writeTextFile(
-          `${path}.tmp`,
-          stringifyConfig(tableConfig(table, { entryPoint: "http" }), "toml"),
-        );
-        await Deno.rename(`${path}.tmp`, path);
+      const layout = {
+        traefikPrefix: "traefik",
+        jupyterhubPrefix: "jupyterhub",
+        entryPoint: "http",
       };
-      await write(routes);
+      const redis = provider === "redis" ? await startRedis() : undefined;
+      const client = redis ? createClient({ url: redis.url }) : undefined;
+      await client?.connect();
+      // File: the whole table again. redis: only the new route's keys, in one MULTI.
+      const write = async (table: Route[], added: Route[]) => {
+        if (!client) {
+          const text = stringifyConfig(tableConfig(table, { entryPoint: "http" }), "toml");
+          await Deno.writeTextFile(`${path}.tmp`, text);
+          await Deno.rename(`${path}.tmp`, path);
+          return;
+        }
+        const multi = client.multi();
+        for (const route of added) {
+          for (const [key, value] of routeKeys(route, layout)) multi.set(key, value);
+        }
+        await multi.exec();
+      };
+      if (client) {
+        await client.configSet("notify-keyspace-events", "KEA");
+        await client.mSet(Object.fromEntries(sentinelKeys(layout)));
+      }
+      await write(routes, routes);
+      const providers = client
+        ? { redis: { endpoints: [`127.0.0.1:${redis!.port}`], rootKey: "traefik" } }
+        : { file: { filename: path, watch: true } };
       const traefik = await startTraefik({
         staticConfig: staticConfig({
           publicAddress: `127.0.0.1:${port}`,
           apiAddress: `127.0.0.1:${apiPort}`,
-          providers: { file: { filename: path, watch: true } },
+          providers,
           extra: { api: { insecure: false } },
         }),
         workDir: dir,
@@ -76,7 +108,7 @@ export async function traefikFloor(sizes: number[], samples = 7): Promise<FloorR
           const extra = route(`new${i}`);
           routes.push(extra);
           const t0 = performance.now();
-          await write(routes);
+          await write(routes, [extra]);
           while (true) {
             const response = await fetch(`http://127.0.0.1:${port}/user/new${i}/`);
             await response.body?.cancel();
@@ -92,6 +124,7 @@ export async function traefikFloor(sizes: number[], samples = 7): Promise<FloorR
       }
       times.sort((a, b) => a - b);
       results.push({
+        provider,
         n,
         median: times[Math.floor(times.length / 2)],
         max: times[times.length - 1],
@@ -105,7 +138,11 @@ export async function traefikFloor(sizes: number[], samples = 7): Promise<FloorR
 
 if (import.meta.main) {
   const sizes = Deno.args.length ? Deno.args.map(Number) : [100, 1000];
-  for (const r of await traefikFloor(sizes)) {
-    console.log(`N=${r.n}: median ${r.median.toFixed(1)} ms, max ${r.max.toFixed(1)} ms`);
+  for (const provider of ["file", "redis"] as const) {
+    for (const r of await traefikFloor(sizes, { provider })) {
+      console.log(
+        `${provider} N=${r.n}: median ${r.median.toFixed(1)} ms, max ${r.max.toFixed(1)} ms`,
+      );
+    }
   }
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import bcrypt from "bcryptjs";
+import { apiPasswordHash, generateApiPassword } from "./api_password.ts";
 import { ConfigError } from "./errors.ts";
 import { deepMerge } from "./merge.ts";
 import { SENTINEL_NAME } from "./route_config.ts";
@@ -130,7 +130,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Proxy
   const entryPoint = options.entryPoint ?? "http";
   const apiAddress = options.apiAddress ?? "127.0.0.1:8099";
   const username = options.apiUsername ?? "jupyterhub";
-  const password = options.apiPassword ?? crypto.randomUUID().replaceAll("-", "");
+  const password = options.apiPassword ?? generateApiPassword();
   const log = options.log ?? (() => {});
   const workDir = await Deno.makeTempDir({ prefix: "jupyterhub-traefik-" });
   const cleanups: (() => Promise<void>)[] = [() => Deno.remove(workDir, { recursive: true })];
@@ -142,7 +142,12 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Proxy
     }
     if (!options.external) {
       fixed = deepMerge(
-        apiRouteConfig({ username, passwordHash: bcrypt.hashSync(password, 4) }),
+        apiRouteConfig({
+          username,
+          passwordHash: await apiPasswordHash(password, {
+            generated: options.apiPassword === undefined,
+          }),
+        }),
         fixed,
       );
     }

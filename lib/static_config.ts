@@ -91,7 +91,7 @@ export function staticConfig(options: StaticConfigOptions): ConfigTree {
 export interface ApiRouteOptions {
   /** basicAuth user name. */
   username: string;
-  /** bcrypt hash of the password (`$2a$`, `$2b$` or `$2y$`). */
+  /** Hash of the password as traefik's basicAuth takes it (bcrypt, `{SHA}`, apr1). */
   passwordHash: string;
 }
 

@@ -167,13 +167,15 @@ export function routeConfirmer(
   }
 
   async function checkOne(e: Expectation): Promise<boolean> {
-    const router = await api.get(`/api/http/routers/${encodeURIComponent(e.router)}`);
-    if (e.url === undefined) return router.status === 404;
-    if (router.status !== 200 || (router.body as { status?: string }).status !== "enabled") {
-      return false;
+    if (e.url === undefined) {
+      const router = await api.get(`/api/http/routers/${encodeURIComponent(e.router)}`);
+      return router.status === 404;
     }
+    // The service carries the new URL: while it does not, one request per poll is enough.
     const service = await api.get(`/api/http/services/${encodeURIComponent(e.service)}`);
-    return service.status === 200 && serves(service.body as RawService, e.url);
+    if (service.status !== 200 || !serves(service.body as RawService, e.url)) return false;
+    const router = await api.get(`/api/http/routers/${encodeURIComponent(e.router)}`);
+    return router.status === 200 && (router.body as { status?: string }).status === "enabled";
   }
 
   async function loop(): Promise<void> {
