@@ -120,6 +120,8 @@ export async function traefikFloor(
         }
       } finally {
         await traefik.stop();
+        await client?.quit();
+        await redis?.stop();
         await Deno.remove(dir, { recursive: true });
       }
       times.sort((a, b) => a - b);
