@@ -18,6 +18,31 @@ import { type KvClient, kvStore, type KvStoreOptions } from "./kv_store.ts";
 /** etcd's limit of operations in one transaction. */
 export const ETCD_MAX_TXN_OPS = 128;
 
+/** Keys read per range request. */
+const RANGE_PAGE = 5_000;
+
+/**
+ * The end of the key range holding every key that starts with `prefix` (etcd's `range_end`):
+ * the prefix with its last byte below 0xff incremented.
+ *
+ * @example
+ * ```ts
+ * import { Buffer } from "node:buffer";
+ * import { prefixEnd } from "./etcd.ts";
+ * prefixEnd(Buffer.from("ab")).toString(); // "ac"
+ * ```
+ */
+export function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] < 0xff) {
+      end[i]++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]); // every key
+}
+
 /** Options of `etcdStore`. */
 export interface EtcdStoreOptions extends KvStoreOptions {
   /** Endpoints, e.g. `["http://127.0.0.1:2379"]`; default that one. */
@@ -124,8 +149,16 @@ export async function etcdStore(options: EtcdStoreOptions = {}): Promise<Store> 
   const kv: KvClient = {
     provider: "etcd",
     async getPrefix(prefix: string) {
-      const found = await client.getAll().prefix(prefix).strings();
-      return new Map(Object.entries(found));
+      // In pages: one response over gRPC's 4 MB limit fails (about 8,000 routes' records).
+      const pairs = new Map<string, string>();
+      const end = prefixEnd(Buffer.from(prefix));
+      let start = Buffer.from(prefix);
+      while (true) {
+        const page = await client.kv.range({ key: start, range_end: end, limit: RANGE_PAGE });
+        for (const kv of page.kvs) pairs.set(kv.key.toString(), kv.value.toString());
+        if (!page.more || page.kvs.length === 0) return pairs;
+        start = Buffer.concat([page.kvs[page.kvs.length - 1].key, Buffer.from([0])]);
+      }
     },
     async commit(groups: KvDiff[]) {
       const ops = groups.map((group) => {

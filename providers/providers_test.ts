@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { etcdProviderConfig, packTransactions } from "./etcd.ts";
+import { Buffer } from "node:buffer";
+import { etcdProviderConfig, packTransactions, prefixEnd } from "./etcd.ts";
 import { redisProviderConfig, redisTarget } from "./redis.ts";
 import { StoreError } from "../lib/errors.ts";
 
@@ -40,4 +41,10 @@ Deno.test("etcd endpoints become traefik's provider section", () => {
     etcdProviderConfig({ urls: ["http://127.0.0.1:2379"], username: "root", password: "pw" }),
     { endpoints: ["127.0.0.1:2379"], rootKey: "traefik", username: "root", password: "pw" },
   );
+});
+
+Deno.test("prefixEnd bounds exactly the keys that start with a prefix", () => {
+  assert.equal(prefixEnd(Buffer.from("jupyterhub/routes/")).toString(), "jupyterhub/routes0");
+  assert.deepEqual([...prefixEnd(Buffer.from([0x61, 0xff]))], [0x62]);
+  assert.deepEqual([...prefixEnd(Buffer.from([0xff]))], [0]);
 });

@@ -195,3 +195,26 @@ Deno.test("etcd: wrong credentials give one clear error", async () => {
     await server.stop();
   }
 });
+
+Deno.test("etcd: 10,000 routes are read back whole (ranges over gRPC's 4 MB limit are paged)", async () => {
+  const { etcdStore } = await import("../providers/etcd.ts");
+  const server = await startEtcd();
+  try {
+    const store = await etcdStore({ urls: [server.url] });
+    try {
+      const routes = Array.from({ length: 10_000 }, (_, i) => ({
+        routespec: `/user/many${i}/`,
+        target: "http://127.0.0.1:1",
+        data: { user: `many${i}`, server_name: "" },
+      }));
+      await store.apply({ set: routes });
+      const read = await store.getAllRoutes();
+      assert.equal(read.size, 10_000);
+      assert.deepEqual(read.get("/user/many9999/")?.data, { user: "many9999", server_name: "" });
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await server.stop();
+  }
+});
