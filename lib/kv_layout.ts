@@ -107,6 +107,17 @@ export function sentinelKeys(options: KvLayoutOptions): Map<string, string> {
  * ```
  */
 export function routeFromRecord(pairs: Map<string, string>, prefix: string): Route | undefined {
+  const json = pairs.get(`${prefix}/data_json`);
+  if (json !== undefined) {
+    // Our own records: four keys, no tree to rebuild.
+    const route = routeFromFields(
+      pairs.get(`${prefix}/routespec`),
+      pairs.get(`${prefix}/target`),
+      json,
+      pairs.get(`${prefix}/last_activity`),
+    );
+    if (route) return route;
+  }
   const tree = unflatten(pairs, prefix);
   if (typeof tree.routespec !== "string" || typeof tree.target !== "string") return undefined;
   let routespec: string;
@@ -129,6 +140,32 @@ export function routeFromRecord(pairs: Map<string, string>, prefix: string): Rou
   if (typeof tree.last_activity === "string") route.lastActivity = tree.last_activity;
   return route;
 }
+
+function routeFromFields(
+  routespec: string | undefined,
+  target: string | undefined,
+  json: string,
+  lastActivity: string | undefined,
+): Route | undefined {
+  if (routespec === undefined || target === undefined) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(json);
+    routespec = parseRoutespec(routespec).routespec;
+  } catch {
+    return undefined;
+  }
+  if (!isPlainObject(data)) return undefined;
+  const route: Route = { routespec, target, data: data as RouteData };
+  if (lastActivity !== undefined) route.lastActivity = lastActivity;
+  return route;
+}
+
+/**
+ * The record keys `routeFromRecord` needs when a record has `data_json` (else it needs the
+ * `data/...` keys too).
+ */
+export const RECORD_FIELDS = ["routespec", "target", "data_json", "last_activity"] as const;
 
 /** Routes read from key-value pairs, and the records that could not be read. */
 export interface KvRoutes {

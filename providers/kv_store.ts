@@ -30,6 +30,12 @@ export interface KvClient {
   /** Every pair whose key starts with `prefix`. */
   getPrefix(prefix: string): Promise<Map<string, string>>;
   /**
+   * Optional, for listing every route faster: the pairs under `<base><record>/` that
+   * `routeFromRecord` needs (`RECORD_FIELDS`, and the `data/...` keys of records without
+   * `data_json`). Without it, `getPrefix(base)` is used.
+   */
+  getRecordFields?(base: string): Promise<Map<string, string>>;
+  /**
    * Applies the changes: every group wholly or not at all, all groups in one transaction where
    * the backend allows it.
    */
@@ -131,7 +137,10 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     provider: client.provider,
     entryPoint: layout.entryPoint,
     async getAllRoutes() {
-      const pairs = await wrap("read routes", () => client.getPrefix(routesPrefix));
+      const pairs = await wrap(
+        "read routes",
+        () => client.getRecordFields?.(routesPrefix) ?? client.getPrefix(routesPrefix),
+      );
       return routesFromKv(pairs, layout).routes;
     },
     async getRoute(routespec: string) {

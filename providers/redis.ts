@@ -51,6 +51,44 @@ end
 return out
 `;
 
+// The fields of every record under ARGV[1] that a route needs (see RECORD_FIELDS): routespec,
+// target, data_json and last_activity, and the data/... keys only of records without data_json.
+const READ_RECORD_FIELDS = `
+local base = ARGV[1]
+local keys = redis.call('KEYS', ARGV[2])
+local wanted, typed, datakeys = {}, {}, {}
+local fields = { routespec = true, target = true, data_json = true, last_activity = true }
+for _, key in ipairs(keys) do
+  local rest = string.sub(key, #base + 1)
+  local slash = string.find(rest, '/', 1, true)
+  if slash then
+    local record, field = string.sub(rest, 1, slash - 1), string.sub(rest, slash + 1)
+    if fields[field] then
+      wanted[#wanted + 1] = key
+      if field == 'data_json' then typed[record] = true end
+    elseif string.sub(field, 1, 5) == 'data/' then
+      datakeys[#datakeys + 1] = { record, key }
+    end
+  end
+end
+for _, pair in ipairs(datakeys) do
+  if not typed[pair[1]] then wanted[#wanted + 1] = pair[2] end
+end
+local out = {}
+for i = 1, #wanted, 500 do
+  local chunk = {}
+  for j = i, math.min(i + 499, #wanted) do chunk[#chunk + 1] = wanted[j] end
+  local values = redis.call('MGET', unpack(chunk))
+  for j = 1, #chunk do
+    if values[j] then
+      out[#out + 1] = chunk[j]
+      out[#out + 1] = values[j]
+    end
+  end
+end
+return out
+`;
+
 function glob(prefix: string): string {
   return prefix.replace(/[*?[\]\\]/g, (c) => "\\" + c) + "*";
 }
@@ -218,6 +256,15 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
       const flat = await client.eval(READ_PREFIX, {
         keys: [],
         arguments: [glob(prefix)],
+      }) as string[];
+      const pairs = new Map<string, string>();
+      for (let i = 0; i < flat.length; i += 2) pairs.set(flat[i], flat[i + 1]);
+      return pairs;
+    },
+    async getRecordFields(base: string) {
+      const flat = await client.eval(READ_RECORD_FIELDS, {
+        keys: [],
+        arguments: [base, glob(base)],
       }) as string[];
       const pairs = new Map<string, string>();
       for (let i = 0; i < flat.length; i += 2) pairs.set(flat[i], flat[i + 1]);
