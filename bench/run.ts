@@ -20,6 +20,7 @@
 import { type Peer, PEERS } from "./peers.ts";
 import { lineChart } from "./plot.ts";
 import { measureThroughput, type Throughput } from "./throughput.ts";
+import { restartWithRoutes } from "./restart.ts";
 import { traefikFloor } from "./traefik_floor.ts";
 import { runWorkload, type WorkloadResult } from "./workload.ts";
 import { CHP } from "./peers.ts";
@@ -55,7 +56,9 @@ async function version(cmd: string, argv: string[]): Promise<string> {
   }
 }
 
+const RESTART_N = 10_000;
 const backend = startBackend("bench");
+const restart: Awaited<ReturnType<typeof restartWithRoutes>> = [];
 const rows: Row[] = [];
 const throughput: { name: string; result?: Throughput; error?: string }[] = [];
 try {
@@ -112,6 +115,8 @@ try {
       await running?.stop();
     }
   }
+  log(`a process starting on a store with ${RESTART_N} routes`);
+  restart.push(...await restartWithRoutes(RESTART_N, backend.url));
 } finally {
   await backend.close();
 }
@@ -185,6 +190,15 @@ lines.push(
       : `| ${t.name} | failed: ${t.error} | | |`
   ),
   "",
+  `A process of this proxy starting on a store that already holds ${RESTART_N} routes (written`,
+  "through the library), as after a restart or in a second replica (bench/restart.ts):",
+  "",
+  "| provider | last route routable after ms | GET /api/routes ms | RSS MB |",
+  "| --- | --- | --- | --- |",
+  ...restart.map((r) =>
+    `| ${r.provider} | ${fmt(r.routableMs, 0)} | ${fmt(r.getAllMs)} | ${fmt(r.rssMb, 0)} |`
+  ),
+  "",
   "traefik's own floor (bench/traefik_floor.ts): with N routes loaded, one route more is written",
   "directly (file: the whole file replaced; redis: its keys in one MULTI), no proxy of ours",
   "involved, and the public port is polled every millisecond until it routes; median of 7.",
@@ -210,7 +224,11 @@ await Deno.mkdir(outDir, { recursive: true });
 await Deno.writeTextFile(`${outDir}/latest.md`, lines.join("\n") + "\n");
 await Deno.writeTextFile(
   `${outDir}/latest.json`,
-  JSON.stringify({ date: new Date().toISOString(), versions, rows, throughput, floor }, null, 2),
+  JSON.stringify(
+    { date: new Date().toISOString(), versions, rows, throughput, restart, floor },
+    null,
+    2,
+  ),
 );
 await Deno.writeTextFile(
   `${outDir}/add_latency.svg`,
