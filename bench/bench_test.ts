@@ -25,9 +25,11 @@ Deno.test("lineChart draws one line and legend entry per series, escaped", () =>
   const svg = lineChart([
     { name: "a<b", points: [[100, 5], [1000, 50]] },
     { name: "c", points: [[100, 2]] },
+    { name: "floor", points: [[100, 3], [1000, 30]], dashed: true },
   ], { title: "t", xLabel: "x", yLabel: "y" });
   assert.ok(svg.startsWith("<svg"));
-  assert.equal(svg.match(/<polyline/g)?.length, 1, "a single point draws no line");
-  assert.equal(svg.match(/<circle/g)?.length, 3);
+  assert.equal(svg.match(/<polyline/g)?.length, 2, "a single point draws no line");
+  assert.equal(svg.match(/stroke-dasharray/g)?.length, 1);
+  assert.equal(svg.match(/<circle/g)?.length, 5);
   assert.ok(svg.includes("a&lt;b"));
 });

@@ -10,6 +10,8 @@ export interface Series {
   name: string;
   /** Points as [x, y]; x and y must be positive. */
   points: [number, number][];
+  /** Draw the line dashed (for reference lines such as a floor). */
+  dashed?: boolean;
 }
 
 /** Options of `lineChart`. */
@@ -22,7 +24,18 @@ export interface ChartOptions {
   yLabel: string;
 }
 
-const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"];
+const COLORS = [
+  "#1f77b4",
+  "#d62728",
+  "#2ca02c",
+  "#9467bd",
+  "#ff7f0e",
+  "#8c564b",
+  "#17becf",
+  "#7f7f7f",
+  "#bcbd22",
+  "#e377c2",
+];
 
 function escape(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -40,7 +53,7 @@ function escape(text: string): string {
  * ```
  */
 export function lineChart(series: Series[], options: ChartOptions): string {
-  const width = 760, height = 440, left = 70, right = 260, top = 40, bottom = 50;
+  const width = 900, height = 440, left = 70, right = 340, top = 40, bottom = 50;
   const points = series.flatMap((s) => s.points).filter(([x, y]) => x > 0 && y > 0);
   const xs = points.map(([x]) => Math.log10(x));
   const ys = points.map(([, y]) => Math.log10(y));
@@ -76,7 +89,10 @@ export function lineChart(series: Series[], options: ChartOptions): string {
     const valid = s.points.filter(([x, y]) => x > 0 && y > 0).sort((a, b) => a[0] - b[0]);
     if (valid.length > 1) {
       const path = valid.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(" ");
-      out.push(`<polyline points="${path}" fill="none" stroke="${color}" stroke-width="2"/>`);
+      const dash = s.dashed ? ' stroke-dasharray="6 4"' : "";
+      out.push(
+        `<polyline points="${path}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`,
+      );
     }
     for (const [x, y] of valid) {
       out.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="4" fill="${color}"/>`);

@@ -216,6 +216,7 @@ const series = [...new Set(rows.map((r) => r.proxy))].map((name) => ({
 for (const provider of ["file", "redis"]) {
   series.push({
     name: `traefik alone, ${provider} (floor)`,
+    dashed: true,
     points: floor.filter((f) => f.provider === provider).map((f) => [f.n, f.median]),
   });
 }
