@@ -18,7 +18,7 @@
  */
 
 import { type Peer, PEERS } from "./peers.ts";
-import { lineChart } from "./plot.ts";
+import { lineChart, type Series } from "./plot.ts";
 import { measureThroughput, type Throughput } from "./throughput.ts";
 import { restartWithRoutes } from "./restart.ts";
 import { traefikFloor } from "./traefik_floor.ts";
@@ -207,7 +207,7 @@ lines.push(
   "| --- | --- | --- | --- |",
   ...floor.map((f) => `| ${f.provider} | ${f.n} | ${fmt(f.median)} | ${fmt(f.max)} |`),
 );
-const series = [...new Set(rows.map((r) => r.proxy))].map((name) => ({
+const series: Series[] = [...new Set(rows.map((r) => r.proxy))].map((name) => ({
   name,
   points: rows
     .filter((r) => r.proxy === name && r.c === 10 && r.p50 !== undefined && !Number.isNaN(r.p50))
