@@ -73,12 +73,18 @@ export function renderPiece(piece: ConfigPiece, format: ConfigFormat): RenderedP
   if (format === "toml") {
     let tree: ConfigTree = { [piece.name]: piece.value };
     for (const key of [...piece.path].reverse()) tree = { [key]: tree };
-    return { path: piece.path, text: stringifyConfig(tree, "toml") };
+    return { path: piece.path, text: flat(stringifyConfig(tree, "toml")) };
   }
   const indent = "  ".repeat(piece.path.length);
   const text = stringifyConfig({ [piece.name]: piece.value } as ConfigTree, "yaml")
     .replace(/^(?=.)/gm, indent);
-  return { path: piece.path, text };
+  return { path: piece.path, text: flat(text) };
+}
+
+// A copy of `text` in one piece of memory: a string built by concatenation is a tree of parts
+// that costs several times its length while it lives (as rendered pieces do, in the cache).
+function flat(text: string): string {
+  return JSON.parse(JSON.stringify(text));
 }
 
 /**

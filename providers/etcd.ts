@@ -13,13 +13,22 @@ import { TIMED_OUT, withTimeout } from "../lib/timeout.ts";
 import type { KvDiff } from "../lib/kv.ts";
 import type { Store } from "../lib/store.ts";
 import type { ConfigTree } from "../lib/types.ts";
-import { type KvClient, kvStore, type KvStoreOptions } from "./kv_store.ts";
+import {
+  type KvClient,
+  kvStore,
+  type KvStoreOptions,
+  type KvWatch,
+  type KvWatchSink,
+} from "./kv_store.ts";
 
 /** etcd's limit of operations in one transaction. */
 export const ETCD_MAX_TXN_OPS = 128;
 
 /** Keys read per range request. */
 const RANGE_PAGE = 5_000;
+
+/** How long a sync may wait for the watch to report a revision, in ms. */
+const SYNC_TIMEOUT_MS = 5_000;
 
 /**
  * The end of the key range holding every key that starts with `prefix` (etcd's `range_end`):
@@ -176,6 +185,7 @@ export async function etcdStore(options: EtcdStoreOptions = {}): Promise<Store> 
       client.close();
       return Promise.resolve();
     },
+    watch: (prefix, sink) => watchEtcd(client, prefix, sink),
   };
   try {
     return await kvStore(kv, options);
@@ -183,4 +193,77 @@ export async function etcdStore(options: EtcdStoreOptions = {}): Promise<Store> 
     client.close();
     throw error;
   }
+}
+
+/**
+ * Watches the keys under `prefix` (events carry their values), plus a fence key just before
+ * it, `<prefix without "/">.sync`. A sync asks etcd for its current revision; if the watch has
+ * not yet reported an event at or after it (the last writes were to other keys, or events are
+ * on their way), it writes the fence key and waits for that event: etcd reports a watcher's
+ * events in revision order, so every earlier change under the prefix has been reported by then.
+ */
+async function watchEtcd(client: Etcd3, prefix: string, sink: KvWatchSink): Promise<KvWatch> {
+  const fence = Buffer.from(`${prefix.replace(/\/+$/, "")}.sync`);
+  const start = Buffer.from(prefix);
+  let seen = 0; // highest mod revision reported
+  let up = false;
+  const waiting = new Set<{ revision: number; resolve: () => void }>();
+  const watcher = await client.watch().inRange({ start: fence, end: prefixEnd(start) }).create();
+  up = true;
+  watcher.on("data", (response) => {
+    for (const event of response.events) {
+      const revision = Number(event.kv.mod_revision);
+      if (revision > seen) seen = revision;
+      if (!event.kv.key.subarray(0, start.length).equals(start)) continue;
+      sink.changed(
+        event.kv.key.toString(),
+        event.type === "Delete" ? null : event.kv.value.toString(),
+      );
+    }
+    for (const wait of waiting) {
+      if (seen >= wait.revision) {
+        waiting.delete(wait);
+        wait.resolve();
+      }
+    }
+  });
+  watcher.on("disconnected", () => {
+    up = false;
+    sink.reset();
+  });
+  watcher.on("connected", () => {
+    // Events between the two may be lost: read everything again.
+    sink.reset();
+    up = true;
+  });
+  watcher.on("error", () => {
+    up = false;
+    sink.reset();
+  });
+
+  function reached(revision: number): Promise<void> {
+    if (seen >= revision) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const wait = { revision, resolve };
+    waiting.add(wait);
+    return withTimeout(promise, SYNC_TIMEOUT_MS).then((result) => {
+      waiting.delete(wait);
+      if (result === TIMED_OUT) throw new Error("the etcd watch did not catch up in time");
+    });
+  }
+
+  return {
+    async sync() {
+      if (!up) throw new Error("the etcd watch is down");
+      const probe = await client.kv.range({ key: fence, count_only: true });
+      const current = Number(probe.header.revision);
+      if (seen >= current) return;
+      const put = await client.kv.put({ key: fence, value: Buffer.from(String(current)) });
+      await reached(Number(put.header.revision));
+      if (!up) throw new Error("the etcd watch is down");
+    },
+    async close() {
+      await watcher.cancel();
+    },
+  };
 }

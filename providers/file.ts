@@ -19,6 +19,10 @@ import type { Store } from "../lib/store.ts";
 import type { ConfigTree, Route, RouteChange } from "../lib/types.ts";
 
 const encoder = new TextEncoder();
+// Section paths shared by every route's pieces.
+const ROUTERS = ["http", "routers"];
+const SERVICES = ["http", "services"];
+const RECORDS = ["jupyterhub", "routes"];
 
 /** Options of `fileStore`. */
 export interface FileStoreOptions {
@@ -85,7 +89,8 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
       );
     }
     const read = routesFromConfig(existing);
-    routes = read.routes;
+    // Copies: strings cut from the parsed text would keep all of it alive (6 MB at 10,000).
+    for (const [spec, route] of read.routes) routes.set(spec, structuredClone(route));
     for (const message of read.skipped) options.onSkipped?.(`${path}: skipped ${message}`);
   }
 
@@ -102,9 +107,9 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
     if (!pieces) {
       const parts = routeParts(route, { entryPoint });
       pieces = [
-        { path: ["http", "routers"], name: parts.routerName, value: parts.router },
-        { path: ["http", "services"], name: parts.serviceName, value: parts.service },
-        { path: ["jupyterhub", "routes"], name: parts.routerName, value: parts.record },
+        { path: ROUTERS, name: parts.routerName, value: parts.router },
+        { path: SERVICES, name: parts.serviceName, value: parts.service },
+        { path: RECORDS, name: parts.routerName, value: parts.record },
       ].map((piece) => renderPiece(piece, format));
       rendered.set(route, pieces);
     }

@@ -1,8 +1,14 @@
 /**
- * A route store over any key-value client (redis, etcd). Reads go to the store every time, so
- * a table written by another process is never served stale. Writes are coalesced: the changes
- * that arrive while a commit is under way are committed together in the next one, each route's
- * keys in one transaction.
+ * A route store over any key-value client (redis, etcd). Writes are coalesced: the changes that
+ * arrive while a commit is under way are committed together in the next one, each route's keys
+ * in one transaction.
+ *
+ * Reads are served from an in-process copy of the records (`routeCache`) when the client can
+ * watch the store: before each answer the watch is synced (every change committed before the
+ * read began has then been reported), and the records reported changed without their values
+ * are read again. So a table written by another process is never served stale, and reading
+ * 10,000 routes costs one round trip instead of a transfer of every key. Without a watch (or
+ * while it is broken) every read goes to the store.
  *
  * @module
  */
@@ -20,6 +26,7 @@ import {
   sentinelKeys,
 } from "../lib/kv_layout.ts";
 import { StoreError } from "../lib/errors.ts";
+import { type ChangedValue, routeCache } from "../lib/route_cache.ts";
 import type { Store } from "../lib/store.ts";
 import type { Route, RouteChange } from "../lib/types.ts";
 
@@ -42,6 +49,30 @@ export interface KvClient {
   commit(groups: KvDiff[]): Promise<void>;
   /** Releases the connection. */
   close(): Promise<void>;
+  /**
+   * Optional: starts reporting every change to keys under `prefix` to `sink`. Rejects when the
+   * store does not allow it (reads then always go to the store).
+   */
+  watch?(prefix: string, sink: KvWatchSink): Promise<KvWatch>;
+}
+
+/** Receives the changes a `KvWatch` reports. */
+export interface KvWatchSink {
+  /** A key changed; see `ChangedValue`. */
+  changed(key: string, value: ChangedValue): void;
+  /** Changes may have been lost (a reconnect): everything must be read again. */
+  reset(): void;
+}
+
+/** A running watch of a key-value store. */
+export interface KvWatch {
+  /**
+   * Resolves once every change committed to the store before the call has been reported to the
+   * sink. Rejects when it cannot tell (the watch is down).
+   */
+  sync(): Promise<void>;
+  /** Stops watching. */
+  close(): Promise<void>;
 }
 
 /** Options of `kvStore`. */
@@ -52,10 +83,17 @@ export interface KvStoreOptions {
   traefikPrefix?: string;
   /** Root key of the route records; default `jupyterhub`. */
   jupyterhubPrefix?: string;
+  /** Serve reads from a watched in-process copy when the client can watch; default true. */
+  cache?: boolean;
+  /** Receives notices (a watch that could not start). */
+  log?: (message: string) => void;
 }
 
 /** Above this many routes in one batch, all records are read at once instead of one by one. */
 const READ_ALL_ABOVE = 16;
+
+/** Above this many records reported changed without values, the cache reads everything again. */
+const REREAD_ALL_ABOVE = 256;
 
 /**
  * Opens a store over a key-value client and writes the sentinel.
@@ -74,6 +112,7 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     jupyterhubPrefix: trim(options.jupyterhubPrefix ?? "jupyterhub"),
   };
   const routesPrefix = `${layout.jupyterhubPrefix}/routes/`;
+  const log = options.log ?? (() => {});
   let closed = false;
 
   await wrap(
@@ -133,18 +172,79 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
       }),
   });
 
+  function readAllFields(): Promise<Map<string, string>> {
+    return client.getRecordFields?.(routesPrefix) ?? client.getPrefix(routesPrefix);
+  }
+
+  const cache = routeCache(layout);
+  let watch: KvWatch | undefined;
+  if (options.cache !== false && client.watch) {
+    try {
+      watch = await client.watch(routesPrefix, cache);
+    } catch (error) {
+      log(
+        `${client.provider}: cannot watch the routes (${(error as Error).message}); every read ` +
+          "goes to the store",
+      );
+    }
+  }
+
+  // Brings the cache up to date with every change committed before the call; false when it
+  // cannot be trusted (no watch, or the watch is down), and the read must go to the store.
+  async function refreshOnce(): Promise<boolean> {
+    if (!watch) return false;
+    try {
+      await watch.sync();
+    } catch {
+      cache.reset();
+      return false;
+    }
+    if (!cache.loaded || cache.dirty.size > REREAD_ALL_ABOVE) {
+      const ticket = cache.beginRead();
+      return cache.load(await wrap("read routes", readAllFields), ticket);
+    }
+    if (cache.dirty.size > 0) {
+      const records = [...cache.dirty];
+      const ticket = cache.beginRead();
+      const found = await wrap(
+        "read routes",
+        () => Promise.all(records.map((record) => client.getPrefix(`${record}/`))),
+      );
+      return cache.loadRecords(records, new Map(found.flatMap((pairs) => [...pairs])), ticket);
+    }
+    return true;
+  }
+
+  // One refresh at a time; callers that arrive during one share the next (their read must
+  // begin after they did).
+  let running: Promise<boolean> | undefined;
+  let queued: Promise<boolean> | undefined;
+  function refresh(): Promise<boolean> {
+    if (!running) {
+      running = refreshOnce().finally(() => running = undefined);
+      return running;
+    }
+    queued ??= running.catch(() => {}).then(() => {
+      queued = undefined;
+      return refresh();
+    });
+    return queued;
+  }
+
+  // Fill the copy now, so that the hub's first listing does not wait for it.
+  if (watch) refresh().catch(() => {});
+
   return {
     provider: client.provider,
     entryPoint: layout.entryPoint,
     async getAllRoutes() {
-      const pairs = await wrap(
-        "read routes",
-        () => client.getRecordFields?.(routesPrefix) ?? client.getPrefix(routesPrefix),
-      );
-      return routesFromKv(pairs, layout).routes;
+      if (await refresh()) return cache.routes();
+      return routesFromKv(await wrap("read routes", readAllFields), layout).routes;
     },
     async getRoute(routespec: string) {
       const prefix = recordPrefix(routespec, layout);
+      // A whole-table load is not worth it for one route: use the cache only once it is loaded.
+      if (cache.loaded && await refresh()) return cache.record(prefix.slice(0, -1));
       const pairs = await wrap("read a route", () => client.getPrefix(prefix));
       return routeFromRecord(pairs, prefix.slice(0, -1));
     },
@@ -155,6 +255,7 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     async close() {
       closed = true;
       await changes.idle();
+      await watch?.close().catch(() => {});
       await client.close();
     },
   };

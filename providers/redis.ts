@@ -13,7 +13,13 @@ import { TIMED_OUT, withTimeout } from "../lib/timeout.ts";
 import type { KvDiff } from "../lib/kv.ts";
 import type { Store } from "../lib/store.ts";
 import type { ConfigTree } from "../lib/types.ts";
-import { type KvClient, kvStore, type KvStoreOptions } from "./kv_store.ts";
+import {
+  type KvClient,
+  kvStore,
+  type KvStoreOptions,
+  type KvWatch,
+  type KvWatchSink,
+} from "./kv_store.ts";
 
 /** Options of `redisStore`. */
 export interface RedisStoreOptions extends KvStoreOptions {
@@ -88,6 +94,9 @@ for i = 1, #wanted, 500 do
 end
 return out
 `;
+
+/** How long a sync may wait for its barrier message, in ms. */
+const SYNC_TIMEOUT_MS = 5_000;
 
 function glob(prefix: string): string {
   return prefix.replace(/[*?[\]\\]/g, (c) => "\\" + c) + "*";
@@ -250,6 +259,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
     );
   }
 
+  let watching: RedisWatch | undefined;
   const kv: KvClient = {
     provider: "redis",
     async getPrefix(prefix: string) {
@@ -272,11 +282,29 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
     },
     async commit(groups: KvDiff[]) {
       const multi = client.multi();
+      const marked = watching?.mark(groups);
+      if (marked) multi.publish(marked.channel, marked.begin);
       for (const group of groups) {
         if (group.delete.length > 0) multi.del(group.delete);
         for (const [key, value] of group.set) multi.set(key, value);
       }
-      await multi.exec();
+      if (marked) multi.publish(marked.channel, marked.end);
+      try {
+        await multi.exec();
+        marked?.settle(true);
+      } catch (error) {
+        marked?.settle(false);
+        throw error;
+      }
+    },
+    async watch(prefix: string, sink: KvWatchSink) {
+      watching = await watchRedis(client, {
+        prefix,
+        sink,
+        db: target.db,
+        log: (m) => log(`${where}: ${m}`),
+      });
+      return watching;
     },
     async close() {
       // quit() waits for a connection that may never come back: only ask a live server.
@@ -287,9 +315,179 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
     },
   };
   try {
-    return await kvStore(kv, options);
+    return await kvStore(kv, { log, ...options });
   } catch (error) {
     client.destroy();
     throw error;
   }
+}
+
+/** The part of a node-redis connection a subscriber needs. */
+interface Subscriber {
+  on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "end" | "ready", listener: () => void): unknown;
+  connect(): Promise<unknown>;
+  pSubscribe(pattern: string, listener: (message: string, channel: string) => void): Promise<void>;
+  subscribe(channel: string, listener: (message: string) => void): Promise<void>;
+  quit(): Promise<unknown>;
+  destroy(): void;
+  readonly isReady: boolean;
+  readonly isOpen: boolean;
+}
+
+/** The part of a node-redis client the watch needs. */
+interface PublishingClient {
+  publish(channel: string, message: string): Promise<unknown>;
+  duplicate(): Subscriber;
+}
+
+interface RedisWatch extends KvWatch {
+  /**
+   * For a commit of `groups`: the messages to publish first and last in its MULTI, so that the
+   * keyspace events between them are known to be this commit's, and `settle`, to call with its
+   * outcome. Undefined while the watch is down.
+   */
+  mark(groups: KvDiff[]):
+    | { channel: string; begin: string; end: string; settle(ok: boolean): void }
+    | undefined;
+}
+
+/**
+ * Watches the keys under `prefix` through keyspace notifications on a second connection.
+ * They carry no values: a key changed by another process marks its record to be read again.
+ * This process's own commits are framed by two messages published inside their MULTI, and the
+ * events between them are replaced by the values committed. A sync publishes a barrier message
+ * on the same connection's channel: redis delivers messages in order, so once it arrives every
+ * earlier change has been reported.
+ */
+async function watchRedis(
+  client: PublishingClient,
+  options: { prefix: string; sink: KvWatchSink; db: number; log: (message: string) => void },
+): Promise<RedisWatch> {
+  const { prefix, sink, log } = options;
+  const id = crypto.randomUUID();
+  const channel = `jupyterhub-traefik-proxy:${prefix}`;
+  const keyspace = `__keyspace@${options.db}__:`;
+  let sequence = 0;
+  let up = false;
+  let ready = false;
+  let lastError = "";
+  const barriers = new Map<string, () => void>();
+  interface Commit {
+    groups: KvDiff[];
+    ok?: boolean;
+    keys?: string[]; // keys reported between its markers, once the end marker came
+  }
+  const commits = new Map<string, Commit>();
+  let framing: { name: string; keys: string[] } | undefined;
+
+  function apply(commit: Commit): void {
+    if (commit.ok) {
+      for (const group of commit.groups) {
+        for (const key of group.delete) sink.changed(key, null);
+        for (const [key, value] of group.set) sink.changed(key, value);
+      }
+    } else {
+      for (const key of commit.keys ?? []) sink.changed(key, undefined);
+    }
+  }
+
+  function lost(): void {
+    up = false;
+    framing = undefined;
+    sink.reset();
+  }
+
+  const subscriber = client.duplicate();
+  subscriber.on("error", (error: Error) => {
+    if (error.message !== lastError) log(`route watch: ${error.message}`);
+    lastError = error.message;
+    lost();
+  });
+  subscriber.on("end", lost);
+  subscriber.on("ready", () => {
+    // After a reconnect, events of the gap are lost: read everything again.
+    if (ready) {
+      lost();
+      up = true; // node-redis subscribes again before it is ready
+    }
+    ready = true;
+  });
+  await subscriber.connect();
+  await subscriber.pSubscribe(`${keyspace}${glob(prefix)}`, (_event, name) => {
+    const key = name.slice(keyspace.length);
+    if (framing) framing.keys.push(key);
+    else sink.changed(key, undefined);
+  });
+  await subscriber.subscribe(channel, (message) => {
+    const [kind, owner, name] = message.split(" ");
+    if (owner !== id) return; // another process's barrier or commit
+    if (kind === "sync") {
+      barriers.get(name)?.();
+    } else if (kind === "begin") {
+      framing = { name, keys: [] };
+    } else if (kind === "end" && framing?.name === name) {
+      const commit = commits.get(name);
+      const keys = framing.keys;
+      framing = undefined;
+      if (!commit) {
+        for (const key of keys) sink.changed(key, undefined);
+        return;
+      }
+      commit.keys = keys;
+      if (commit.ok !== undefined) {
+        commits.delete(name);
+        apply(commit);
+      }
+    }
+  });
+  up = true;
+
+  return {
+    mark(groups) {
+      if (!up) return undefined;
+      const name = String(++sequence);
+      const commit: Commit = { groups };
+      commits.set(name, commit);
+      return {
+        channel,
+        begin: `begin ${id} ${name}`,
+        end: `end ${id} ${name}`,
+        settle(ok) {
+          commit.ok = ok;
+          if (!ok && commit.keys === undefined) {
+            // Not executed (or its end marker is still coming): nothing to apply.
+            commits.delete(name);
+            return;
+          }
+          if (commit.keys !== undefined) {
+            commits.delete(name);
+            apply(commit);
+          }
+        },
+      };
+    },
+    async sync() {
+      if (!up) throw new Error("the redis route watch is down");
+      const name = String(++sequence);
+      const { promise, resolve } = Promise.withResolvers<void>();
+      barriers.set(name, resolve);
+      try {
+        await client.publish(channel, `sync ${id} ${name}`);
+        if (await withTimeout(promise, SYNC_TIMEOUT_MS) === TIMED_OUT) {
+          throw new Error("the redis route watch did not answer in time");
+        }
+      } finally {
+        barriers.delete(name);
+      }
+      if (!up) throw new Error("the redis route watch is down");
+    },
+    async close() {
+      up = false;
+      if (subscriber.isReady) {
+        await withTimeout(subscriber.quit().catch(() => {}), 2_000);
+      }
+      if (subscriber.isOpen) subscriber.destroy();
+    },
+  };
 }

@@ -1,0 +1,186 @@
+/**
+ * An in-process copy of the route records of a key-value store, kept current by the store's
+ * change events (redis keyspace notifications, an etcd watch). Pure bookkeeping, no I/O: the
+ * store feeds it the pairs it reads and the changes it is told about, and asks it which records
+ * must be read again.
+ *
+ * A change reported with its value (etcd events, this process's own writes) is applied at
+ * once; a change reported without one (another process's redis write) marks the record dirty,
+ * to be read again before the next answer. A change that arrives while a read is under way
+ * marks its record dirty too, since the read may predate it.
+ *
+ * @module
+ */
+
+import { type KvLayoutOptions, RECORD_FIELDS, routeFromRecord } from "./kv_layout.ts";
+import type { Route } from "./types.ts";
+
+/** The value a change event carries: a string, `null` for a deletion, `undefined` if unknown. */
+export type ChangedValue = string | null | undefined;
+
+/** Marks the start of a read, for `RouteCache.load` and `RouteCache.loadRecords`. */
+export interface ReadTicket {
+  /** The cache's epoch when the read started; a reset in between voids the read. */
+  readonly epoch: number;
+}
+
+/** See `routeCache`. */
+export interface RouteCache {
+  /** Whether the cache holds the whole table (a full load since the last reset). */
+  readonly loaded: boolean;
+  /** Records (prefix without trailing `/`) to read again before answering. */
+  readonly dirty: ReadonlySet<string>;
+  /** Call before reading from the store; hand the ticket to `load` or `loadRecords`. */
+  beginRead(): ReadTicket;
+  /** Replaces the whole table with pairs read under `<jupyterhubPrefix>/routes/`. */
+  load(pairs: Map<string, string>, ticket: ReadTicket): boolean;
+  /** Replaces the given records with pairs read under their prefixes. */
+  loadRecords(records: Iterable<string>, pairs: Map<string, string>, ticket: ReadTicket): boolean;
+  /** A key changed in the store (see `ChangedValue`). Keys outside the routes are ignored. */
+  changed(key: string, value: ChangedValue): void;
+  /** Events may have been lost: forget everything until the next full load. */
+  reset(): void;
+  /** Every route, by routespec (valid only when `loaded` and nothing is dirty). */
+  routes(): Map<string, Route>;
+  /** The route of one record prefix (valid only when `loaded` and it is not dirty). */
+  record(prefix: string): Route | undefined;
+}
+
+interface Entry {
+  fields: Map<string, string>; // field (`target`, `data/user`...) to value
+  route: Route | undefined | null; // null: to derive again from the fields
+}
+
+/**
+ * Creates an empty route cache for a key-value layout.
+ *
+ * @example
+ * ```ts
+ * import { routeCache } from "./route_cache.ts";
+ * const cache = routeCache({ traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" });
+ * const ticket = cache.beginRead();
+ * cache.load(new Map([
+ *   ["jupyterhub/routes/r/routespec", "/a/"],
+ *   ["jupyterhub/routes/r/target", "http://h:1"],
+ * ]), ticket);
+ * cache.changed("jupyterhub/routes/r/target", "http://h:2");
+ * cache.routes().get("/a/")?.target; // "http://h:2"
+ * ```
+ */
+export function routeCache(layout: KvLayoutOptions): RouteCache {
+  const base = `${layout.jupyterhubPrefix}/routes/`;
+  // The common field names as one shared string each (a name cut from a key would keep the key).
+  const fields = new Map<string, string>(RECORD_FIELDS.map((field) => [field, field]));
+  let entries = new Map<string, Entry>();
+  const dirty = new Set<string>();
+  let loaded = false;
+  let epoch = 0;
+  // Records changed since the current read began (null: no read under way).
+  let touched: Set<string> | null = null;
+
+  function split(key: string): [record: string, field: string] | undefined {
+    if (!key.startsWith(base)) return undefined;
+    const slash = key.indexOf("/", base.length);
+    if (slash <= base.length) return undefined;
+    const field = key.slice(slash + 1);
+    return [key.slice(0, slash), fields.get(field) ?? field];
+  }
+
+  function kept(field: string): boolean {
+    return fields.has(field) || field.startsWith("data/");
+  }
+
+  function put(record: string, field: string, value: string): void {
+    let entry = entries.get(record);
+    if (!entry) entries.set(record, entry = { fields: new Map(), route: null });
+    entry.fields.set(field, value);
+    entry.route = null;
+  }
+
+  function derive(record: string, entry: Entry): Route | undefined {
+    if (entry.route === null) {
+      const pairs = new Map<string, string>();
+      for (const [field, value] of entry.fields) pairs.set(`${record}/${field}`, value);
+      entry.route = routeFromRecord(pairs, record);
+    }
+    return entry.route;
+  }
+
+  function finish(ticket: ReadTicket): boolean {
+    const valid = ticket.epoch === epoch;
+    if (valid && touched) { for (const record of touched) dirty.add(record); }
+    touched = null;
+    return valid;
+  }
+
+  return {
+    get loaded() {
+      return loaded;
+    },
+    dirty,
+    beginRead() {
+      touched = new Set();
+      return { epoch };
+    },
+    load(pairs, ticket) {
+      if (ticket.epoch !== epoch) return finish(ticket);
+      entries = new Map();
+      dirty.clear();
+      for (const [key, value] of pairs) {
+        const parts = split(key);
+        if (parts && kept(parts[1])) put(parts[0], parts[1], value);
+      }
+      loaded = true;
+      return finish(ticket);
+    },
+    loadRecords(records, pairs, ticket) {
+      if (ticket.epoch !== epoch) return finish(ticket);
+      for (const record of records) {
+        entries.delete(record);
+        dirty.delete(record);
+      }
+      for (const [key, value] of pairs) {
+        const parts = split(key);
+        if (parts && kept(parts[1])) put(parts[0], parts[1], value);
+      }
+      return finish(ticket);
+    },
+    changed(key, value) {
+      const parts = split(key);
+      if (!parts) return;
+      const [record, field] = parts;
+      touched?.add(record);
+      if (value === undefined) {
+        dirty.add(record);
+        return;
+      }
+      if (!kept(field)) return;
+      if (value !== null) {
+        put(record, field, value);
+        return;
+      }
+      const entry = entries.get(record);
+      if (!entry?.fields.delete(field)) return;
+      entry.route = null;
+      if (entry.fields.size === 0) entries.delete(record);
+    },
+    reset() {
+      epoch++;
+      loaded = false;
+      entries = new Map();
+      dirty.clear();
+    },
+    routes() {
+      const out = new Map<string, Route>();
+      for (const [record, entry] of entries) {
+        const route = derive(record, entry);
+        if (route) out.set(route.routespec, route);
+      }
+      return out;
+    },
+    record(prefix) {
+      const entry = entries.get(prefix);
+      return entry ? derive(prefix, entry) : undefined;
+    },
+  };
+}

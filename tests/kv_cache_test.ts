@@ -1,0 +1,142 @@
+// The watched in-process copy of the routes (redis keyspace notifications, etcd watch) must
+// never serve a table older than the read: another process's writes show at once, also after
+// the watch connection is lost.
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { createClient } from "redis";
+import { Etcd3 } from "etcd3";
+import { etcdStore } from "../providers/etcd.ts";
+import { redisStore } from "../providers/redis.ts";
+import type { Store } from "../lib/store.ts";
+import type { Route } from "../lib/types.ts";
+import { startEtcd, startRedis, type StoreServer } from "./stores.ts";
+
+interface Case {
+  name: string;
+  server: () => Promise<StoreServer>;
+  open: (server: StoreServer, cache?: boolean) => Promise<Store>;
+}
+
+const CASES: Case[] = [
+  {
+    name: "redis",
+    server: () => startRedis(),
+    open: (s, cache) => redisStore({ url: s.url, cache }),
+  },
+  {
+    name: "etcd",
+    server: () => startEtcd(),
+    open: (s, cache) => etcdStore({ urls: [s.url], cache }),
+  },
+];
+
+function route(i: number, target = `http://127.0.0.1:${1000 + i}`): Route {
+  return { routespec: `/user/u${i}/`, target, data: { user: `u${i}`, i } };
+}
+
+async function withStores(
+  c: Case,
+  body: (reader: Store, writer: Store, server: StoreServer) => Promise<void>,
+): Promise<void> {
+  const server = await c.server();
+  const stores: Store[] = [];
+  try {
+    stores.push(await c.open(server));
+    stores.push(await c.open(server, false));
+    await body(stores[0], stores[1], server);
+  } finally {
+    for (const store of stores) await store.close();
+    await server.stop();
+  }
+}
+
+async function assertSame(reader: Store, writer: Store): Promise<void> {
+  assert.deepEqual(await reader.getAllRoutes(), await writer.getAllRoutes());
+}
+
+for (const c of CASES) {
+  Deno.test(`${c.name}: a read shows at once what another store wrote, replaced and deleted`, async () => {
+    await withStores(c, async (reader, writer) => {
+      await writer.apply({ set: [route(1), route(2)] });
+      assert.equal((await reader.getAllRoutes()).size, 2); // loads the copy
+      await writer.apply({ set: [route(3), route(1, "http://127.0.0.1:9")] });
+      await assertSame(reader, writer);
+      assert.equal((await reader.getRoute("/user/u1/"))?.target, "http://127.0.0.1:9");
+      await writer.apply({ delete: ["/user/u2/"] });
+      await assertSame(reader, writer);
+      assert.equal(await reader.getRoute("/user/u2/"), undefined);
+      // Its own writes, and the other's, interleaved.
+      await Promise.all([
+        reader.apply({ set: [route(4)] }),
+        writer.apply({ set: [route(5)], delete: ["/user/u3/"] }),
+      ]);
+      await reader.apply({ set: [route(5, "http://127.0.0.1:55")] });
+      await assertSame(reader, writer);
+      assert.equal((await reader.getAllRoutes()).get("/user/u5/")?.target, "http://127.0.0.1:55");
+    });
+  });
+
+  Deno.test(`${c.name}: 600 routes written elsewhere at once are all read back`, async () => {
+    await withStores(c, async (reader, writer) => {
+      await reader.getAllRoutes();
+      await writer.apply({ set: Array.from({ length: 600 }, (_, i) => route(i)) });
+      assert.equal((await reader.getAllRoutes()).size, 600);
+      await writer.apply({ delete: Array.from({ length: 300 }, (_, i) => `/user/u${i * 2}/`) });
+      await assertSame(reader, writer);
+    });
+  });
+
+  Deno.test(`${c.name}: concurrent reads during writes never go back in time`, async () => {
+    await withStores(c, async (reader, writer) => {
+      for (let i = 0; i < 40; i++) {
+        const write = writer.apply({ set: [route(i)] });
+        const during = reader.getAllRoutes();
+        await write;
+        const after = await reader.getAllRoutes();
+        assert.ok((await during).size <= i + 1);
+        assert.equal(after.size, i + 1, `after write ${i}`);
+      }
+    });
+  });
+}
+
+Deno.test("redis: reads stay right after the watch connection is killed", async () => {
+  await withStores(CASES[0], async (reader, writer, server) => {
+    await writer.apply({ set: [route(1)] });
+    await reader.getAllRoutes();
+    const admin = createClient({ url: server.url });
+    await admin.connect();
+    try {
+      const killed = await admin.sendCommand(["CLIENT", "KILL", "TYPE", "pubsub"]);
+      assert.ok(Number(killed) >= 1);
+      await writer.apply({ set: [route(2)], delete: ["/user/u1/"] });
+      await assertSame(reader, writer);
+      // Once the watch is back, changes keep showing.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await writer.apply({ set: [route(3)] });
+      await assertSame(reader, writer);
+      assert.equal((await reader.getAllRoutes()).size, 2);
+    } finally {
+      await admin.quit();
+    }
+  });
+});
+
+Deno.test("etcd: reads stay right when the newest write is to another key (the watch is fenced)", async () => {
+  await withStores(CASES[1], async (reader, writer, server) => {
+    await writer.apply({ set: [route(1)] });
+    await reader.getAllRoutes();
+    const other = new Etcd3({ hosts: server.url });
+    try {
+      await writer.apply({ set: [route(2)] });
+      await other.put("elsewhere/key").value(Buffer.from("x"));
+      await assertSame(reader, writer);
+      await other.put("elsewhere/key").value(Buffer.from("y"));
+      await writer.apply({ delete: ["/user/u1/"] });
+      await assertSame(reader, writer);
+      assert.equal((await reader.getAllRoutes()).size, 1);
+    } finally {
+      other.close();
+    }
+  });
+});
