@@ -24,8 +24,12 @@ export interface WorkloadResult {
   p99: number;
   /** `GET /api/routes` with `filled` routes, ms. */
   getAllMs: number;
-  /** Deleting every route, ms. */
+  /** Deleting every route, ms (stopped at the time cap, like the fill). */
   deleteMs: number;
+  /** Routes deleted (less than all when the time cap ran out). */
+  deleted: number;
+  /** Routes there were to delete. */
+  toDelete: number;
   /** Resident memory of the manager process at `filled` routes, MB. */
   rssMb: number;
 }
@@ -38,7 +42,7 @@ export interface WorkloadOptions {
   c: number;
   /** Backend URL every route points at; it answers with `"backend":"bench"`. */
   target: string;
-  /** Stop filling after this long, ms. */
+  /** Stop filling (and deleting) after this long, ms. */
   capMs: number;
   /** Routes added (and timed) at N existing. */
   sample?: number;
@@ -150,9 +154,11 @@ export async function runWorkload(
     throw new Error(`listed ${Object.keys(all).length} of ${added.length} routes`);
   }
   const d0 = performance.now();
-  await pool(added, c, Infinity, async (user) => {
+  let deleted = 0;
+  await pool(added, c, d0 + options.capMs, async (user) => {
     const response = await call(proxy, "DELETE", `/user/${user}`);
     await response.body?.cancel();
+    deleted++;
   });
   return {
     n,
@@ -163,6 +169,8 @@ export async function runWorkload(
     p99: percentile(latencies, 99),
     getAllMs,
     deleteMs: performance.now() - d0,
+    deleted,
+    toDelete: added.length,
     rssMb: rss,
   };
 }
