@@ -395,6 +395,7 @@ async function watchRedis(
   function lost(): void {
     up = false;
     framing = undefined;
+    commits.clear(); // an end marker that still comes marks its keys to be read again
     sink.reset();
   }
 
