@@ -39,27 +39,33 @@ export interface RedisStoreOptions extends KvStoreOptions {
   clientOptions?: Record<string, unknown>;
 }
 
-// Returns key, value, key, value... for every string key matching the glob in ARGV[1].
-const READ_PREFIX = `
-local keys = redis.call('KEYS', ARGV[1])
-local out = {}
-for i = 1, #keys, 500 do
-  local chunk = {}
-  for j = i, math.min(i + 499, #keys) do chunk[#chunk + 1] = keys[j] end
-  local values = redis.call('MGET', unpack(chunk))
-  for j = 1, #chunk do
-    if values[j] then
-      out[#out + 1] = chunk[j]
-      out[#out + 1] = values[j]
+// Lua: key, value, key, value... for the keys that hold a string, read with MGET in chunks.
+const MGET_PAIRS = `
+local function mget_pairs(keys)
+  local out = {}
+  for i = 1, #keys, 500 do
+    local chunk = {}
+    for j = i, math.min(i + 499, #keys) do chunk[#chunk + 1] = keys[j] end
+    local values = redis.call('MGET', unpack(chunk))
+    for j = 1, #chunk do
+      if values[j] then
+        out[#out + 1] = chunk[j]
+        out[#out + 1] = values[j]
+      end
     end
   end
+  return out
 end
-return out
+`;
+
+// Every string key matching the glob in ARGV[1], with its value.
+const READ_PREFIX = `${MGET_PAIRS}
+return mget_pairs(redis.call('KEYS', ARGV[1]))
 `;
 
 // The fields of every record under ARGV[1] that a route needs (see RECORD_FIELDS): routespec,
 // target, data_json and last_activity, and the data/... keys only of records without data_json.
-const READ_RECORD_FIELDS = `
+const READ_RECORD_FIELDS = `${MGET_PAIRS}
 local base = ARGV[1]
 local keys = redis.call('KEYS', ARGV[2])
 local wanted, typed, datakeys = {}, {}, {}
@@ -80,19 +86,7 @@ end
 for _, pair in ipairs(datakeys) do
   if not typed[pair[1]] then wanted[#wanted + 1] = pair[2] end
 end
-local out = {}
-for i = 1, #wanted, 500 do
-  local chunk = {}
-  for j = i, math.min(i + 499, #wanted) do chunk[#chunk + 1] = wanted[j] end
-  local values = redis.call('MGET', unpack(chunk))
-  for j = 1, #chunk do
-    if values[j] then
-      out[#out + 1] = chunk[j]
-      out[#out + 1] = values[j]
-    end
-  end
-end
-return out
+return mget_pairs(wanted)
 `;
 
 /** How long a sync may wait for its barrier message, in ms. */
@@ -259,27 +253,19 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
     );
   }
 
+  // Runs a script that returns key, value, key, value...
+  async function evalPairs(script: string, args: string[]): Promise<Map<string, string>> {
+    const flat = await client.eval(script, { keys: [], arguments: args }) as string[];
+    const pairs = new Map<string, string>();
+    for (let i = 0; i < flat.length; i += 2) pairs.set(flat[i], flat[i + 1]);
+    return pairs;
+  }
+
   let watching: RedisWatch | undefined;
   const kv: KvClient = {
     provider: "redis",
-    async getPrefix(prefix: string) {
-      const flat = await client.eval(READ_PREFIX, {
-        keys: [],
-        arguments: [glob(prefix)],
-      }) as string[];
-      const pairs = new Map<string, string>();
-      for (let i = 0; i < flat.length; i += 2) pairs.set(flat[i], flat[i + 1]);
-      return pairs;
-    },
-    async getRecordFields(base: string) {
-      const flat = await client.eval(READ_RECORD_FIELDS, {
-        keys: [],
-        arguments: [base, glob(base)],
-      }) as string[];
-      const pairs = new Map<string, string>();
-      for (let i = 0; i < flat.length; i += 2) pairs.set(flat[i], flat[i + 1]);
-      return pairs;
-    },
+    getPrefix: (prefix: string) => evalPairs(READ_PREFIX, [glob(prefix)]),
+    getRecordFields: (base: string) => evalPairs(READ_RECORD_FIELDS, [base, glob(base)]),
     async commit(groups: KvDiff[]) {
       const multi = client.multi();
       const marked = watching?.mark(groups);
