@@ -213,18 +213,40 @@ export function groupRecords(
   pairs: Map<string, string>,
   options: KvLayoutOptions,
 ): Map<string, Map<string, string>> {
-  const base = `${options.jupyterhubPrefix}/routes/`;
   const groups = new Map<string, Map<string, string>>();
   for (const [key, value] of pairs) {
-    if (!key.startsWith(base)) continue;
-    const slash = key.indexOf("/", base.length);
-    if (slash < 0) continue;
-    const prefix = key.slice(0, slash);
+    const prefix = splitRecordKey(key, options)?.[0];
+    if (prefix === undefined) continue;
     let group = groups.get(prefix);
     if (!group) groups.set(prefix, group = new Map());
     group.set(key, value);
   }
   return groups;
+}
+
+/**
+ * Splits a key under `<jupyterhubPrefix>/routes/` into its record prefix (without the trailing
+ * `/`) and its field; undefined for any other key.
+ *
+ * @example
+ * ```ts
+ * import { splitRecordKey } from "./kv_layout.ts";
+ * splitRecordKey("jupyterhub/routes/r/data/user", {
+ *   traefikPrefix: "traefik",
+ *   jupyterhubPrefix: "jupyterhub",
+ *   entryPoint: "http",
+ * }); // ["jupyterhub/routes/r", "data/user"]
+ * ```
+ */
+export function splitRecordKey(
+  key: string,
+  options: KvLayoutOptions,
+): [record: string, field: string] | undefined {
+  const base = `${options.jupyterhubPrefix}/routes/`;
+  if (!key.startsWith(base)) return undefined;
+  const slash = key.indexOf("/", base.length);
+  if (slash < 0) return undefined;
+  return [key.slice(0, slash), key.slice(slash + 1)];
 }
 
 /**

@@ -12,7 +12,12 @@
  * @module
  */
 
-import { type KvLayoutOptions, RECORD_FIELDS, routeFromRecord } from "./kv_layout.ts";
+import {
+  type KvLayoutOptions,
+  RECORD_FIELDS,
+  routeFromRecord,
+  splitRecordKey,
+} from "./kv_layout.ts";
 import type { Route } from "./types.ts";
 
 /** The value a change event carries: a string, `null` for a deletion, `undefined` if unknown. */
@@ -68,7 +73,6 @@ interface Entry {
  * ```
  */
 export function routeCache(layout: KvLayoutOptions): RouteCache {
-  const base = `${layout.jupyterhubPrefix}/routes/`;
   // The common field names as one shared string each (a name cut from a key would keep the key).
   const fields = new Map<string, string>(RECORD_FIELDS.map((field) => [field, field]));
   let entries = new Map<string, Entry>();
@@ -79,11 +83,9 @@ export function routeCache(layout: KvLayoutOptions): RouteCache {
   let touched: Set<string> | null = null;
 
   function split(key: string): [record: string, field: string] | undefined {
-    if (!key.startsWith(base)) return undefined;
-    const slash = key.indexOf("/", base.length);
-    if (slash <= base.length) return undefined;
-    const field = key.slice(slash + 1);
-    return [key.slice(0, slash), fields.get(field) ?? field];
+    const parts = splitRecordKey(key, layout);
+    if (parts) parts[1] = fields.get(parts[1]) ?? parts[1];
+    return parts;
   }
 
   function kept(field: string): boolean {

@@ -216,19 +216,17 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
   }
 
   // One refresh at a time; callers that arrive during one share the next (their read must
-  // begin after they did).
-  let running: Promise<boolean> | undefined;
-  let queued: Promise<boolean> | undefined;
+  // begin after they did). Each caller reads the outcome of its own refresh: the next one
+  // cannot finish before the callers of this one have resumed.
+  let trusted = false;
+  const refreshes = coalescer<void>({
+    commit: async () => {
+      trusted = await refreshOnce();
+    },
+  });
   function refresh(): Promise<boolean> {
-    if (!running) {
-      running = refreshOnce().finally(() => running = undefined);
-      return running;
-    }
-    queued ??= running.catch(() => {}).then(() => {
-      queued = undefined;
-      return refresh();
-    });
-    return queued;
+    if (!watch) return Promise.resolve(false);
+    return refreshes.push().then(() => trusted);
   }
 
   // Fill the copy now, so that the hub's first listing does not wait for it.
@@ -242,11 +240,11 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
       return routesFromKv(await wrap("read routes", readAllFields), layout).routes;
     },
     async getRoute(routespec: string) {
-      const prefix = recordPrefix(routespec, layout);
+      const record = recordPrefix(routespec, layout).slice(0, -1);
       // A whole-table load is not worth it for one route: use the cache only once it is loaded.
-      if (cache.loaded && await refresh()) return cache.record(prefix.slice(0, -1));
-      const pairs = await wrap("read a route", () => client.getPrefix(prefix));
-      return routeFromRecord(pairs, prefix.slice(0, -1));
+      if (cache.loaded && await refresh()) return cache.record(record);
+      const pairs = await wrap("read a route", () => client.getPrefix(`${record}/`));
+      return routeFromRecord(pairs, record);
     },
     apply(change: RouteChange) {
       if (closed) return Promise.reject(new StoreError(`the ${client.provider} store is closed`));
