@@ -21,6 +21,7 @@ import { type Peer, PEERS } from "./peers.ts";
 import { lineChart, type Series } from "./plot.ts";
 import { measureThroughput, type Throughput } from "./throughput.ts";
 import { restartWithRoutes } from "./restart.ts";
+import { ruleCost } from "./rule_cost.ts";
 import { traefikFloor } from "./traefik_floor.ts";
 import { runWorkload, type WorkloadResult } from "./workload.ts";
 import { CHP } from "./peers.ts";
@@ -121,6 +122,10 @@ try {
   await backend.close();
 }
 
+const RULES_N = SIZES[SIZES.length - 1];
+log(`data plane at ${RULES_N} routes with PathRegexp rules`);
+const rules = await ruleCost(RULES_N, [0, 0.1, 1]);
+
 log("traefik's own reload floor");
 const floor = [
   ...await traefikFloor(SIZES, { provider: "file" }),
@@ -208,6 +213,18 @@ lines.push(
     } | ${fmt(r.peakMb, 0)} |`
   ),
   "",
+  `The data plane at ${RULES_N} routes (bench/rule_cost.ts): a share of the routes hold a '+' and`,
+  "get a PathRegexp accepting '+' and '%2B'; wrk as above, each request to a random user route, or",
+  "to a path only the catch-all '/' matches (traefik tries every router before it).",
+  "",
+  "| PathRegexp share | random user route req/s | p99 ms | catch-all req/s | p99 ms |",
+  "| --- | --- | --- | --- | --- |",
+  ...rules.map((r) =>
+    `| ${r.share} | ${fmt(r.user.rps, 0)} | ${fmt(r.user.p99)} | ${fmt(r.fallthrough.rps, 0)} | ${
+      fmt(r.fallthrough.p99)
+    } |`
+  ),
+  "",
   "traefik's own floor (bench/traefik_floor.ts): with N routes loaded, one route more is written",
   "directly (file: the whole file replaced; redis: its keys in one MULTI), no proxy of ours",
   "involved, and the public port is polled every millisecond until it routes; median of 7.",
@@ -235,7 +252,7 @@ await Deno.writeTextFile(`${outDir}/latest.md`, lines.join("\n") + "\n");
 await Deno.writeTextFile(
   `${outDir}/latest.json`,
   JSON.stringify(
-    { date: new Date().toISOString(), versions, rows, throughput, restart, floor },
+    { date: new Date().toISOString(), versions, rows, throughput, restart, rules, floor },
     null,
     2,
   ),

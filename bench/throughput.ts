@@ -40,7 +40,7 @@ export function parseWrk(text: string): Throughput {
 }
 
 /**
- * Runs wrk against `url`.
+ * Runs wrk against `url`, or with a Lua `script` (a file) that chooses each request.
  *
  * @example
  * ```ts
@@ -48,9 +48,13 @@ export function parseWrk(text: string): Throughput {
  * // await measureThroughput("http://127.0.0.1:8000/user/a/", 5);
  * ```
  */
-export async function measureThroughput(url: string, seconds = 5): Promise<Throughput> {
+export async function measureThroughput(
+  url: string,
+  seconds = 5,
+  script?: string,
+): Promise<Throughput> {
   const out = await new Deno.Command("wrk", {
-    args: ["-t2", "-c50", `-d${seconds}s`, "--latency", url],
+    args: ["-t2", "-c50", `-d${seconds}s`, "--latency", ...(script ? ["-s", script] : []), url],
   }).output();
   if (out.code !== 0) throw new Error(`wrk failed: ${new TextDecoder().decode(out.stderr)}`);
   return parseWrk(new TextDecoder().decode(out.stdout));

@@ -104,3 +104,29 @@ Deno.test("CHP API: host routing keys routes by host", async () => {
   const all = await (await call("GET", "/api/routes")).json();
   assert.deepEqual(Object.keys(all).sort(), ["/", "/h.example/user/a"]);
 });
+
+Deno.test("CHP API: every spelling of a decoded path is one route, listed as the hub expects", async () => {
+  const { call } = setup();
+  // aiohttp's spelling of the hub's /user/w/%24p~c%7Ca%21%20ch@rs
+  const post = await call(
+    "POST",
+    "/api/routes/user/w/$p~c%7Ca!%20ch@rs",
+    JSON.stringify({ target: "http://127.0.0.1:9000", user: "w" }),
+  );
+  assert.equal(post.status, 201);
+  for (const spelling of ["/user/w/%24p~c%7Ca%21%20ch@rs", "/user/w/%24p%7ec%7ca%21%20ch%40rs"]) {
+    assert.equal((await call("GET", `/api/routes${spelling}`)).status, 200, spelling);
+  }
+  const replaced = await call(
+    "POST",
+    "/api/routes/user/w/%24p~c%7Ca%21%20ch@rs",
+    JSON.stringify({ target: "http://127.0.0.1:9001", user: "w" }),
+  );
+  assert.equal(replaced.status, 201);
+  const all = await (await call("GET", "/api/routes")).json();
+  // Decoded, as CHP lists it; the hub quotes it back to its own routespec.
+  assert.deepEqual(Object.keys(all), ["/user/w/$p~c|a! ch@rs"]);
+  assert.equal(all["/user/w/$p~c|a! ch@rs"].target, "http://127.0.0.1:9001");
+  assert.equal((await call("DELETE", "/api/routes/user/w/$p~c%7Ca!%20ch@rs")).status, 204);
+  assert.deepEqual(await (await call("GET", "/api/routes")).json(), {});
+});

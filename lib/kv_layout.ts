@@ -5,10 +5,13 @@
  * ```text
  * traefik/http/routers/<router>/{rule,service,entryPoints/0,priority}
  * traefik/http/services/<service>/loadBalancer/{servers/0/url,passHostHeader}
- * jupyterhub/routes/<router>/{routespec,target,router,service,last_activity}
+ * jupyterhub/routes/<router>/{routespec,target,router,service,last_activity,rule}
  * jupyterhub/routes/<router>/data/<key>...   data as strings, as the Python proxy writes it
  * jupyterhub/routes/<router>/data_json       the same data as JSON, so types survive
  * ```
+ *
+ * `rule` is the rule this proxy wrote to traefik's keys: a change to the route rewrites all of
+ * traefik's keys when it differs (the Python proxy's routes, an earlier version's rules).
  *
  * The Python proxy reads `routespec`, `target` and `data` and ignores the rest; routes it wrote
  * (without `data_json`) read back here with string values.
@@ -18,7 +21,7 @@
 
 import { diff, flatten, type KvDiff, unflatten } from "./kv.ts";
 import { isPlainObject } from "./merge.ts";
-import { routerName } from "./names.ts";
+import { routerName, serviceName } from "./names.ts";
 import { routeParts, sentinelConfig } from "./route_config.ts";
 import { parseRoutespec } from "./routespec.ts";
 import type { ConfigTree, Route, RouteData } from "./types.ts";
@@ -69,7 +72,8 @@ export function routeKeys(route: Route, options: KvLayoutOptions): Map<string, s
       services: { [parts.serviceName]: parts.service },
     },
   }, options.traefikPrefix);
-  const record: ConfigTree = { ...parts.record };
+  // The rule beside the record tells a later change whether traefik's keys are this version's.
+  const record: ConfigTree = { ...parts.record, rule: parts.router.rule };
   if (Object.keys(route.data).length > 0) record.data_json = JSON.stringify(route.data);
   const records = flatten(record, recordPrefix(route.routespec, options).slice(0, -1));
   for (const [key, value] of records) traefik.set(key, value);
@@ -250,25 +254,127 @@ export function splitRecordKey(
 }
 
 /**
- * The key changes that replace a route's old keys with its new ones. `before` is the stored
- * route (if any) and `beforeRecordKeys` the record keys actually found (a record written by
- * another program may hold keys ours would not); `after` is the new route, or undefined to
- * delete it.
+ * The key changes that replace a route's stored keys with its new ones. `before` is the stored
+ * route (if any) and `stored` its record's pairs as found (a record written by another program
+ * may hold keys ours would not); `after` is the new route, or undefined to delete it. traefik's
+ * keys are not read: they are taken to be what this version writes for `before` when the
+ * record's `rule` says so, and are all written again otherwise (a route written by the Python
+ * proxy or by an earlier version with another rule).
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { routeChange } from "./kv_layout.ts";
  * const options = { traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" };
- * routeChange(undefined, [], { routespec: "/a/", target: "http://h:1", data: {} }, options).set.size;
+ * const change = routeChange(undefined, new Map(), { routespec: "/a/", target: "http://h:1", data: {} }, options);
+ * assert.equal(change.set.get("traefik/http/routers/router__2Fa_2F/service"), "service__2Fa_2F");
  * ```
  */
 export function routeChange(
   before: Route | undefined,
-  beforeRecordKeys: Iterable<string>,
+  stored: Map<string, string>,
   after: Route | undefined,
   options: KvLayoutOptions,
 ): KvDiff {
-  const old = before ? routeKeys(before, options) : new Map<string, string>();
-  for (const key of beforeRecordKeys) if (!old.has(key)) old.set(key, "\u0000unknown");
+  const old = new Map<string, string>();
+  if (before) {
+    const record = recordPrefix(before.routespec, options);
+    const rendered = routeKeys(before, options);
+    const current = stored.get(`${record}rule`) === rendered.get(`${record}rule`);
+    for (const [key, value] of rendered) {
+      if (!key.startsWith(record)) old.set(key, current ? value : UNKNOWN);
+    }
+  }
+  for (const [key, value] of stored) old.set(key, value);
   return diff(old, after ? routeKeys(after, options) : new Map());
+}
+
+const UNKNOWN = "\u0000unknown";
+
+/** A record stored under another name than its canonical routespec's. */
+export interface MisnamedRecord {
+  /** Its record prefix (without the trailing `/`). */
+  prefix: string;
+  /** The routespec as stored (another spelling of the canonical one). */
+  storedRoutespec: string;
+  /** The route, with its canonical routespec. */
+  route: Route;
+}
+
+/**
+ * The records whose name is not that of their canonical routespec: routes written by an
+ * earlier version of this proxy with a routespec in another spelling (`/user/a$b/` for the
+ * canonical `/user/a%24b/`). Until they move (see `recordMove`), a change to the canonical
+ * routespec would not find them.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { misnamedRecords } from "./kv_layout.ts";
+ * const found = misnamedRecords(new Map([
+ *   ["jupyterhub/routes/router__2Fa_24_2F/routespec", "/a$/"],
+ *   ["jupyterhub/routes/router__2Fa_24_2F/target", "http://h:1"],
+ * ]), { traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" });
+ * assert.equal(found[0].route.routespec, "/a%24/");
+ * ```
+ */
+export function misnamedRecords(
+  pairs: Map<string, string>,
+  options: KvLayoutOptions,
+): MisnamedRecord[] {
+  const found: MisnamedRecord[] = [];
+  for (const [prefix, group] of groupRecords(pairs, options)) {
+    const route = routeFromRecord(group, prefix);
+    if (!route || prefix === recordPrefix(route.routespec, options).slice(0, -1)) continue;
+    found.push({ prefix, storedRoutespec: group.get(`${prefix}/routespec`)!, route });
+  }
+  return found;
+}
+
+/**
+ * The key changes that move a misnamed record to its canonical name: its record keys
+ * (`recordKeys`, all that were found) and its traefik router and service go, and the route is
+ * written under the canonical names unless `keepCanonical` (a canonical record exists already
+ * and wins).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recordMove } from "./kv_layout.ts";
+ * const options = { traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" };
+ * const move = recordMove({
+ *   prefix: "jupyterhub/routes/router__2Fa_24_2F",
+ *   storedRoutespec: "/a$/",
+ *   route: { routespec: "/a%24/", target: "http://h:1", data: {} },
+ * }, ["jupyterhub/routes/router__2Fa_24_2F/target"], { keepCanonical: false }, options);
+ * assert.ok(move.delete.includes("traefik/http/routers/router__2Fa_24_2F/rule"));
+ * assert.equal(move.set.get("jupyterhub/routes/router__2Fa_2524_2F/routespec"), "/a%24/");
+ * ```
+ */
+export function recordMove(
+  record: MisnamedRecord,
+  recordKeys: Iterable<string>,
+  move: { keepCanonical: boolean },
+  options: KvLayoutOptions,
+): KvDiff {
+  const keys = routeKeys(record.route, options);
+  const renames: [string, string][] = [
+    [
+      `${options.traefikPrefix}/http/routers/${routerName(record.route.routespec)}/`,
+      `${options.traefikPrefix}/http/routers/${
+        record.prefix.slice(record.prefix.lastIndexOf("/") + 1)
+      }/`,
+    ],
+    [
+      `${options.traefikPrefix}/http/services/${serviceName(record.route.routespec)}/`,
+      `${options.traefikPrefix}/http/services/${serviceName(record.storedRoutespec)}/`,
+    ],
+  ];
+  const gone = new Set(recordKeys);
+  for (const key of keys.keys()) {
+    for (const [from, to] of renames) {
+      if (key.startsWith(from)) gone.add(to + key.slice(from.length));
+    }
+  }
+  return { set: move.keepCanonical ? new Map() : keys, delete: [...gone] };
 }

@@ -62,7 +62,10 @@ Deno.test("routes read back from keys keep JSON types; Python's records read as 
 
 Deno.test("routeChange replaces stale keys and deletes everything of a route", () => {
   const changed = { ...route, target: "http://127.0.0.1:9001", data: { user: "alice" } };
-  const change = routeChange(route, [], changed, options);
+  const stored = new Map(
+    [...routeKeys(route, options)].filter(([key]) => key.startsWith("jupyterhub/")),
+  );
+  const change = routeChange(route, stored, changed, options);
   const r = "router__2Fuser_2Falice_2F";
   assert.ok(change.delete.includes(`jupyterhub/routes/${r}/data/n`), "old data keys go");
   assert.ok(!change.delete.includes(`jupyterhub/routes/${r}/routespec`));
@@ -70,10 +73,30 @@ Deno.test("routeChange replaces stale keys and deletes everything of a route", (
     change.set.get("traefik/http/services/service__2Fuser_2Falice_2F/loadBalancer/servers/0/url"),
     "http://127.0.0.1:9001",
   );
-  const gone = routeChange(route, [`jupyterhub/routes/${r}/foreign`], undefined, options);
+  assert.equal(change.set.get(`traefik/http/routers/${r}/rule`), undefined, "the rule is current");
+  const gone = routeChange(
+    route,
+    new Map([...stored, [`jupyterhub/routes/${r}/foreign`, "x"]]),
+    undefined,
+    options,
+  );
   assert.equal(gone.set.size, 0);
   assert.deepEqual(
     new Set(gone.delete),
     new Set([...routeKeys(route, options).keys(), `jupyterhub/routes/${r}/foreign`]),
   );
+});
+
+Deno.test("routeChange rewrites traefik's keys of a route another program wrote", () => {
+  const r = "router__2Fuser_2Falice_2F";
+  // The Python proxy's record: no rule beside it.
+  const python = new Map([
+    [`jupyterhub/routes/${r}/routespec`, "/user/alice/"],
+    [`jupyterhub/routes/${r}/target`, "http://127.0.0.1:9000"],
+  ]);
+  const change = routeChange(route, python, { ...route, target: "http://127.0.0.1:1" }, options);
+  for (const field of ["rule", "priority", "service", "entryPoints/0"]) {
+    assert.ok(change.set.has(`traefik/http/routers/${r}/${field}`), field);
+  }
+  assert.ok(change.set.has(`jupyterhub/routes/${r}/rule`));
 });

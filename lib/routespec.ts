@@ -11,11 +11,11 @@ import { RoutespecError } from "./errors.ts";
 
 /** A routespec split into its parts. */
 export interface ParsedRoutespec {
-  /** The normalised routespec: the path always ends with `/`. */
+  /** The canonical routespec (see `parseRoutespec`): the path always ends with `/`. */
   routespec: string;
   /** The host for host-based routes, as given (with its port, if any); undefined otherwise. */
   host?: string;
-  /** The path part, percent-encoded as given, always ending with `/`. */
+  /** The path part in canonical form, always ending with `/`. */
   path: string;
 }
 
@@ -26,20 +26,30 @@ export const MAX_ROUTESPEC_LENGTH = 2048;
 const PATH_CHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@/]/;
 const HOST =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?(?::[0-9]{1,5})?$/;
-// Characters that traefik keeps percent-encoded in its routing path (plus "%" itself).
+// Characters that traefik keeps as the client sent them in its routing path (plus "%" itself).
 const RESERVED = new Set(":/?#[]@!$&'()*+,;=%");
+// Characters the canonical form keeps as they are; JupyterHub's quote(name, safe="@~").
+const CANONICAL_SAFE = /[A-Za-z0-9\-._~@]/;
 
 /**
- * Parses and normalises a routespec; a path without a trailing slash gets one.
+ * Parses a routespec into its canonical form, the one JupyterHub computes: a path without a
+ * trailing slash gets one, and within each segment every character outside `A-Z a-z 0-9 - . _ ~
+ * @` is percent-encoded with uppercase hex digits (UTF-8 for non-ASCII). So every spelling of
+ * the same decoded path (`/user/a$b`, `/user/a%24b`, `/user/a%24b/`) is one routespec, as in
+ * configurable-http-proxy, and router names match the Python proxy's for the hub's routes. An
+ * encoded slash (`%2F`) stays inside its segment: it never becomes a segment boundary.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRoutespec } from "./routespec.ts";
- * parseRoutespec("/user/alice"); // { routespec: "/user/alice/", path: "/user/alice/" }
- * parseRoutespec("h.example/user/a/"); // host "h.example", path "/user/a/"
+ * assert.deepEqual(parseRoutespec("/user/alice"), { routespec: "/user/alice/", path: "/user/alice/" });
+ * assert.equal(parseRoutespec("/user/a$b!").routespec, "/user/a%24b%21/");
+ * assert.equal(parseRoutespec("h.example/user/a/").host, "h.example");
  * ```
  * @throws {RoutespecError} when the routespec has characters that are not allowed in a URL
- *   path, invalid percent-encoding, empty or dot segments, or an invalid host.
+ *   path, invalid percent-encoding or UTF-8, a control character, empty or dot segments, or an
+ *   invalid host.
  */
 export function parseRoutespec(routespec: string): ParsedRoutespec {
   if (typeof routespec !== "string" || routespec.length === 0) {
@@ -67,19 +77,19 @@ export function parseRoutespec(routespec: string): ParsedRoutespec {
     }
   }
   if (!path.endsWith("/")) path += "/";
-  checkPath(routespec, path);
-  // One spelling per path: percent-escapes in uppercase, as JupyterHub writes them.
-  path = path.replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase());
+  path = canonicalPath(routespec, path);
   return host === undefined ? { routespec: path, path } : { routespec: host + path, host, path };
 }
 
 /**
- * Returns the normalised form of a routespec.
+ * Returns the canonical form of a routespec (see `parseRoutespec`).
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { normalizeRoutespec } from "./routespec.ts";
- * normalizeRoutespec("/user/alice"); // "/user/alice/"
+ * assert.equal(normalizeRoutespec("/user/alice"), "/user/alice/");
+ * assert.equal(normalizeRoutespec("/user/a%7cb"), "/user/a%7Cb/");
  * ```
  * @throws {RoutespecError} as `parseRoutespec`.
  */
@@ -87,7 +97,8 @@ export function normalizeRoutespec(routespec: string): string {
   return parseRoutespec(routespec).routespec;
 }
 
-function checkPath(routespec: string, path: string): void {
+function canonicalPath(routespec: string, path: string): string {
+  if (!path.isWellFormed()) throw new RoutespecError(routespec, "it is not valid Unicode");
   for (let i = 0; i < path.length; i++) {
     const c = path[i];
     if (c === "%") {
@@ -102,11 +113,125 @@ function checkPath(routespec: string, path: string): void {
       );
     }
   }
-  const routing = routingPath(path, routespec);
-  if (routing.includes("//")) throw new RoutespecError(routespec, "it has an empty segment (//)");
-  if (/\/\.\.?(?:\/|$)/.test(routing)) {
-    throw new RoutespecError(routespec, "it has a '.' or '..' segment, which never matches");
+  const segments = path.split("/");
+  for (let i = 1; i < segments.length - 1; i++) {
+    let segment: string;
+    try {
+      segment = decodeURIComponent(segments[i]);
+    } catch {
+      throw new RoutespecError(routespec, "its percent-encoded bytes are not valid UTF-8");
+    }
+    // deno-lint-ignore no-control-regex
+    if (/[\x00-\x1f\x7f]/.test(segment)) {
+      throw new RoutespecError(routespec, "it encodes a control character");
+    }
+    if (segment === "") throw new RoutespecError(routespec, "it has an empty segment (//)");
+    if (segment === "." || segment === "..") {
+      throw new RoutespecError(routespec, "it has a '.' or '..' segment, which never matches");
+    }
+    segments[i] = encodeSegment(segment);
   }
+  return segments.join("/");
+}
+
+function encodeSegment(segment: string): string {
+  let out = "";
+  for (const ch of segment) {
+    if (CANONICAL_SAFE.test(ch)) out += ch;
+    else for (const byte of encoder.encode(ch)) out += percent(byte);
+  }
+  return out;
+}
+
+const encoder = new TextEncoder();
+
+function percent(byte: number): string {
+  return "%" + byte.toString(16).toUpperCase().padStart(2, "0");
+}
+
+/**
+ * One piece of a path as traefik's router sees it: decoded text, or a reserved character
+ * (`:/?#[]@!$&'()*+,;=` or `%`) that traefik keeps as the client sent it, literally or
+ * percent-encoded.
+ */
+export type RoutingToken =
+  | { text: string }
+  | { reserved: string; encoded: boolean };
+
+/**
+ * Splits a percent-encoded path into the pieces of traefik's routing-path form (traefik >=
+ * 3.4.1): `%XX` escapes of unreserved bytes are decoded, reserved characters keep their
+ * spelling. The parts of `routingPath`, and of the rules that accept either spelling of a
+ * reserved character.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { routingTokens } from "./routespec.ts";
+ * assert.deepEqual(routingTokens("/a%20b%24"), [
+ *   { reserved: "/", encoded: false },
+ *   { text: "a b" },
+ *   { reserved: "$", encoded: true },
+ * ]);
+ * ```
+ * @throws {RoutespecError} when the decoded bytes are not valid UTF-8 or decode to a control
+ *   character.
+ */
+export function routingTokens(path: string, routespec: string = path): RoutingToken[] {
+  const out: RoutingToken[] = [];
+  let text = "";
+  let bytes: number[] = [];
+  const flush = () => {
+    if (bytes.length > 0) {
+      try {
+        text += new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array(bytes));
+      } catch {
+        throw new RoutespecError(routespec, "its percent-encoded bytes are not valid UTF-8");
+      }
+      bytes = [];
+    }
+  };
+  const reserved = (ch: string, encoded: boolean) => {
+    flush();
+    if (text) out.push({ text });
+    text = "";
+    out.push({ reserved: ch, encoded });
+  };
+  for (let i = 0; i < path.length; i++) {
+    const c = path[i];
+    if (c !== "%") {
+      if (RESERVED.has(c)) reserved(c, false);
+      else {
+        flush();
+        text += c;
+      }
+      continue;
+    }
+    const byte = parseInt(path.slice(i + 1, i + 3), 16);
+    i += 2;
+    const ch = String.fromCharCode(byte);
+    if (byte < 0x80 && RESERVED.has(ch)) reserved(ch, true);
+    else if (byte < 0x20 || byte === 0x7f) {
+      throw new RoutespecError(routespec, "it encodes a control character");
+    } else bytes.push(byte);
+  }
+  flush();
+  if (text) out.push({ text });
+  return out;
+}
+
+/**
+ * A reserved character as traefik spells it when the client percent-encoded it.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodedReserved } from "./routespec.ts";
+ * assert.equal(encodedReserved("$"), "%24");
+ * ```
+ */
+export function encodedReserved(ch: string): string {
+  return percent(ch.charCodeAt(0));
 }
 
 /**
@@ -115,47 +240,20 @@ function checkPath(routespec: string, path: string): void {
  * which stay encoded with uppercase hex digits. This is the form traefik matches `Path` and
  * `PathPrefix` rules against.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { routingPath } from "./routespec.ts";
- * routingPath("/user/a%20b/"); // "/user/a b/"
- * routingPath("/user/a%2fb/"); // "/user/a%2Fb/"
- * routingPath("/user/%C3%A9/"); // "/user/é/"
+ * assert.equal(routingPath("/user/a%20b/"), "/user/a b/");
+ * assert.equal(routingPath("/user/a%2fb/"), "/user/a%2Fb/");
+ * assert.equal(routingPath("/user/%C3%A9/"), "/user/é/");
  * ```
  * @throws {RoutespecError} when the decoded bytes are not valid UTF-8 or decode to a control
  *   character.
  */
 export function routingPath(path: string, routespec: string = path): string {
   if (!path.includes("%")) return path;
-  const out: string[] = [];
-  let bytes: number[] = [];
-  const flush = () => {
-    if (bytes.length === 0) return;
-    try {
-      out.push(new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array(bytes)));
-    } catch {
-      throw new RoutespecError(routespec, "its percent-encoded bytes are not valid UTF-8");
-    }
-    bytes = [];
-  };
-  for (let i = 0; i < path.length; i++) {
-    if (path[i] !== "%") {
-      flush();
-      out.push(path[i]);
-      continue;
-    }
-    const byte = parseInt(path.slice(i + 1, i + 3), 16);
-    i += 2;
-    const ch = String.fromCharCode(byte);
-    if (byte < 0x80 && RESERVED.has(ch)) {
-      flush();
-      out.push("%" + byte.toString(16).toUpperCase().padStart(2, "0"));
-    } else if (byte < 0x20 || byte === 0x7f) {
-      throw new RoutespecError(routespec, "it encodes a control character");
-    } else {
-      bytes.push(byte);
-    }
-  }
-  flush();
-  return out.join("");
+  return routingTokens(path, routespec).map((token) =>
+    "text" in token ? token.text : token.encoded ? encodedReserved(token.reserved) : token.reserved
+  ).join("");
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { RoutespecError } from "./errors.ts";
 import { escapeName, routerName, serviceName } from "./names.ts";
 import { goString, routePriority, routeRule } from "./rule.ts";
-import { normalizeRoutespec, parseRoutespec, routingPath } from "./routespec.ts";
+import { normalizeRoutespec, parseRoutespec, routingPath, routingTokens } from "./routespec.ts";
 
 Deno.test("parseRoutespec normalises path, host and root routespecs", () => {
   const rows: [string, string, string | undefined, string][] = [
@@ -12,7 +12,13 @@ Deno.test("parseRoutespec normalises path, host and root routespecs", () => {
     ["/user/a%20b/", "/user/a%20b/", undefined, "/user/a%20b/"],
     ["/user/a@b/", "/user/a@b/", undefined, "/user/a@b/"],
     ["/user/%C3%A9/", "/user/%C3%A9/", undefined, "/user/%C3%A9/"],
-    ["/user/é/", "/user/é/", undefined, "/user/é/"],
+    ["/user/é/", "/user/%C3%A9/", undefined, "/user/%C3%A9/"],
+    ["/user/a$b!/", "/user/a%24b%21/", undefined, "/user/a%24b%21/"],
+    ["/user/a%7eb/", "/user/a~b/", undefined, "/user/a~b/"],
+    ["/user/a%40b/", "/user/a@b/", undefined, "/user/a@b/"],
+    ["/user/a%2fb/", "/user/a%2Fb/", undefined, "/user/a%2Fb/"],
+    ["/user/a%25b/", "/user/a%25b/", undefined, "/user/a%25b/"],
+    ["/user/%41/", "/user/A/", undefined, "/user/A/"],
     ["/user/%c3%a9", "/user/%C3%A9/", undefined, "/user/%C3%A9/"],
     ["host.tld/user/a/", "host.tld/user/a/", "host.tld", "/user/a/"],
     ["host.tld/user/a", "host.tld/user/a/", "host.tld", "/user/a/"],
@@ -41,6 +47,9 @@ Deno.test("parseRoutespec rejects what could never route or could inject", () =>
     "/a%zz/",
     "/a%ff/",
     "/a%00/",
+    "/a%7F/",
+    "/a%C3/",
+    "/a\uD800/",
     "/a//b/",
     "/a/../b/",
     "/a/%2E%2E/b/",
@@ -107,6 +116,12 @@ Deno.test("routeRule matches whole segments, host routes and the root", () => {
     ["h.tld/", 'Host("h.tld")'],
     ["H.tld:8000/", 'Host("h.tld")'],
     ["h.tld/user/a/", 'Host("h.tld") && (Path("/user/a") || PathPrefix("/user/a/"))'],
+    ["/user/a%24b/", 'PathRegexp("^/user/a(?:\\\\$|%24)b(?:/|$)")'],
+    ["/user/a@x.org/", 'PathRegexp("^/user/a(?:@|%40)x\\\\.org(?:/|$)")'],
+    ["/user/%E2%9C%93+/", 'PathRegexp("^/user/✓(?:\\\\+|%2B)(?:/|$)")'],
+    ["/user/%7B(/", 'PathRegexp("^/user/\\\\\\x7b(?:\\\\(|%28)(?:/|$)")'],
+    ["/user/a%2Fb$/", 'PathRegexp("^/user/a%2Fb(?:\\\\$|%24)(?:/|$)")'],
+    ["h.tld/user/a$/", 'Host("h.tld") && (PathRegexp("^/user/a(?:\\\\$|%24)(?:/|$)"))'],
   ];
   for (const [input, rule] of rows) assert.equal(routeRule(parseRoutespec(input)), rule, input);
 });
@@ -118,4 +133,59 @@ Deno.test("routePriority makes longer prefixes win", () => {
   assert.ok(p("/user/a/") < p("/user/a/b/"));
   assert.ok(p("h.tld/") < p("h.tld/user/"));
   assert.ok(p("/") > 1, "above the sentinel");
+});
+
+Deno.test("parseRoutespec gives every spelling of a decoded path one canonical routespec", () => {
+  // JupyterHub's form: quote(name, safe="@~") within each segment, uppercase hex.
+  const rows: [string[], string][] = [
+    [[
+      "/user/w/$p~c%7Ca!%20ch@rs",
+      "/user/w/%24p~c%7Ca%21%20ch@rs/",
+      "/user/w/%24p%7Ec%7ca%21%20ch%40rs",
+    ], "/user/w/%24p~c%7Ca%21%20ch@rs/"],
+    [["/user/a+b@x.org", "/user/a%2Bb%40x.org/", "/user/a%2bb@x%2Eorg"], "/user/a%2Bb@x.org/"],
+    [["/user/é/", "/user/%C3%A9", "/user/%c3%a9/"], "/user/%C3%A9/"],
+    [
+      ["/user/'()*,;=:&/", "/user/%27%28%29%2A%2C%3B%3D%3A%26/"],
+      "/user/%27%28%29%2A%2C%3B%3D%3A%26/",
+    ],
+  ];
+  for (const [spellings, canonical] of rows) {
+    for (const spelling of spellings) {
+      assert.equal(normalizeRoutespec(spelling), canonical, spelling);
+      assert.equal(normalizeRoutespec(canonical), canonical, "idempotent");
+    }
+  }
+});
+
+Deno.test("parseRoutespec keeps an encoded slash inside its segment", () => {
+  assert.notEqual(normalizeRoutespec("/user/a%2Fb/"), normalizeRoutespec("/user/a/b/"));
+  assert.equal(routerName(normalizeRoutespec("/user/a%2fb")), "router__2Fuser_2Fa_252Fb_2F");
+});
+
+Deno.test("routingTokens keeps reserved characters apart with their spelling", () => {
+  assert.deepEqual(routingTokens("/a%21!%C3%A9/"), [
+    { reserved: "/", encoded: false },
+    { text: "a" },
+    { reserved: "!", encoded: true },
+    { reserved: "!", encoded: false },
+    { text: "é" },
+    { reserved: "/", encoded: false },
+  ]);
+});
+
+Deno.test("routeRule keeps the plain rule unless a reserved character has two spellings", () => {
+  for (
+    const spec of ["/user/alice/", "/user/a%20b/", "/user/%C3%A9/", "/user/a%2Fb/", "/u/a%25/"]
+  ) {
+    assert.match(routeRule(parseRoutespec(spec)), /^Path\(/, spec);
+  }
+  for (const ch of ":@!$&'()*+,;=") {
+    const spec = parseRoutespec(
+      `/user/a${
+        encodeURIComponent(ch) === ch ? "%" + ch.charCodeAt(0).toString(16) : encodeURIComponent(ch)
+      }b/`,
+    );
+    assert.match(routeRule(spec), /^PathRegexp\(/, ch);
+  }
 });

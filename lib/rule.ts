@@ -7,7 +7,13 @@
  * @module
  */
 
-import { type ParsedRoutespec, routingPath } from "./routespec.ts";
+import {
+  encodedReserved,
+  type ParsedRoutespec,
+  routingPath,
+  type RoutingToken,
+  routingTokens,
+} from "./routespec.ts";
 
 /** Priority of the lowest route (`/`); longer routespecs get a higher priority. */
 export const ROUTE_PRIORITY_BASE = 100;
@@ -34,27 +40,60 @@ export function goString(value: string): string {
   return out + '"';
 }
 
+// Reserved characters that a client may send literally or percent-encoded, and that traefik
+// keeps apart; configurable-http-proxy decodes both to the same path. ("/" and "%" have one
+// meaning each: "%2F" is never a segment boundary.)
+const TWO_SPELLINGS = new Set(":?#[]@!$&'()*+,;=");
+
 /**
  * The traefik rule matching a routespec by whole path segments, as configurable-http-proxy
- * does: `/user/a/` matches `/user/a` and `/user/a/...`, never `/user/ab`.
+ * does: `/user/a/` matches `/user/a` and `/user/a/...`, never `/user/ab`. A path holding a
+ * reserved character that clients may spell two ways (`$` or `%24`, `@` or `%40`, ...) gets a
+ * `PathRegexp` that accepts both spellings; every other path keeps the cheaper `Path` and
+ * `PathPrefix` pair.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRoutespec } from "./routespec.ts";
  * import { routeRule } from "./rule.ts";
- * routeRule(parseRoutespec("/user/a/")); // 'Path("/user/a") || PathPrefix("/user/a/")'
- * routeRule(parseRoutespec("h.example/")); // 'Host("h.example")'
+ * assert.equal(routeRule(parseRoutespec("/user/a/")), 'Path("/user/a") || PathPrefix("/user/a/")');
+ * assert.equal(routeRule(parseRoutespec("/user/a$/")), 'PathRegexp("^/user/a(?:\\\\$|%24)(?:/|$)")');
+ * assert.equal(routeRule(parseRoutespec("h.example/")), 'Host("h.example")');
  * ```
+ * @throws {RoutespecError} when the routespec's path does not decode (see `routingTokens`).
  */
 export function routeRule(spec: ParsedRoutespec): string {
   let pathRule = "";
   if (spec.path !== "/") {
-    const prefix = routingPath(spec.path, spec.routespec).slice(0, -1);
-    pathRule = `Path(${goString(prefix)}) || PathPrefix(${goString(prefix + "/")})`;
+    const tokens = routingTokens(spec.path, spec.routespec).slice(0, -1); // without the last "/"
+    if (tokens.some((token) => "reserved" in token && TWO_SPELLINGS.has(token.reserved))) {
+      pathRule = `PathRegexp(${goString(`^${pathPattern(tokens)}(?:/|$)`)})`;
+    } else {
+      const prefix = routingPath(spec.path, spec.routespec).slice(0, -1);
+      pathRule = `Path(${goString(prefix)}) || PathPrefix(${goString(prefix + "/")})`;
+    }
   }
   if (spec.host === undefined) return pathRule || 'PathPrefix("/")';
   const host = goString(spec.host.replace(/:[0-9]+$/, "").replace(/\.$/, "").toLowerCase());
   return pathRule ? `Host(${host}) && (${pathRule})` : `Host(${host})`;
+}
+
+// A Go (RE2) regular expression matching the routing path of `tokens` in every spelling.
+function pathPattern(tokens: RoutingToken[]): string {
+  let pattern = "";
+  for (const token of tokens) {
+    if ("text" in token) pattern += quoteMeta(token.text);
+    else if (TWO_SPELLINGS.has(token.reserved)) {
+      pattern += `(?:${quoteMeta(token.reserved)}|${encodedReserved(token.reserved)})`;
+    } else pattern += token.encoded ? encodedReserved(token.reserved) : token.reserved;
+  }
+  return pattern;
+}
+
+// Go's regexp.QuoteMeta: escapes every character with a meaning in a regular expression.
+function quoteMeta(text: string): string {
+  return text.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&");
 }
 
 /**

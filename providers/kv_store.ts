@@ -18,6 +18,8 @@ import { coalescer } from "../lib/coalesce.ts";
 import {
   groupRecords,
   type KvLayoutOptions,
+  misnamedRecords,
+  recordMove,
   recordPrefix,
   routeChange,
   routeFromRecord,
@@ -26,7 +28,7 @@ import {
   sentinelKeys,
 } from "../lib/kv_layout.ts";
 import { StoreError } from "../lib/errors.ts";
-import { type ChangedValue, routeCache } from "../lib/route_cache.ts";
+import { type ChangedValue, type ReadTicket, routeCache } from "../lib/route_cache.ts";
 import type { Store } from "../lib/store.ts";
 import type { Route, RouteChange } from "../lib/types.ts";
 
@@ -134,7 +136,7 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
   }
 
   async function readRecords(routespecs: string[]) {
-    const records = new Map<string, { route?: Route; keys: string[] }>();
+    const records = new Map<string, { route?: Route; pairs: Map<string, string> }>();
     // One read of every record for a large batch, one read per route for a small one.
     const pairs = routespecs.length > READ_ALL_ABOVE
       ? await client.getPrefix(routesPrefix)
@@ -145,7 +147,7 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     for (const spec of routespecs) {
       const prefix = recordPrefix(spec, layout).slice(0, -1);
       const own = groups.get(prefix) ?? new Map<string, string>();
-      records.set(spec, { route: routeFromRecord(own, prefix), keys: [...own.keys()] });
+      records.set(spec, { route: routeFromRecord(own, prefix), pairs: own });
     }
     return records;
   }
@@ -156,6 +158,7 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     },
     commit: (batch) =>
       wrap("write routes", async () => {
+        await ready;
         const final = new Map<string, Route | undefined>();
         for (const change of batch) {
           for (const route of change.set ?? []) final.set(route.routespec, route);
@@ -165,7 +168,7 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
         const groups: KvDiff[] = [];
         for (const [spec, after] of final) {
           const old = before.get(spec)!;
-          const change = routeChange(old.route, old.keys, after, layout);
+          const change = routeChange(old.route, old.pairs, after, layout);
           if (change.set.size > 0 || change.delete.length > 0) groups.push(change);
         }
         if (groups.length > 0) await client.commit(groups);
@@ -229,17 +232,64 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     return refreshes.push().then(() => trusted);
   }
 
-  // Fill the copy now, so that the hub's first listing does not wait for it.
-  if (watch) refresh().catch(() => {});
+  // The first read, at once in the background: it fills the copy (so that the hub's first
+  // listing does not wait for it) and moves the records an earlier version stored under another
+  // spelling of their routespec to their canonical names. Every read and write waits for it.
+  const ready = firstRead().catch((error) =>
+    log(
+      `${client.provider}: cannot check the stored routes at start (${
+        (error as Error).message
+      }); ` +
+        "records stored under a non-canonical routespec move at the next start",
+    )
+  );
+
+  async function firstRead(): Promise<void> {
+    let ticket: ReadTicket | undefined;
+    if (watch) {
+      try {
+        await watch.sync();
+        ticket = cache.beginRead();
+      } catch {
+        // the watch is down: read without filling the copy
+      }
+    }
+    const pairs = await wrap("read routes", readAllFields);
+    if (ticket) cache.load(pairs, ticket);
+    const misnamed = misnamedRecords(pairs, layout);
+    if (misnamed.length === 0) return;
+    const existing = groupRecords(pairs, layout);
+    const moves = await wrap(
+      "move route records",
+      () =>
+        Promise.all(misnamed.map(async (record) => {
+          const keys = await client.getPrefix(`${record.prefix}/`);
+          const canonical = recordPrefix(record.route.routespec, layout).slice(0, -1);
+          return recordMove(
+            record,
+            keys.keys(),
+            { keepCanonical: existing.has(canonical) },
+            layout,
+          );
+        })),
+    );
+    await wrap("move route records", () => client.commit(moves));
+    log(
+      `${client.provider}: moved ${moves.length} route record(s) stored under a non-canonical ` +
+        `routespec to their canonical names (${misnamed.map((r) => r.storedRoutespec).join(", ")})`,
+    );
+  }
 
   return {
     provider: client.provider,
     entryPoint: layout.entryPoint,
     async getAllRoutes() {
+      await ready;
       if (await refresh()) return cache.routes();
       return routesFromKv(await wrap("read routes", readAllFields), layout).routes;
     },
     async getRoute(routespec: string) {
+      await ready;
       const record = recordPrefix(routespec, layout).slice(0, -1);
       // A whole-table load is not worth it for one route: use the cache only once it is loaded.
       if (cache.loaded && await refresh()) return cache.record(record);

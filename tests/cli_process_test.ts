@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { freePort, hit, startBackend } from "./helpers.ts";
+import { freePort, hit, rawGet, startBackend } from "./helpers.ts";
 import { api, SHIM, startCli } from "./cli_helpers.ts";
 
 Deno.test("CLI: JupyterHub's argv starts it; the API drives real traffic through traefik", async () => {
@@ -148,5 +148,27 @@ Deno.test("CLI: --default-target, --custom-header and a dead target (503) behave
   } finally {
     await cli.stop();
     await fallback.close();
+  }
+});
+
+Deno.test("CLI: a route POSTed in one spelling of a reserved character answers every spelling", async () => {
+  const backend = startBackend("dollar");
+  const cli = await startCli();
+  try {
+    const post = await api(cli, "POST", "/user/a%24b", { target: backend.url, jupyterhub: true });
+    assert.equal(post.status, 201);
+    await post.body?.cancel();
+    for (const path of ["/user/a$b/x", "/user/a%24b/x", "/user/a%24b"]) {
+      assert.equal((await rawGet(cli.publicUrl, path, "127.0.0.1")).backend, "dollar", path);
+    }
+    assert.equal((await rawGet(cli.publicUrl, "/user/a$bc/x", "127.0.0.1")).status, 404);
+    const routes = await (await api(cli, "GET", "")).json();
+    assert.deepEqual(Object.keys(routes), ["/user/a$b"]);
+    const del = await api(cli, "DELETE", "/user/a$b");
+    assert.equal(del.status, 204);
+    assert.equal((await rawGet(cli.publicUrl, "/user/a$b/x", "127.0.0.1")).status, 404);
+  } finally {
+    assert.equal(await cli.stop(), 0);
+    await backend.close();
   }
 });

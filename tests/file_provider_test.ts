@@ -281,3 +281,40 @@ Deno.test("fileStore never writes '{{' and reads data back with its types", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("file provider: every spelling of a reserved character reaches its route, on whole segments", async () => {
+  await withProxy("toml", async ({ proxy, publicUrl, backends: [a, b, , d] }) => {
+    await addRoute(proxy, { routespec: "/", target: d.url });
+    await addRoute(proxy, { routespec: "/user/", target: b.url });
+    const reserved = [..."@!$&'()*+,;=:"];
+    const hex = (ch: string, lower = false) => {
+      const h = ch.charCodeAt(0).toString(16).toUpperCase();
+      return "%" + (lower ? h.toLowerCase() : h);
+    };
+    // Half the routes are added with the character literal (as aiohttp sends it), half encoded
+    // (as JupyterHub computes it).
+    await Promise.all(reserved.map((ch, i) =>
+      addRoute(proxy, {
+        routespec: `/user/x${i % 2 ? ch : hex(ch)}y/`,
+        target: a.url,
+        data: { ch },
+      })
+    ));
+    assert.equal((await getAllRoutes(proxy)).size, reserved.length + 2);
+    for (const ch of reserved) {
+      for (const spelling of [ch, hex(ch), hex(ch, true)]) {
+        for (const tail of ["", "/", "/tree/n%24b"]) {
+          const path = `/user/x${spelling}y${tail}`;
+          const result = await rawGet(publicUrl, path, "127.0.0.1");
+          assert.equal(result.backend, "a", path);
+        }
+        const partial = `/user/x${spelling}yz/`;
+        assert.equal((await rawGet(publicUrl, partial, "127.0.0.1")).backend, "b", partial);
+      }
+    }
+    // One route per decoded path: deleting one spelling deletes the route.
+    assert.equal(await deleteRoute(proxy, "/user/x$y/"), true);
+    assert.equal((await rawGet(publicUrl, "/user/x%24y/", "127.0.0.1")).backend, "b");
+    assert.equal((await rawGet(publicUrl, "/user/x$y/", "127.0.0.1")).backend, "b");
+  });
+});

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { addRoute, getAllRoutes, type Proxy, startProxy } from "../mod.ts";
-import { freePort, hit, startBackend } from "./helpers.ts";
+import { freePort, hit, rawGet, startBackend } from "./helpers.ts";
 import { startRedis } from "./stores.ts";
 
 const PYTHON = new URL("../.tools/venv/bin/python", import.meta.url).pathname;
@@ -25,7 +25,10 @@ async def main():
         traefik_entrypoint="http",
         check_route_timeout=20,
     )
-    await proxy.add_route("/py/route/", cfg["target"], {"from": "python", "flag": True})
+    if cfg["add"]:
+        await proxy.add_route("/py/route/", cfg["target"], {"from": "python", "flag": True})
+        # JupyterHub's routespec for the user "p+q!": quote(name, safe="@~")
+        await proxy.add_route("/user/p%2Bq%21/", cfg["target"], {"user": "p+q!"})
     print(json.dumps(await proxy.get_all_routes()))
 
 asyncio.run(main())
@@ -43,7 +46,8 @@ async function hasPythonProxy(): Promise<boolean> {
 }
 
 Deno.test({
-  name: "Python proxy interop: its routes are listed and served here, ours are listed there",
+  name:
+    "Python proxy interop: its routes are listed and served here, ours there, one record per route",
   ignore: !(await hasPythonProxy()),
   async fn() {
     const redis = await startRedis();
@@ -63,23 +67,28 @@ Deno.test({
         target: backend.url,
         data: { user: "ours", hub: true },
       });
-      const out = await new Deno.Command(PYTHON, {
-        args: [
-          "-c",
-          SCRIPT,
-          JSON.stringify({
-            redis_url: redis.url,
-            api_url: `http://127.0.0.1:${apiPort}`,
-            username: "jupyterhub",
-            password: "interop-pw",
-            target: backend.url,
-          }),
-        ],
-      }).output();
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 0, stderr);
-      const stdout = new TextDecoder().decode(out.stdout).trim().split("\n").pop()!;
-      const seenByPython = JSON.parse(stdout);
+      // aiohttp's spelling of the hub's /user/o%2Bk%21/
+      await addRoute(proxy, { routespec: "/user/o+k!/", target: backend.url });
+      const python = async (add: boolean) => {
+        const out = await new Deno.Command(PYTHON, {
+          args: [
+            "-c",
+            SCRIPT,
+            JSON.stringify({
+              redis_url: redis.url,
+              api_url: `http://127.0.0.1:${apiPort}`,
+              username: "jupyterhub",
+              password: "interop-pw",
+              target: backend.url,
+              add,
+            }),
+          ],
+        }).output();
+        const stderr = new TextDecoder().decode(out.stderr);
+        assert.equal(out.code, 0, stderr);
+        return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+      };
+      const seenByPython = await python(true);
       assert.equal(seenByPython["/ours/"].target, backend.url, "ours listed by Python");
       assert.equal(seenByPython["/ours/"].data.user, "ours");
       assert.equal(seenByPython["/py/route/"].data.from, "python");
@@ -90,6 +99,27 @@ Deno.test({
       assert.deepEqual(theirs?.data, { from: "python", flag: "true" }, "as Python stores it");
       assert.deepEqual(routes.get("/ours/")?.data, { user: "ours", hub: true }, "types kept");
       assert.equal((await hit(`http://127.0.0.1:${port}/py/route/x`)).backend, "shared");
+
+      // Reserved characters: both name a route as the hub computes it, so one record per route.
+      assert.equal(seenByPython["/user/o%2Bk%21/"]?.target, backend.url, "ours, hub's spelling");
+      assert.equal(routes.get("/user/p%2Bq%21/")?.target, backend.url, "theirs, same spelling");
+      const other = startBackend("other");
+      try {
+        await addRoute(proxy, { routespec: "/user/p+q!/", target: other.url });
+        const after = await python(false);
+        assert.deepEqual(
+          Object.keys(after).filter((key) => key.includes("p%2Bq")),
+          ["/user/p%2Bq%21/"],
+          "replaced in place, not added beside",
+        );
+        assert.equal(after["/user/p%2Bq%21/"].target, other.url);
+        for (const path of ["/user/p+q!/x", "/user/p%2Bq%21/x", "/user/p%2bq!"]) {
+          const result = await rawGet(`http://127.0.0.1:${port}`, path, "127.0.0.1");
+          assert.equal(result.backend, "other", path);
+        }
+      } finally {
+        await other.close();
+      }
     } finally {
       await proxy?.stop();
       await backend.close();

@@ -23,7 +23,7 @@ fi
 pp=0 pf=0 ps=0
 if [ "$#" -eq 0 ] && [ -x "$root/.tools/venv/bin/python" ] && [ -z "${SKIP_JUPYTERHUB_TESTS:-}" ]; then
   echo
-  echo "== JupyterHub's own proxy tests (test_proxy.py, test_api.py) against this proxy =="
+  echo "== JupyterHub's own tests (test_proxy.py, test_api.py, test_named_servers.py) against this proxy =="
   "$root/tests/run_jupyterhub_tests.sh" 2>&1 | tee "$log"
   py_rc=${PIPESTATUS[0]}
   line=$(grep -E '^=*\s*[0-9]+ (passed|failed|error)' "$log" | tail -n 1)
