@@ -17,12 +17,12 @@
 
 export { addRoute, deleteRoute, getAllRoutes, getRoute } from "./lib/routes.ts";
 export type { RouteOptions, RouteTable } from "./lib/routes.ts";
-export { createRoute, validateData, validateTarget } from "./lib/route.ts";
-export type { RouteInput } from "./lib/route.ts";
-export { normalizeRoutespec, parseRoutespec, routingPath } from "./lib/routespec.ts";
-export type { ParsedRoutespec } from "./lib/routespec.ts";
-export { escapeName, routerName, serviceName } from "./lib/names.ts";
-export { goString, routePriority, routeRule } from "./lib/rule.ts";
+export { createRoute, validateData, validateTarget } from "./lib/core/route.ts";
+export type { RouteInput } from "./lib/core/route.ts";
+export { normalizeRoutespec, parseRoutespec, routingPath } from "./lib/core/routespec.ts";
+export type { ParsedRoutespec } from "./lib/core/routespec.ts";
+export { escapeName, routerName, serviceName } from "./lib/core/names.ts";
+export { goString, routePriority, routeRule } from "./lib/core/rule.ts";
 export {
   routeConfig,
   routeParts,
@@ -30,19 +30,19 @@ export {
   SENTINEL_NAME,
   sentinelConfig,
   tableConfig,
-} from "./lib/route_config.ts";
-export { diff, flatten, unflatten } from "./lib/kv.ts";
-export { deepMerge } from "./lib/merge.ts";
-export { formatOf, parseConfig, stringifyConfig } from "./lib/config_format.ts";
-export { apiRouteConfig, staticConfig } from "./lib/static_config.ts";
-export { findTraefik, startTraefik } from "./lib/traefik.ts";
-export type { TraefikProcess } from "./lib/traefik.ts";
-export { routeConfirmer, traefikApi } from "./lib/traefik_api.ts";
-export type { RouteConfirmer, TraefikApi } from "./lib/traefik_api.ts";
+} from "./lib/core/route_config.ts";
+export { diff, flatten, unflatten } from "./lib/core/kv.ts";
+export { deepMerge } from "./lib/core/tree.ts";
+export { formatOf, parseConfig, stringifyConfig } from "./lib/core/config_format.ts";
+export { apiRouteConfig, staticConfig } from "./lib/traefik/static_config.ts";
+export { findTraefik, startTraefik } from "./lib/traefik/process.ts";
+export type { TraefikProcess } from "./lib/traefik/process.ts";
+export { routeConfirmer, traefikApi } from "./lib/traefik/api.ts";
+export type { RouteConfirmer, TraefikApi } from "./lib/traefik/api.ts";
 export { startProxy } from "./lib/proxy.ts";
 export type { Proxy, StartProxyOptions } from "./lib/proxy.ts";
 export { fileStore } from "./providers/file.ts";
 export type { FileStore, FileStoreOptions } from "./providers/file.ts";
-export type { Store } from "./lib/store.ts";
-export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "./lib/types.ts";
-export * from "./lib/errors.ts";
+export type { Store } from "./lib/core/store.ts";
+export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "./lib/core/types.ts";
+export * from "./lib/core/errors.ts";

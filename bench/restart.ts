@@ -11,7 +11,7 @@ import { startEtcd, startRedis, type StoreServer } from "../tests/stores.ts";
 import { fileStore } from "../providers/file.ts";
 import { redisStore } from "../providers/redis.ts";
 import { etcdStore } from "../providers/etcd.ts";
-import type { Store } from "../lib/store.ts";
+import type { Store } from "../lib/core/store.ts";
 import { percentile } from "./workload.ts";
 
 /** One restart measurement. */

@@ -11,13 +11,13 @@
  * @module
  */
 
-import { stringifyConfig } from "../lib/config_format.ts";
-import { tableConfig } from "../lib/route_config.ts";
-import { normalizeRoutespec } from "../lib/routespec.ts";
-import { staticConfig } from "../lib/static_config.ts";
-import { startTraefik } from "../lib/traefik.ts";
-import { traefikApi } from "../lib/traefik_api.ts";
-import type { Route } from "../lib/types.ts";
+import { stringifyConfig } from "../lib/core/config_format.ts";
+import { tableConfig } from "../lib/core/route_config.ts";
+import { normalizeRoutespec } from "../lib/core/routespec.ts";
+import { staticConfig } from "../lib/traefik/static_config.ts";
+import { startTraefik } from "../lib/traefik/process.ts";
+import { traefikApi } from "../lib/traefik/api.ts";
+import type { Route } from "../lib/core/types.ts";
 import { freePort, startBackend } from "../tests/helpers.ts";
 import { measureThroughput, type Throughput } from "./throughput.ts";
 

@@ -10,13 +10,13 @@
  */
 
 import { createClient } from "redis";
-import { stringifyConfig } from "../lib/config_format.ts";
-import { routeKeys, sentinelKeys } from "../lib/kv_layout.ts";
-import { tableConfig } from "../lib/route_config.ts";
-import { staticConfig } from "../lib/static_config.ts";
-import { startTraefik } from "../lib/traefik.ts";
-import { traefikApi } from "../lib/traefik_api.ts";
-import type { Route } from "../lib/types.ts";
+import { stringifyConfig } from "../lib/core/config_format.ts";
+import { routeKeys, sentinelKeys } from "../lib/core/kv_layout.ts";
+import { tableConfig } from "../lib/core/route_config.ts";
+import { staticConfig } from "../lib/traefik/static_config.ts";
+import { startTraefik } from "../lib/traefik/process.ts";
+import { traefikApi } from "../lib/traefik/api.ts";
+import type { Route } from "../lib/core/types.ts";
 import { freePort, startBackend } from "../tests/helpers.ts";
 import { startRedis } from "../tests/stores.ts";
 

@@ -6,15 +6,15 @@
  * @module
  */
 
-import { apiPasswordHash, generateApiPassword } from "./api_password.ts";
-import { ConfigError } from "./errors.ts";
-import { deepMerge } from "./merge.ts";
-import { SENTINEL_NAME } from "./route_config.ts";
-import { apiRouteConfig, staticConfig } from "./static_config.ts";
-import type { Store } from "./store.ts";
-import { startTraefik, type TraefikProcess } from "./traefik.ts";
-import { type RouteConfirmer, routeConfirmer, type TraefikApi, traefikApi } from "./traefik_api.ts";
-import type { ConfigTree } from "./types.ts";
+import { apiPasswordHash, generateApiPassword } from "./traefik/api_password.ts";
+import { ConfigError } from "./core/errors.ts";
+import { deepMerge } from "./core/tree.ts";
+import { SENTINEL_NAME } from "./core/route_config.ts";
+import { apiRouteConfig, staticConfig } from "./traefik/static_config.ts";
+import type { Store } from "./core/store.ts";
+import { startTraefik, type TraefikProcess } from "./traefik/process.ts";
+import { type RouteConfirmer, routeConfirmer, type TraefikApi, traefikApi } from "./traefik/api.ts";
+import type { ConfigTree } from "./core/types.ts";
 import { fileStore } from "../providers/file.ts";
 import type { RedisStoreOptions } from "../providers/redis.ts";
 import type { EtcdStoreOptions } from "../providers/etcd.ts";

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { createRoute, type RouteInput } from "./route.ts";
-import { normalizeRoutespec } from "./routespec.ts";
-import type { Store } from "./store.ts";
-import type { RouteConfirmer } from "./traefik_api.ts";
-import type { Route } from "./types.ts";
+import { createRoute, type RouteInput } from "./core/route.ts";
+import { normalizeRoutespec } from "./core/routespec.ts";
+import type { Store } from "./core/store.ts";
+import type { RouteConfirmer } from "./traefik/api.ts";
+import type { Route } from "./core/types.ts";
 
 /** A store, or a store with a confirmer (such as a started proxy). */
 export type RouteTable = Store | { store: Store; confirm?: RouteConfirmer };

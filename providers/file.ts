@@ -9,14 +9,19 @@
  * @module
  */
 
-import { coalescer } from "../lib/coalesce.ts";
-import { assemble, configPieces, type RenderedPiece, renderPiece } from "../lib/config_document.ts";
-import { formatOf, parseConfig } from "../lib/config_format.ts";
-import { StoreError } from "../lib/errors.ts";
-import { deepMerge } from "../lib/merge.ts";
-import { routeParts, routesFromConfig, sentinelConfig } from "../lib/route_config.ts";
-import type { Store } from "../lib/store.ts";
-import type { ConfigTree, Route, RouteChange } from "../lib/types.ts";
+import { coalescer } from "../lib/async/coalesce.ts";
+import {
+  assemble,
+  configPieces,
+  type RenderedPiece,
+  renderPiece,
+} from "../lib/core/config_document.ts";
+import { formatOf, parseConfig } from "../lib/core/config_format.ts";
+import { StoreError } from "../lib/core/errors.ts";
+import { deepMerge } from "../lib/core/tree.ts";
+import { routeParts, routesFromConfig, sentinelConfig } from "../lib/core/route_config.ts";
+import type { Store } from "../lib/core/store.ts";
+import type { ConfigTree, Route, RouteChange } from "../lib/core/types.ts";
 
 const encoder = new TextEncoder();
 // Section paths shared by every route's pieces.

@@ -13,8 +13,8 @@
  * @module
  */
 
-import type { KvDiff } from "../lib/kv.ts";
-import { coalescer } from "../lib/coalesce.ts";
+import type { KvDiff } from "../lib/core/kv.ts";
+import { coalescer } from "../lib/async/coalesce.ts";
 import {
   groupRecords,
   type KvLayoutOptions,
@@ -26,11 +26,11 @@ import {
   routeKeys,
   routesFromKv,
   sentinelKeys,
-} from "../lib/kv_layout.ts";
-import { StoreError } from "../lib/errors.ts";
-import { type ChangedValue, type ReadTicket, routeCache } from "../lib/route_cache.ts";
-import type { Store } from "../lib/store.ts";
-import type { Route, RouteChange } from "../lib/types.ts";
+} from "../lib/core/kv_layout.ts";
+import { StoreError } from "../lib/core/errors.ts";
+import { type ChangedValue, type ReadTicket, routeCache } from "../lib/core/route_cache.ts";
+import type { Store } from "../lib/core/store.ts";
+import type { Route, RouteChange } from "../lib/core/types.ts";
 
 /** What a key-value backend must offer. */
 export interface KvClient {

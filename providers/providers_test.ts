@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { etcdProviderConfig, packTransactions, prefixEnd } from "./etcd.ts";
 import { redisProviderConfig, redisTarget } from "./redis.ts";
-import { StoreError } from "../lib/errors.ts";
+import { StoreError } from "../lib/core/errors.ts";
 
 Deno.test("packTransactions keeps each route's operations in one transaction of <= 128", () => {
   const groups = Array.from(

@@ -8,11 +8,11 @@
  */
 
 import { createClient } from "redis";
-import { StoreError } from "../lib/errors.ts";
-import { TIMED_OUT, withTimeout } from "../lib/timeout.ts";
-import type { KvDiff } from "../lib/kv.ts";
-import type { Store } from "../lib/store.ts";
-import type { ConfigTree } from "../lib/types.ts";
+import { StoreError } from "../lib/core/errors.ts";
+import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
+import type { KvDiff } from "../lib/core/kv.ts";
+import type { Store } from "../lib/core/store.ts";
+import type { ConfigTree } from "../lib/core/types.ts";
 import {
   type KvClient,
   kvStore,

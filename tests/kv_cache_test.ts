@@ -7,8 +7,8 @@ import { createClient } from "redis";
 import { Etcd3 } from "etcd3";
 import { etcdStore } from "../providers/etcd.ts";
 import { redisStore } from "../providers/redis.ts";
-import type { Store } from "../lib/store.ts";
-import type { Route } from "../lib/types.ts";
+import type { Store } from "../lib/core/store.ts";
+import type { Route } from "../lib/core/types.ts";
 import { startEtcd, startRedis, type StoreServer } from "./stores.ts";
 
 interface Case {

@@ -8,7 +8,7 @@ import { Etcd3 } from "etcd3";
 import { etcdStore } from "../providers/etcd.ts";
 import { redisStore } from "../providers/redis.ts";
 import { deleteRoute, getRoute } from "../lib/routes.ts";
-import type { Store } from "../lib/store.ts";
+import type { Store } from "../lib/core/store.ts";
 import { startEtcd, startRedis, type StoreServer } from "./stores.ts";
 
 interface Raw {

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { RoutespecError } from "./errors.ts";
-import { normalizeRoutespec } from "./routespec.ts";
+import { RoutespecError } from "../core/errors.ts";
+import { normalizeRoutespec } from "../core/routespec.ts";
 
 /** Options of the CHP path conversions. */
 export interface ChpPathOptions {
@@ -22,7 +22,7 @@ export interface ChpPathOptions {
  *
  * @example
  * ```ts
- * import { routespecFromChpPath } from "./chp_path.ts";
+ * import { routespecFromChpPath } from "./path.ts";
  * routespecFromChpPath("/user/alice"); // "/user/alice/"
  * routespecFromChpPath("/h.example/user/a", { hostRouting: true }); // "h.example/user/a/"
  * routespecFromChpPath(""); // "/"
@@ -42,7 +42,7 @@ export function routespecFromChpPath(path: string, options: ChpPathOptions = {})
  *
  * @example
  * ```ts
- * import { chpPathFromRoutespec } from "./chp_path.ts";
+ * import { chpPathFromRoutespec } from "./path.ts";
  * chpPathFromRoutespec("/user/a%20b/"); // "/user/a b"
  * chpPathFromRoutespec("h.example/user/a/"); // "/h.example/user/a"
  * ```

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { deepMerge } from "./merge.ts";
-import type { ConfigTree } from "./types.ts";
+import { deepMerge } from "../core/tree.ts";
+import type { ConfigTree } from "../core/types.ts";
 
 /** Name of the private entry point that serves traefik's API and ping. */
 export const API_ENTRYPOINT = "auth_api";

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { goString } from "./rule.ts";
-import type { ConfigTree } from "./types.ts";
+import { goString } from "../core/rule.ts";
+import type { ConfigTree } from "../core/types.ts";
 
 /** Path of the internal server's error pages, used by traefik's errors middleware. */
 export const ERROR_PAGE_PATH = "/_jupyterhub_traefik_error";

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { RouteTimeoutError } from "./errors.ts";
-import { routerName, serviceName } from "./names.ts";
-import type { Route } from "./types.ts";
+import { RouteTimeoutError } from "../core/errors.ts";
+import { routerName, serviceName } from "../core/names.ts";
+import type { Route } from "../core/types.ts";
 
 /** Connection details of traefik's API. */
 export interface TraefikApiOptions {
@@ -33,7 +33,7 @@ export interface TraefikApi {
  *
  * @example
  * ```ts
- * import { traefikApi } from "./traefik_api.ts";
+ * import { traefikApi } from "./api.ts";
  * const api = traefikApi({ url: "http://127.0.0.1:8099", username: "u", password: "p" });
  * // const { status, body } = await api.get("/api/rawdata");
  * ```
@@ -108,7 +108,7 @@ function serves(service: RawService | undefined, url: string): boolean {
  *
  * @example
  * ```ts
- * import { routeConfirmer, traefikApi } from "./traefik_api.ts";
+ * import { routeConfirmer, traefikApi } from "./api.ts";
  * const confirm = routeConfirmer(traefikApi({ url: "http://127.0.0.1:8099" }), {
  *   provider: "file",
  * });

@@ -12,7 +12,7 @@ import type { ConfigTree } from "./types.ts";
  *
  * @example
  * ```ts
- * import { deepMerge } from "./merge.ts";
+ * import { deepMerge } from "./tree.ts";
  * deepMerge({ log: { level: "WARN" }, api: {} }, { log: { level: "DEBUG" } });
  * // { log: { level: "DEBUG" }, api: {} }
  * ```
@@ -31,7 +31,7 @@ export function deepMerge(base: ConfigTree, override: ConfigTree): ConfigTree {
  *
  * @example
  * ```ts
- * import { isPlainObject } from "./merge.ts";
+ * import { isPlainObject } from "./tree.ts";
  * isPlainObject({}); // true
  * isPlainObject([]); // false
  * ```

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ConfigError } from "./errors.ts";
+import { ConfigError } from "../core/errors.ts";
 
 type Kind = "string" | "number" | "boolean" | "list";
 /** How a CHP flag is honoured: mapped onto traefik, or accepted with a warning. */
@@ -155,7 +155,7 @@ const ENV_PREFIX = "JUPYTERHUB_TRAEFIK_";
  *
  * @example
  * ```ts
- * import { parseArgs } from "./cli_args.ts";
+ * import { parseArgs } from "./flags.ts";
  * parseArgs(["--ip", "", "--port=8000", "--log-level", "debug"]).values;
  * // { ip: "", port: 8000, "log-level": "debug" }
  * ```
@@ -245,7 +245,7 @@ function toBoolean(where: string, raw: string): boolean {
  *
  * @example
  * ```ts
- * import { helpText } from "./cli_args.ts";
+ * import { helpText } from "./flags.ts";
  * console.log(helpText());
  * ```
  */

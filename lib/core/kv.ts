@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isPlainObject } from "./merge.ts";
+import { isPlainObject } from "./tree.ts";
 import type { ConfigTree } from "./types.ts";
 
 /** The keys to write and the keys to delete to turn one flattened tree into another. */

@@ -20,7 +20,7 @@
  */
 
 import { diff, flatten, type KvDiff, unflatten } from "./kv.ts";
-import { isPlainObject } from "./merge.ts";
+import { isPlainObject } from "./tree.ts";
 import { routerName, serviceName } from "./names.ts";
 import { routeParts, sentinelConfig } from "./route_config.ts";
 import { parseRoutespec } from "./routespec.ts";

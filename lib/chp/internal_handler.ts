@@ -26,7 +26,7 @@ const REASONS: Record<number, string> = {
  *
  * @example
  * ```ts
- * import { internalHandler } from "./internal_server.ts";
+ * import { internalHandler } from "./internal_handler.ts";
  * const handler = internalHandler({});
  * const response = await handler(new Request("http://x/_chp_healthz"));
  * ```

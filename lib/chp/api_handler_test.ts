@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { chpHandler } from "./chp_server.ts";
-import { memoryStore } from "../tests/memory_store.ts";
+import { chpHandler } from "./api_handler.ts";
+import { memoryStore } from "../../providers/memory.ts";
 
 const token = "s3cret";
 const auth = { authorization: `token ${token}` };

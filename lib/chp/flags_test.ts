@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { FLAGS, helpText, parseArgs } from "./cli_args.ts";
-import { cliSettings, hostPort } from "./cli_config.ts";
-import { chpPathFromRoutespec, routespecFromChpPath } from "./chp_path.ts";
-import { ConfigError, RoutespecError } from "./errors.ts";
+import { FLAGS, helpText, parseArgs } from "./flags.ts";
+import { cliSettings, hostPort } from "./settings.ts";
+import { chpPathFromRoutespec, routespecFromChpPath } from "./path.ts";
+import { ConfigError, RoutespecError } from "../core/errors.ts";
 import { instanceConfig, parseHeaders } from "./instance_config.ts";
 
 Deno.test("parseArgs reads JupyterHub's argv: both forms, last occurrence wins", () => {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { assemble, configPieces, renderPiece } from "./config_document.ts";
 import { parseConfig } from "./config_format.ts";
-import { deepMerge } from "./merge.ts";
+import { deepMerge } from "./tree.ts";
 import { tableConfig } from "./route_config.ts";
-import { apiRouteConfig } from "./static_config.ts";
+import { apiRouteConfig } from "../traefik/static_config.ts";
 import type { ConfigTree, Route } from "./types.ts";
 
 const routes: Route[] = [

@@ -6,11 +6,11 @@
  * @module
  */
 
-import { stringifyConfig } from "./config_format.ts";
-import { TraefikNotFoundError, TraefikStartError } from "./errors.ts";
-import { TIMED_OUT, withTimeout } from "./timeout.ts";
-import type { TraefikApi } from "./traefik_api.ts";
-import type { ConfigTree } from "./types.ts";
+import { stringifyConfig } from "../core/config_format.ts";
+import { TraefikNotFoundError, TraefikStartError } from "../core/errors.ts";
+import { TIMED_OUT, withTimeout } from "../async/timeout.ts";
+import type { TraefikApi } from "./api.ts";
+import type { ConfigTree } from "../core/types.ts";
 
 /** Options of `findTraefik`. */
 export interface FindTraefikOptions {
@@ -26,7 +26,7 @@ export interface FindTraefikOptions {
  *
  * @example
  * ```ts
- * import { findTraefik } from "./traefik.ts";
+ * import { findTraefik } from "./process.ts";
  * const bin = await findTraefik();
  * ```
  * @throws {TraefikNotFoundError} when none of these has an executable traefik.
@@ -44,7 +44,7 @@ export async function findTraefik(options: FindTraefikOptions = {}): Promise<str
   }
   for (const dir of (env.PATH ?? "").split(":")) if (dir) candidates.push(`${dir}/traefik`);
   if (import.meta.url.startsWith("file:")) {
-    candidates.push(new URL("../.tools/bin/traefik", import.meta.url).pathname);
+    candidates.push(new URL("../../.tools/bin/traefik", import.meta.url).pathname);
   }
   candidates.push(Deno.execPath().replace(/[^/]*$/, "traefik"));
   for (const candidate of candidates) if (await isExecutable(candidate)) return candidate;
@@ -101,8 +101,8 @@ export interface TraefikProcess {
  *
  * @example
  * ```ts
- * import { startTraefik } from "./traefik.ts";
- * import { traefikApi } from "./traefik_api.ts";
+ * import { startTraefik } from "./process.ts";
+ * import { traefikApi } from "./api.ts";
  * // const traefik = await startTraefik({ staticConfig, workDir, api, readyPath });
  * // await traefik.stop();
  * ```

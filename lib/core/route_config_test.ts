@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseConfig, stringifyConfig } from "./config_format.ts";
 import { diff, flatten, unflatten } from "./kv.ts";
-import { deepMerge } from "./merge.ts";
+import { deepMerge } from "./tree.ts";
 import { createRoute, validateData, validateTarget } from "./route.ts";
 import {
   routeConfig,
@@ -10,7 +10,7 @@ import {
   sentinelConfig,
   tableConfig,
 } from "./route_config.ts";
-import { apiRouteConfig, staticConfig } from "./static_config.ts";
+import { apiRouteConfig, staticConfig } from "../traefik/static_config.ts";
 import { RouteDataError, TargetError } from "./errors.ts";
 
 const route = {

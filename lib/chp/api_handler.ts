@@ -7,7 +7,7 @@
  * @module
  */
 
-import { chpPathFromRoutespec, routespecFromChpPath } from "./chp_path.ts";
+import { chpPathFromRoutespec, routespecFromChpPath } from "./path.ts";
 import {
   ProxyError,
   RouteDataError,
@@ -15,9 +15,9 @@ import {
   RouteTimeoutError,
   StoreError,
   TargetError,
-} from "./errors.ts";
-import { addRoute, deleteRoute, getAllRoutes, getRoute, type RouteTable } from "./routes.ts";
-import type { JsonValue, Route, RouteData } from "./types.ts";
+} from "../core/errors.ts";
+import { addRoute, deleteRoute, getAllRoutes, getRoute, type RouteTable } from "../routes.ts";
+import type { JsonValue, Route, RouteData } from "../core/types.ts";
 
 /** Options of `chpHandler`. */
 export interface ChpHandlerOptions {
@@ -45,8 +45,8 @@ const PREFIX = "/api/routes";
  *
  * @example
  * ```ts
- * import { chpHandler } from "./chp_server.ts";
- * import { fileStore } from "../providers/file.ts";
+ * import { chpHandler } from "./api_handler.ts";
+ * import { fileStore } from "../../providers/file.ts";
  * const handler = chpHandler(await fileStore({ path: "/tmp/r.toml" }), { authToken: "s" });
  * // Deno.serve({ port: 8001 }, handler);
  * ```

@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { OptionValues } from "./cli_args.ts";
-import { ConfigError } from "./errors.ts";
-import { deepMerge } from "./merge.ts";
-import type { ConfigTree } from "./types.ts";
+import type { OptionValues } from "./flags.ts";
+import { ConfigError } from "../core/errors.ts";
+import { deepMerge } from "../core/tree.ts";
+import type { ConfigTree } from "../core/types.ts";
 
 /** Where the REST API listens. */
 export type ApiListen =
@@ -44,7 +44,7 @@ export interface CliSettings {
  *
  * @example
  * ```ts
- * import { hostPort } from "./cli_config.ts";
+ * import { hostPort } from "./settings.ts";
  * hostPort("", 8000); // ":8000"
  * hostPort("::1", 8000); // "[::1]:8000"
  * ```
@@ -84,7 +84,7 @@ function ms(value: unknown): string {
  *
  * @example
  * ```ts
- * import { cliSettings } from "./cli_config.ts";
+ * import { cliSettings } from "./settings.ts";
  * cliSettings({ ip: "127.0.0.1", port: 8000 }).publicAddress; // "127.0.0.1:8000"
  * ```
  * @throws {ConfigError} for contradictory or invalid values (with what to change).

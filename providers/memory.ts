@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { Store } from "../lib/store.ts";
-import type { Route, RouteChange } from "../lib/types.ts";
+import type { Store } from "../lib/core/store.ts";
+import type { Route, RouteChange } from "../lib/core/types.ts";
 
 /** Creates an empty in-memory store. */
 export function memoryStore(): Store & { routes: Map<string, Route> } {

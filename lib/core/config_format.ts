@@ -8,7 +8,7 @@
 import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { ConfigError } from "./errors.ts";
-import { isPlainObject } from "./merge.ts";
+import { isPlainObject } from "./tree.ts";
 import type { ConfigTree } from "./types.ts";
 
 /** A configuration file format. */

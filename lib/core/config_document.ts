@@ -8,7 +8,7 @@
  */
 
 import { type ConfigFormat, stringifyConfig } from "./config_format.ts";
-import { isPlainObject } from "./merge.ts";
+import { isPlainObject } from "./tree.ts";
 import type { ConfigTree } from "./types.ts";
 
 /** One named entry of a configuration and where it sits. */
