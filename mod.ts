@@ -37,8 +37,10 @@ export { formatOf, parseConfig, stringifyConfig } from "./lib/core/config_format
 export { apiRouteConfig, staticConfig } from "./lib/traefik/static_config.ts";
 export { findTraefik, startTraefik } from "./lib/traefik/process.ts";
 export type { TraefikProcess } from "./lib/traefik/process.ts";
-export { routeConfirmer, traefikApi } from "./lib/traefik/api.ts";
-export type { RouteConfirmer, TraefikApi } from "./lib/traefik/api.ts";
+export { traefikApi } from "./lib/traefik/api.ts";
+export type { TraefikApi } from "./lib/traefik/api.ts";
+export { routeConfirmer } from "./lib/traefik/confirm.ts";
+export type { RouteConfirmer } from "./lib/core/confirmer.ts";
 export { startProxy } from "./lib/proxy.ts";
 export type { Proxy, StartProxyOptions } from "./lib/proxy.ts";
 export { fileStore } from "./providers/file.ts";

@@ -13,7 +13,10 @@ import { SENTINEL_NAME } from "./core/route_config.ts";
 import { apiRouteConfig, staticConfig } from "./traefik/static_config.ts";
 import type { Store } from "./core/store.ts";
 import { startTraefik, type TraefikProcess } from "./traefik/process.ts";
-import { type RouteConfirmer, routeConfirmer, type TraefikApi, traefikApi } from "./traefik/api.ts";
+import type { RouteConfirmer } from "./core/confirmer.ts";
+import { type TraefikApi, traefikApi } from "./traefik/api.ts";
+import { routeConfirmer } from "./traefik/confirm.ts";
+import { runAll } from "./async/run_all.ts";
 import type { ConfigTree } from "./core/types.ts";
 import { fileStore } from "../providers/file.ts";
 import type { RedisStoreOptions } from "../providers/redis.ts";
@@ -235,15 +238,5 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Proxy
   } catch (error) {
     await runAll(cleanups);
     throw error;
-  }
-}
-
-async function runAll(steps: (() => Promise<void>)[]): Promise<void> {
-  for (const step of steps) {
-    try {
-      await step();
-    } catch {
-      // keep cleaning up
-    }
   }
 }

@@ -8,7 +8,7 @@
 import { createRoute, type RouteInput } from "./core/route.ts";
 import { normalizeRoutespec } from "./core/routespec.ts";
 import type { Store } from "./core/store.ts";
-import type { RouteConfirmer } from "./traefik/api.ts";
+import type { RouteConfirmer } from "./core/confirmer.ts";
 import type { Route } from "./core/types.ts";
 
 /** A store, or a store with a confirmer (such as a started proxy). */

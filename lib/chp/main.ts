@@ -21,6 +21,7 @@ import { instanceConfig } from "./instance_config.ts";
 import { internalHandler } from "./internal_handler.ts";
 import { deepMerge } from "../core/tree.ts";
 import { type ProviderOptions, type Proxy, startProxy } from "../proxy.ts";
+import { runAll } from "../async/run_all.ts";
 import type { ConfigTree } from "../core/types.ts";
 
 const LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -280,14 +281,4 @@ function freeLoopbackPort(): number {
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
-}
-
-async function runAll(steps: (() => Promise<void> | void)[]): Promise<void> {
-  for (const step of steps) {
-    try {
-      await step();
-    } catch {
-      // keep going
-    }
-  }
 }

@@ -1,0 +1,162 @@
+/**
+ * The confirmation of route changes: after a change, poll traefik's API until traefik serves
+ * each changed route with its new target, or no longer has a deleted one. Many routes changed in
+ * the same burst are confirmed by the same polls.
+ *
+ * @module
+ */
+
+import type { RouteConfirmer } from "../core/confirmer.ts";
+import { RouteTimeoutError } from "../core/errors.ts";
+import { routerName, serviceName } from "../core/names.ts";
+import type { Route } from "../core/types.ts";
+import type { TraefikApi } from "./api.ts";
+
+export type { RouteConfirmer } from "../core/confirmer.ts";
+
+/** Options of `routeConfirmer`. */
+export interface RouteConfirmerOptions {
+  /** traefik's provider name of the store (`file`, `redis`, ...). */
+  provider: string;
+  /** How long to wait for each change, in ms; default 30,000. */
+  timeoutMs?: number;
+  /** Pause between polls, in ms; default 20. */
+  intervalMs?: number;
+  /** Up to this many pending routes are checked one by one; more use one `/api/rawdata`. */
+  singleLimit?: number;
+}
+
+interface Expectation {
+  routespec: string;
+  router: string;
+  service: string;
+  /** Target URL to see, or undefined when the route must be gone. */
+  url?: string;
+  deadline: number;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+type RawService = { status?: string; loadBalancer?: { servers?: { url?: string }[] } };
+type RawData = {
+  routers?: Record<string, { status?: string; service?: string }>;
+  services?: Record<string, RawService>;
+};
+
+function serves(service: RawService | undefined, url: string): boolean {
+  return service?.status === "enabled" &&
+    (service.loadBalancer?.servers ?? []).some((server) => server.url === url);
+}
+
+/**
+ * Creates a confirmer over a traefik API. All pending expectations share one poll loop: few are
+ * checked with per-router requests, many with a single `/api/rawdata` request per poll.
+ *
+ * @example
+ * ```ts
+ * import { traefikApi } from "./api.ts";
+ * import { routeConfirmer } from "./confirm.ts";
+ * const confirm = routeConfirmer(traefikApi({ url: "http://127.0.0.1:8099" }), {
+ *   provider: "file",
+ * });
+ * // await confirm.served([{ routespec: "/a/", target: "http://127.0.0.1:9000", data: {} }]);
+ * ```
+ */
+export function routeConfirmer(
+  api: TraefikApi,
+  options: RouteConfirmerOptions,
+): RouteConfirmer {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const intervalMs = options.intervalMs ?? 20;
+  const singleLimit = options.singleLimit ?? 8;
+  const at = "@" + options.provider;
+  let pending: Expectation[] = [];
+  let looping = false;
+
+  function expect(routespec: string, url: string | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      pending.push({
+        routespec,
+        router: routerName(routespec) + at,
+        service: serviceName(routespec) + at,
+        url,
+        deadline: Date.now() + timeoutMs,
+        resolve,
+        reject,
+      });
+      if (!looping) {
+        looping = true;
+        loop();
+      }
+    });
+  }
+
+  async function check(batch: Expectation[]): Promise<Set<Expectation>> {
+    const done = new Set<Expectation>();
+    if (batch.length <= singleLimit) {
+      await Promise.all(batch.map(async (e) => {
+        if (await checkOne(e)) done.add(e);
+      }));
+      return done;
+    }
+    const { status, body } = await api.get("/api/rawdata");
+    if (status !== 200) return done;
+    const raw = body as RawData;
+    for (const e of batch) {
+      const router = raw.routers?.[e.router];
+      if (e.url === undefined) {
+        if (!router) done.add(e);
+        continue;
+      }
+      if (router?.status === "enabled" && serves(raw.services?.[e.service], e.url)) done.add(e);
+    }
+    return done;
+  }
+
+  async function checkOne(e: Expectation): Promise<boolean> {
+    if (e.url === undefined) {
+      const router = await api.get(`/api/http/routers/${encodeURIComponent(e.router)}`);
+      return router.status === 404;
+    }
+    // The service carries the new URL: while it does not, one request per poll is enough.
+    const service = await api.get(`/api/http/services/${encodeURIComponent(e.service)}`);
+    if (service.status !== 200 || !serves(service.body as RawService, e.url)) return false;
+    const router = await api.get(`/api/http/routers/${encodeURIComponent(e.router)}`);
+    return router.status === 200 && (router.body as { status?: string }).status === "enabled";
+  }
+
+  async function loop(): Promise<void> {
+    while (pending.length > 0) {
+      const batch = pending;
+      let done = new Set<Expectation>();
+      try {
+        done = await check(batch);
+      } catch {
+        // traefik unreachable for a moment (restarting): keep waiting until the deadline
+      }
+      const now = Date.now();
+      pending = pending.filter((e) => {
+        if (done.has(e)) {
+          e.resolve();
+          return false;
+        }
+        if (now > e.deadline) {
+          e.reject(new RouteTimeoutError(e.routespec, e.url ? "served" : "removed", timeoutMs));
+          return false;
+        }
+        return true;
+      });
+      if (pending.length > 0) await new Promise((r) => setTimeout(r, intervalMs));
+    }
+    looping = false;
+  }
+
+  return {
+    async served(routes: Route[]) {
+      await Promise.all(routes.map((r) => expect(r.routespec, r.target)));
+    },
+    async removed(routespecs: string[]) {
+      await Promise.all(routespecs.map((r) => expect(r, undefined)));
+    },
+  };
+}
