@@ -34,7 +34,8 @@ export {
 export { diff, flatten, unflatten } from "./lib/core/kv.ts";
 export { deepMerge } from "./lib/core/tree.ts";
 export { formatOf, parseConfig, stringifyConfig } from "./lib/core/config_format.ts";
-export { apiRouteConfig, staticConfig } from "./lib/traefik/static_config.ts";
+export { staticConfig } from "./lib/traefik/static_config.ts";
+export { apiRouteConfig } from "./lib/traefik/api_router.ts";
 export { findTraefik, startTraefik } from "./lib/traefik/process.ts";
 export type { TraefikProcess } from "./lib/traefik/process.ts";
 export { traefikApi } from "./lib/traefik/api.ts";

@@ -10,7 +10,8 @@ import { apiPasswordHash, generateApiPassword } from "./traefik/api_password.ts"
 import { ConfigError } from "./core/errors.ts";
 import { deepMerge } from "./core/tree.ts";
 import { SENTINEL_NAME } from "./core/route_config.ts";
-import { apiRouteConfig, staticConfig } from "./traefik/static_config.ts";
+import { staticConfig } from "./traefik/static_config.ts";
+import { apiRouteConfig } from "./traefik/api_router.ts";
 import type { Store } from "./core/store.ts";
 import { startTraefik, type TraefikProcess } from "./traefik/process.ts";
 import type { RouteConfirmer } from "./core/confirmer.ts";

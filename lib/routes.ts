@@ -47,7 +47,7 @@ export async function addRoute(
   options: RouteOptions = {},
 ): Promise<Route> {
   const { store, confirm } = parts(table, options);
-  const valid = createRoute(route);
+  const valid = createRoute(route, { now: new Date() });
   await store.apply({ set: [valid] });
   await confirm?.served([valid]);
   return valid;

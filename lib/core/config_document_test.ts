@@ -3,7 +3,7 @@ import { assemble, configPieces, renderPiece } from "./config_document.ts";
 import { parseConfig } from "./config_format.ts";
 import { deepMerge } from "./tree.ts";
 import { tableConfig } from "./route_config.ts";
-import { apiRouteConfig } from "../traefik/static_config.ts";
+import { apiRouteConfig } from "../traefik/api_router.ts";
 import type { ConfigTree, Route } from "./types.ts";
 
 const routes: Route[] = [

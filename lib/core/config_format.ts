@@ -77,7 +77,7 @@ export function stringifyConfig(tree: ConfigTree, format: ConfigFormat): string 
     lineWidth: 0,
     aliasDuplicateObjects: false,
   });
-  if (text.includes("{{")) text = escapeBraces(tree, format);
+  if (text.includes("{{")) text = escapeBraces(tree, format, text);
   if (text.includes("{{")) {
     throw new ConfigError("the configuration has '{{' in a key, which traefik's templates break");
   }
@@ -85,9 +85,12 @@ export function stringifyConfig(tree: ConfigTree, format: ConfigFormat): string 
 }
 
 // Re-serialise with a marker in place of "{{" in string values, then swap the marker for the
-// escape; the marker contains no character either format escapes.
-function escapeBraces(tree: ConfigTree, format: ConfigFormat): string {
-  const marker = `JHTPBRACE${crypto.randomUUID().replaceAll("-", "")}X`;
+// escape; the marker contains no character either format escapes, and appears nowhere in the
+// plain serialisation (so nowhere in the tree).
+function escapeBraces(tree: ConfigTree, format: ConfigFormat, plain: string): string {
+  let n = 0;
+  while (plain.includes(`JHTPBRACE${n}X`)) n++;
+  const marker = `JHTPBRACE${n}X`;
   const replace = (value: unknown): unknown => {
     if (typeof value === "string") return value.replaceAll("{{", "{" + marker);
     if (Array.isArray(value)) return value.map(replace);

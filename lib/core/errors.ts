@@ -16,11 +16,12 @@ export class ProxyError extends Error {
 /**
  * A routespec that cannot be routed safely (bad characters, dot segments, a bad host).
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RoutespecError } from "./errors.ts";
- * const err = new RoutespecError("/a b/", "it contains a space");
- * console.log(err.message);
+ * const error = new RoutespecError("/a b/", "it contains a space");
+ * assert.equal(error.routespec, "/a b/");
  * ```
  */
 export class RoutespecError extends ProxyError {
@@ -39,10 +40,12 @@ export class RoutespecError extends ProxyError {
 /**
  * A route target that is not an absolute http(s) URL.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TargetError } from "./errors.ts";
- * throw new TargetError("ftp://x", "only http and https are proxied");
+ * const error = new TargetError("ftp://x", "only http and https are proxied");
+ * assert.equal(error.target, "ftp://x");
  * ```
  */
 export class TargetError extends ProxyError {
@@ -61,10 +64,12 @@ export class TargetError extends ProxyError {
 /**
  * Route data that is not a JSON object, or that cannot be stored safely.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RouteDataError } from "./errors.ts";
- * throw new RouteDataError("data must be a JSON object");
+ * const error = new RouteDataError("data must be a JSON object");
+ * assert.equal(error.name, "RouteDataError");
  * ```
  */
 export class RouteDataError extends ProxyError {}
@@ -72,55 +77,67 @@ export class RouteDataError extends ProxyError {}
 /**
  * traefik did not confirm a route change within the timeout.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RouteTimeoutError } from "./errors.ts";
- * throw new RouteTimeoutError("/user/a/", "served", 30_000);
+ * const error = new RouteTimeoutError("/user/a/", "served", 30_000);
+ * assert.equal(error.timeoutMs, 30_000);
  * ```
  */
 export class RouteTimeoutError extends ProxyError {
   /** The routespec that was not confirmed. */
   readonly routespec: string;
+  /** How long traefik was given, in ms. */
+  readonly timeoutMs: number;
   /** Creates the error for `routespec`, waiting for it to be `state` for `timeoutMs`. */
   constructor(routespec: string, state: "served" | "removed", timeoutMs: number) {
     super(
       `traefik did not report route ${JSON.stringify(routespec)} as ${state} within ` +
         `${timeoutMs} ms; check traefik's log for configuration errors and that traefik reads ` +
-        "the same provider this proxy writes, or raise --check-route-timeout",
+        "the same provider this proxy writes, or allow it more time",
     );
     this.routespec = routespec;
+    this.timeoutMs = timeoutMs;
   }
 }
 
 /**
  * The traefik binary could not be found.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TraefikNotFoundError } from "./errors.ts";
- * throw new TraefikNotFoundError();
+ * const error = new TraefikNotFoundError("/opt/traefik");
+ * assert.equal(error.path, "/opt/traefik");
  * ```
  */
 export class TraefikNotFoundError extends ProxyError {
+  /** The explicit binary that is missing, if one was given. */
+  readonly path?: string;
   /** Creates the error; `path` is the explicit binary that is missing, if one was given. */
   constructor(path?: string) {
     super(
       path
-        ? `traefik was not found at ${path} (not an executable file); fix the path given by ` +
-          "--traefik-bin or TRAEFIK_BIN, or unset it to search PATH and .tools/bin"
+        ? `traefik was not found at ${path} (not an executable file); fix the path, or give ` +
+          "none to search TRAEFIK_BIN, PATH and .tools/bin"
         : "traefik was not found in TRAEFIK_BIN, on PATH or in .tools/bin; " +
           "run ./setup.sh or set TRAEFIK_BIN to a traefik v3 binary",
     );
+    this.path = path;
   }
 }
 
 /**
  * traefik exited, or never became ready.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TraefikStartError } from "./errors.ts";
- * throw new TraefikStartError("traefik exited with code 1 before it was ready");
+ * const error = new TraefikStartError("traefik exited with code 1 before it was ready");
+ * assert.ok(error instanceof Error);
  * ```
  */
 export class TraefikStartError extends ProxyError {}
@@ -128,10 +145,12 @@ export class TraefikStartError extends ProxyError {}
 /**
  * The route store (file, redis, etcd) failed or holds something unreadable.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StoreError } from "./errors.ts";
- * throw new StoreError("redis at redis://127.0.0.1:6379 is unreachable");
+ * const error = new StoreError("redis at redis://127.0.0.1:6379 is unreachable");
+ * assert.equal(error.name, "StoreError");
  * ```
  */
 export class StoreError extends ProxyError {}
@@ -139,10 +158,12 @@ export class StoreError extends ProxyError {}
 /**
  * A configuration option or command-line flag that is invalid.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ConfigError } from "./errors.ts";
- * throw new ConfigError("--port must be a number between 0 and 65535");
+ * const error = new ConfigError("the port must be a number between 0 and 65535");
+ * assert.equal(error.name, "ConfigError");
  * ```
  */
 export class ConfigError extends ProxyError {}

@@ -16,8 +16,14 @@ export interface RouteInput {
   target: string;
   /** JSON object stored with the route; `{}` when omitted. */
   data?: RouteData;
-  /** ISO 8601 time of the route's last activity; the current time when omitted. */
+  /** ISO 8601 time of the route's last activity; `now` when omitted. */
   lastActivity?: string;
+}
+
+/** Options of `createRoute`. */
+export interface CreateRouteOptions {
+  /** The current time, for a route given without `lastActivity`. */
+  now: Date;
 }
 
 /** Largest accepted target URL, in characters. */
@@ -94,18 +100,25 @@ export function validateData(data: unknown): RouteData {
 }
 
 /**
- * Validates a route and returns it normalised.
+ * Validates a route and returns it with its routespec in canonical form, its data copied and
+ * `lastActivity` set (to `now` when not given).
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createRoute } from "./route.ts";
- * createRoute({ routespec: "/user/a", target: "http://127.0.0.1:9000" });
- * // { routespec: "/user/a/", target: "http://127.0.0.1:9000", data: {}, lastActivity: "..." }
+ * const now = new Date("2026-01-01T00:00:00Z");
+ * assert.deepEqual(createRoute({ routespec: "/user/a", target: "http://127.0.0.1:9000" }, { now }), {
+ *   routespec: "/user/a/",
+ *   target: "http://127.0.0.1:9000",
+ *   data: {},
+ *   lastActivity: "2026-01-01T00:00:00.000Z",
+ * });
  * ```
  * @throws {RoutespecError | TargetError | RouteDataError} naming what is invalid.
  */
-export function createRoute(input: RouteInput): Route {
-  const lastActivity = input.lastActivity ?? new Date().toISOString();
+export function createRoute(input: RouteInput, options: CreateRouteOptions): Route {
+  const lastActivity = input.lastActivity ?? options.now.toISOString();
   if (Number.isNaN(Date.parse(lastActivity))) {
     throw new RouteDataError(`lastActivity ${JSON.stringify(lastActivity)} is not a date`);
   }

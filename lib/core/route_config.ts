@@ -26,6 +26,7 @@
 import { routerName, serviceName } from "./names.ts";
 import { routePriority, routeRule } from "./rule.ts";
 import { parseRoutespec } from "./routespec.ts";
+import { isPlainObject } from "./tree.ts";
 import type { ConfigTree, Route, RouteData } from "./types.ts";
 
 /** Name of the permanent router that keeps a store from ever becoming empty. */
@@ -219,10 +220,10 @@ export interface ReadRoutes {
 export function routesFromConfig(config: ConfigTree): ReadRoutes {
   const routes = new Map<string, Route>();
   const skipped: string[] = [];
-  const jupyterhub = asObject(config.jupyterhub);
-  const records = asObject(jupyterhub?.routes) ?? {};
+  const jupyterhub = asTree(config.jupyterhub);
+  const records = asTree(jupyterhub?.routes) ?? {};
   for (const [name, value] of Object.entries(records)) {
-    const record = asObject(value);
+    const record = asTree(value);
     if (typeof record?.routespec !== "string" || typeof record.target !== "string") {
       skipped.push(`${name}: no routespec or target`);
       continue;
@@ -238,7 +239,7 @@ export function routesFromConfig(config: ConfigTree): ReadRoutes {
       routespec,
       target: record.target,
       // A plain JSON copy: parsers may hand back objects without a prototype.
-      data: JSON.parse(JSON.stringify(asObject(record.data) ?? {})) as RouteData,
+      data: JSON.parse(JSON.stringify(asTree(record.data) ?? {})) as RouteData,
     };
     if (typeof record.last_activity === "string") route.lastActivity = record.last_activity;
     routes.set(routespec, route);
@@ -246,8 +247,6 @@ export function routesFromConfig(config: ConfigTree): ReadRoutes {
   return { routes, skipped };
 }
 
-function asObject(value: unknown): ConfigTree | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? value as ConfigTree
-    : undefined;
+function asTree(value: unknown): ConfigTree | undefined {
+  return isPlainObject(value) ? value : undefined;
 }

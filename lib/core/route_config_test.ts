@@ -10,7 +10,8 @@ import {
   sentinelConfig,
   tableConfig,
 } from "./route_config.ts";
-import { apiRouteConfig, staticConfig } from "../traefik/static_config.ts";
+import { staticConfig } from "../traefik/static_config.ts";
+import { apiRouteConfig } from "../traefik/api_router.ts";
 import { RouteDataError, TargetError } from "./errors.ts";
 
 const route = {
@@ -205,5 +206,8 @@ Deno.test("validateData takes JSON objects only and copies them", () => {
   for (const bad of [[], "x", 3, { big: "x".repeat(70_000) }]) {
     assert.throws(() => validateData(bad), RouteDataError);
   }
-  assert.equal(createRoute({ routespec: "/a", target: "http://h:1" }).routespec, "/a/");
+  assert.equal(
+    createRoute({ routespec: "/a", target: "http://h:1" }, { now: new Date(0) }).routespec,
+    "/a/",
+  );
 });

@@ -7,19 +7,24 @@
 
 import type { Route, RouteChange } from "./types.ts";
 
-/** Where the routing table lives: a dynamic-configuration file, redis, etcd or consul. */
+/**
+ * Where the routing table lives: a dynamic-configuration file, redis or etcd (the stores in
+ * `providers/`), or anything else that delivers traefik's dynamic configuration.
+ */
 export interface Store {
   /** traefik's name of the provider that reads this store (`file`, `redis`, `etcd`, ...). */
   readonly provider: string;
   /** Name of traefik's public entry point that routes attach to. */
   readonly entryPoint: string;
-  /** Every route, by normalised routespec. */
+  /** Every route, by canonical routespec. */
   getAllRoutes(): Promise<Map<string, Route>>;
-  /** One route by normalised routespec, or undefined. */
+  /** One route by canonical routespec, or undefined. */
   getRoute(routespec: string): Promise<Route | undefined>;
   /**
-   * Applies a batch of changes; resolves once the store holds them. Concurrent calls may be
-   * coalesced into one write. Either all of a batch is stored or none of it (it rejects).
+   * Applies a batch of changes; resolves once the store holds them, rejects when it could not
+   * store them. Concurrent calls may be coalesced into one write. Each route's change is stored
+   * whole or not at all; a batch may be committed in several steps (etcd's transactions hold
+   * at most 128 operations), so after a rejection some of its routes may have changed.
    */
   apply(change: RouteChange): Promise<void>;
   /** Waits for pending writes, then releases the store's resources. */

@@ -1,6 +1,6 @@
 /**
- * traefik's static configuration and the per-instance dynamic configuration (the private API
- * router behind basicAuth) for a traefik that this proxy starts itself.
+ * traefik's static configuration for a traefik that this proxy starts itself: the public entry
+ * point, the private API entry point, the providers.
  *
  * @module
  */
@@ -10,8 +10,6 @@ import type { ConfigTree } from "../core/types.ts";
 
 /** Name of the private entry point that serves traefik's API and ping. */
 export const API_ENTRYPOINT = "auth_api";
-/** Name of the API router and of its basicAuth middleware. */
-export const API_ROUTER = "route_api";
 
 // JupyterHub quotes user names, so paths carry %2F and friends; CHP accepts them all. Set
 // explicitly, which also keeps traefik from warning about the defaults at every start.
@@ -85,41 +83,4 @@ export function staticConfig(options: StaticConfigOptions): ConfigTree {
     providers: { providersThrottleDuration: "0s", ...options.providers },
   };
   return options.extra ? deepMerge(config, options.extra) : config;
-}
-
-/** Options of `apiRouteConfig`. */
-export interface ApiRouteOptions {
-  /** basicAuth user name. */
-  username: string;
-  /** Hash of the password as traefik's basicAuth takes it (bcrypt, `{SHA}`, apr1). */
-  passwordHash: string;
-}
-
-/**
- * The dynamic configuration that exposes traefik's API on the private entry point behind
- * basicAuth: router `route_api` to `api@internal` with middleware `auth_api`.
- *
- * @example
- * ```ts
- * import { apiRouteConfig } from "./static_config.ts";
- * apiRouteConfig({ username: "jupyterhub", passwordHash: "$2b$04$..." });
- * ```
- */
-export function apiRouteConfig(options: ApiRouteOptions): ConfigTree {
-  return {
-    http: {
-      routers: {
-        [API_ROUTER]: {
-          rule: 'PathPrefix("/api")',
-          entryPoints: [API_ENTRYPOINT],
-          service: "api@internal",
-          middlewares: ["auth_api"],
-          priority: 1000,
-        },
-      },
-      middlewares: {
-        auth_api: { basicAuth: { users: [`${options.username}:${options.passwordHash}`] } },
-      },
-    },
-  };
 }

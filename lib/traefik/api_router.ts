@@ -1,0 +1,57 @@
+/**
+ * The dynamic configuration that exposes traefik's API on the private entry point behind
+ * basicAuth (the names the Python proxy uses).
+ *
+ * @module
+ */
+
+import type { ConfigTree } from "../core/types.ts";
+import { API_ENTRYPOINT } from "./static_config.ts";
+
+/** Name of the router that serves traefik's API. */
+export const API_ROUTER = "route_api";
+/** Name of the API router's basicAuth middleware. */
+export const API_AUTH_MIDDLEWARE = "auth_api";
+
+/** Options of `apiRouteConfig`. */
+export interface ApiRouteOptions {
+  /** basicAuth user name. */
+  username: string;
+  /** Hash of the password as traefik's basicAuth takes it (bcrypt, `{SHA}`, apr1). */
+  passwordHash: string;
+}
+
+/**
+ * The dynamic configuration that exposes traefik's API on the private entry point behind
+ * basicAuth: router `API_ROUTER` to `api@internal` with middleware `API_AUTH_MIDDLEWARE`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { API_ROUTER, apiRouteConfig } from "./api_router.ts";
+ * const config = apiRouteConfig({ username: "jupyterhub", passwordHash: "{SHA}x" }) as {
+ *   http: { routers: Record<string, { service: string }> };
+ * };
+ * assert.equal(config.http.routers[API_ROUTER].service, "api@internal");
+ * ```
+ */
+export function apiRouteConfig(options: ApiRouteOptions): ConfigTree {
+  return {
+    http: {
+      routers: {
+        [API_ROUTER]: {
+          rule: 'PathPrefix("/api")',
+          entryPoints: [API_ENTRYPOINT],
+          service: "api@internal",
+          middlewares: [API_AUTH_MIDDLEWARE],
+          priority: 1000,
+        },
+      },
+      middlewares: {
+        [API_AUTH_MIDDLEWARE]: {
+          basicAuth: { users: [`${options.username}:${options.passwordHash}`] },
+        },
+      },
+    },
+  };
+}
