@@ -7,7 +7,6 @@
  */
 
 import { apiPasswordHash, generateApiPassword } from "./traefik/api_password.ts";
-import { ConfigError } from "./core/errors.ts";
 import { deepMerge } from "./core/tree.ts";
 import { SENTINEL_NAME } from "./core/route_config.ts";
 import { staticConfig } from "./traefik/static_config.ts";
@@ -19,35 +18,14 @@ import { type TraefikApi, traefikApi } from "./traefik/api.ts";
 import { routeConfirmer } from "./traefik/confirm.ts";
 import { runAll } from "./async/run_all.ts";
 import type { ConfigTree } from "./core/types.ts";
-import { fileStore } from "../providers/file.ts";
-import type { RedisStoreOptions } from "../providers/redis.ts";
-import type { EtcdStoreOptions } from "../providers/etcd.ts";
+import { openStore, type ProviderOptions } from "../providers/mod.ts";
 
-/** The file provider: routes in one TOML or YAML dynamic-configuration file. */
-export interface FileProviderOptions {
-  /** Provider kind. */
-  kind: "file";
-  /**
-   * Path of the dynamic-configuration file (`*.toml`, `*.yaml`, `*.yml`); kept across
-   * restarts. Default: a private file that `stop()` removes.
-   */
-  path?: string;
-}
-
-/** The redis provider (recommended for several nodes). */
-export interface RedisProviderOptions extends RedisStoreOptions {
-  /** Provider kind. */
-  kind: "redis";
-}
-
-/** The etcd provider. */
-export interface EtcdProviderOptions extends EtcdStoreOptions {
-  /** Provider kind. */
-  kind: "etcd";
-}
-
-/** Where routes live. */
-export type ProviderOptions = FileProviderOptions | RedisProviderOptions | EtcdProviderOptions;
+export type {
+  EtcdProviderOptions,
+  FileProviderOptions,
+  ProviderOptions,
+  RedisProviderOptions,
+} from "../providers/mod.ts";
 
 /** traefik managed by someone else: this proxy only writes the dynamic configuration. */
 export interface ExternalTraefikOptions {
@@ -102,7 +80,7 @@ export interface StartProxyOptions {
 }
 
 /** A running proxy. */
-export interface Proxy {
+export interface RunningProxy {
   /** The route store. */
   readonly store: Store;
   /** Waits for traefik to reflect changes. */
@@ -119,18 +97,32 @@ export interface Proxy {
  * Starts a proxy: opens the store, starts traefik (unless `external`) and waits until traefik
  * has loaded the routing table.
  *
- * @example
+ * @example Usage
  * ```ts
- * import { addRoute, startProxy } from "../mod.ts";
- * const proxy = await startProxy({ publicAddress: "127.0.0.1:8000" });
- * await addRoute(proxy, { routespec: "/user/alice/", target: "http://127.0.0.1:9000" });
- * await proxy.stop();
+ * import assert from "node:assert/strict";
+ * import { addRoute, getAllRoutes } from "./routes.ts";
+ * import { startProxy } from "./proxy.ts";
+ * const free = () => {
+ *   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ *   listener.close();
+ *   return listener.addr.port;
+ * };
+ * const proxy = await startProxy({
+ *   publicAddress: `127.0.0.1:${free()}`,
+ *   apiAddress: `127.0.0.1:${free()}`,
+ * });
+ * try {
+ *   // Resolves once traefik serves the route (a private routes file, removed by stop()).
+ *   await addRoute(proxy, { routespec: "/user/alice/", target: "http://127.0.0.1:9000" });
+ *   assert.deepEqual([...(await getAllRoutes(proxy)).keys()], ["/user/alice/"]);
+ * } finally {
+ *   await proxy.stop();
+ * }
  * ```
  * @throws {TraefikNotFoundError | TraefikStartError} when traefik cannot be started.
  * @throws {StoreError | ConfigError} when the store cannot be opened.
  */
-export async function startProxy(options: StartProxyOptions = {}): Promise<Proxy> {
-  const provider = options.provider ?? { kind: "file" };
+export async function startProxy(options: StartProxyOptions = {}): Promise<RunningProxy> {
   const entryPoint = options.entryPoint ?? "http";
   const apiAddress = options.apiAddress ?? "127.0.0.1:8099";
   const username = options.apiUsername ?? "jupyterhub";
@@ -155,39 +147,14 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Proxy
         fixed,
       );
     }
-    let store: Store;
-    let providers: ConfigTree;
-    if (provider.kind === "file") {
-      const path = provider.path ?? `${workDir}/rules.toml`;
-      store = await fileStore({ path, entryPoint, fixed, onSkipped: (message) => log(message) });
-      cleanups.unshift(() => store.close());
-      providers = { file: { filename: path, watch: true } };
-    } else {
-      const common = { ...provider, entryPoint, log };
-      let providerConfig: ConfigTree;
-      if (provider.kind === "redis") {
-        const redis = await import("../providers/redis.ts");
-        store = await redis.redisStore(common);
-        providerConfig = redis.redisProviderConfig(provider);
-      } else if (provider.kind === "etcd") {
-        const etcd = await import("../providers/etcd.ts");
-        store = await etcd.etcdStore(common);
-        providerConfig = etcd.etcdProviderConfig(provider);
-      } else {
-        throw new ConfigError(
-          `unknown provider ${JSON.stringify((provider as { kind: string }).kind)}`,
-        );
-      }
-      cleanups.unshift(() => store.close());
-      // This process's own configuration (API router, healthz, error pages) goes to a private
-      // file, so that processes sharing one store never overwrite each other's.
-      const instance = await fileStore({ path: `${workDir}/instance.toml`, entryPoint, fixed });
-      cleanups.unshift(() => instance.close());
-      providers = {
-        file: { filename: instance.path, watch: true },
-        [provider.kind]: providerConfig,
-      };
-    }
+    const opened = await openStore(options.provider ?? { kind: "file" }, {
+      workDir,
+      entryPoint,
+      fixed,
+      log,
+    });
+    cleanups.unshift(() => opened.close());
+    const { store, providers } = opened;
 
     const api = options.external
       ? traefikApi({

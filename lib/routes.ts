@@ -31,12 +31,15 @@ function parts(table: RouteTable, options: RouteOptions) {
  * Adds a route, or replaces the route with the same routespec, and (with a confirmer) resolves
  * only once traefik serves the new target.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { addRoute } from "./routes.ts";
- * import { fileStore } from "../providers/file.ts";
- * const store = await fileStore({ path: "/tmp/rules.toml" });
- * await addRoute(store, { routespec: "/user/alice/", target: "http://127.0.0.1:9000" });
+ * import { memoryStore } from "../providers/memory.ts";
+ * const store = memoryStore();
+ * const route = await addRoute(store, { routespec: "/user/a$b", target: "http://127.0.0.1:9000" });
+ * assert.equal(route.routespec, "/user/a%24b/");
+ * assert.equal((await store.getRoute("/user/a%24b/"))?.target, "http://127.0.0.1:9000");
  * ```
  * @throws {RoutespecError | TargetError | RouteDataError} for invalid input (nothing changes).
  * @throws {StoreError} when the store fails; {RouteTimeoutError} when traefik does not confirm.
@@ -57,12 +60,15 @@ export async function addRoute(
  * Deletes the route with a routespec; resolves to false when there was none. With a
  * confirmer, resolves only once traefik no longer has the route's router.
  *
- * @example
+ * @example Usage
  * ```ts
- * import { deleteRoute } from "./routes.ts";
- * import { fileStore } from "../providers/file.ts";
- * const store = await fileStore({ path: "/tmp/rules.toml" });
- * await deleteRoute(store, "/user/alice/");
+ * import assert from "node:assert/strict";
+ * import { addRoute, deleteRoute } from "./routes.ts";
+ * import { memoryStore } from "../providers/memory.ts";
+ * const store = memoryStore();
+ * await addRoute(store, { routespec: "/user/alice/", target: "http://127.0.0.1:9000" });
+ * assert.equal(await deleteRoute(store, "/user/alice"), true);
+ * assert.equal(await deleteRoute(store, "/user/alice/"), false);
  * ```
  * @throws {RoutespecError} for an invalid routespec.
  * @throws {StoreError} when the store fails; {RouteTimeoutError} when traefik does not confirm.
@@ -83,11 +89,14 @@ export async function deleteRoute(
 /**
  * Every route of the table, by normalised routespec.
  *
- * @example
+ * @example Usage
  * ```ts
- * import { getAllRoutes } from "./routes.ts";
- * import { fileStore } from "../providers/file.ts";
- * const routes = await getAllRoutes(await fileStore({ path: "/tmp/rules.toml" }));
+ * import assert from "node:assert/strict";
+ * import { addRoute, getAllRoutes } from "./routes.ts";
+ * import { memoryStore } from "../providers/memory.ts";
+ * const store = memoryStore();
+ * await addRoute(store, { routespec: "/user/alice/", target: "http://127.0.0.1:9000" });
+ * assert.deepEqual([...(await getAllRoutes(store)).keys()], ["/user/alice/"]);
  * ```
  * @throws {StoreError} when the store fails.
  */
@@ -98,14 +107,20 @@ export function getAllRoutes(table: RouteTable): Promise<Map<string, Route>> {
 /**
  * One route by routespec (normalised first), or undefined.
  *
- * @example
+ * @example Usage
  * ```ts
- * import { getRoute } from "./routes.ts";
- * import { fileStore } from "../providers/file.ts";
- * const route = await getRoute(await fileStore({ path: "/tmp/rules.toml" }), "/user/alice");
+ * import assert from "node:assert/strict";
+ * import { addRoute, getRoute } from "./routes.ts";
+ * import { memoryStore } from "../providers/memory.ts";
+ * const store = memoryStore();
+ * await addRoute(store, { routespec: "/user/a%40b/", target: "http://127.0.0.1:9000" });
+ * assert.equal((await getRoute(store, "/user/a@b"))?.routespec, "/user/a@b/");
  * ```
  * @throws {RoutespecError} for an invalid routespec; {StoreError} when the store fails.
  */
-export function getRoute(table: RouteTable, routespec: string): Promise<Route | undefined> {
-  return parts(table, {}).store.getRoute(normalizeRoutespec(routespec));
+export async function getRoute(
+  table: RouteTable,
+  routespec: string,
+): Promise<Route | undefined> {
+  return await parts(table, {}).store.getRoute(normalizeRoutespec(routespec));
 }

@@ -14,46 +14,45 @@ import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
 import type { KvDiff } from "../lib/core/kv.ts";
 import type { Store } from "../lib/core/store.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
-import {
-  type KvClient,
-  kvStore,
-  type KvStoreOptions,
-  type KvWatch,
-  type KvWatchSink,
-} from "./kv_store.ts";
+import { watchEtcd } from "./_etcd_watch.ts";
+import { prefixEnd } from "./_prefix_end.ts";
+import { openSharedStore } from "./_shared_store.ts";
+import { type KvClient, kvLayout, kvStore, type KvStoreOptions } from "./kv_store.ts";
+import type { StoreProvider } from "./provider.ts";
 
-/** etcd's limit of operations in one transaction. */
+export { prefixEnd } from "./_prefix_end.ts";
+export type { Store } from "../lib/core/store.ts";
+export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
+export type { KvStoreOptions } from "./kv_store.ts";
+export type { OpenedStore, StoreContext, StoreProvider } from "./provider.ts";
+
+/**
+ * etcd's limit of operations in one transaction.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ETCD_MAX_TXN_OPS, packTransactions } from "./etcd.ts";
+ * const ops = Array.from({ length: ETCD_MAX_TXN_OPS + 1 }, (_, i) => [i]);
+ * assert.equal(packTransactions(ops).length, 2);
+ * ```
+ */
 export const ETCD_MAX_TXN_OPS = 128;
 
 /** Keys read per range request. */
 const RANGE_PAGE = 5_000;
 
-/** How long a sync may wait for the watch to report a revision, in ms. */
-const SYNC_TIMEOUT_MS = 5_000;
-
 /**
- * The end of the key range holding every key that starts with `prefix` (etcd's `range_end`):
- * the prefix with its last byte below 0xff incremented.
+ * Options of `etcdStore`.
  *
- * @example
+ * @example Usage
  * ```ts
- * import { Buffer } from "node:buffer";
- * import { prefixEnd } from "./etcd.ts";
- * prefixEnd(Buffer.from("ab")).toString(); // "ac"
+ * import assert from "node:assert/strict";
+ * import { etcdProviderConfig, type EtcdStoreOptions } from "./etcd.ts";
+ * const options: EtcdStoreOptions = { urls: ["https://10.0.0.1:2379"], caFile: "/etc/ca.pem" };
+ * assert.deepEqual(etcdProviderConfig(options).tls, { ca: "/etc/ca.pem" });
  * ```
  */
-export function prefixEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i] < 0xff) {
-      end[i]++;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]); // every key
-}
-
-/** Options of `etcdStore`. */
 export interface EtcdStoreOptions extends KvStoreOptions {
   /** Endpoints, e.g. `["http://127.0.0.1:2379"]`; default that one. */
   urls?: string[];
@@ -71,10 +70,11 @@ export interface EtcdStoreOptions extends KvStoreOptions {
  * Packs groups of operations into transactions of at most `max` operations, keeping each group
  * whole (a group larger than `max` is split on its own).
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { packTransactions } from "./etcd.ts";
- * packTransactions([[1, 2], [3, 4], [5]], 4); // [[1, 2, 3, 4], [5]]
+ * assert.deepEqual(packTransactions([[1, 2], [3, 4], [5]], 4), [[1, 2, 3, 4], [5]]);
  * ```
  */
 export function packTransactions<T>(groups: T[][], max: number = ETCD_MAX_TXN_OPS): T[][] {
@@ -98,18 +98,21 @@ export function packTransactions<T>(groups: T[][], max: number = ETCD_MAX_TXN_OP
 /**
  * traefik's static `providers.etcd` section for the same endpoints and prefix.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { etcdProviderConfig } from "./etcd.ts";
- * etcdProviderConfig({ urls: ["http://127.0.0.1:2379"] });
- * // { endpoints: ["127.0.0.1:2379"], rootKey: "traefik" }
+ * assert.deepEqual(etcdProviderConfig({ urls: ["http://127.0.0.1:2379"] }), {
+ *   endpoints: ["127.0.0.1:2379"],
+ *   rootKey: "traefik",
+ * });
  * ```
  */
 export function etcdProviderConfig(options: EtcdStoreOptions): ConfigTree {
   const urls = options.urls ?? ["http://127.0.0.1:2379"];
   const config: ConfigTree = {
     endpoints: urls.map((url) => url.replace(/^https?:\/\//, "").replace(/\/+$/, "")),
-    rootKey: (options.traefikPrefix ?? "traefik").replace(/^\/+|\/+$/g, ""),
+    rootKey: kvLayout(options).traefikPrefix,
   };
   if (options.username) config.username = options.username;
   if (options.password) config.password = options.password;
@@ -122,11 +125,17 @@ export function etcdProviderConfig(options: EtcdStoreOptions): ConfigTree {
 /**
  * Connects to etcd and opens a route store on it.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { StoreError } from "../lib/core/errors.ts";
  * import { etcdStore } from "./etcd.ts";
- * const store = await etcdStore({ urls: ["http://127.0.0.1:2379"] });
- * await store.close();
+ * // With etcd on 127.0.0.1:2379:
+ * //   const store = await etcdStore({ urls: ["http://127.0.0.1:2379"] });
+ * //   await store.close();
+ * // Without a server, opening fails with a StoreError saying what to check:
+ * const urls = ["http://127.0.0.1:1"];
+ * await assert.rejects(etcdStore({ urls, connectTimeoutMs: 1_000 }), StoreError);
  * ```
  * @throws {StoreError} when etcd is unreachable or refuses the credentials.
  */
@@ -217,74 +226,24 @@ async function readRange(
 }
 
 /**
- * Watches the keys under `prefix` (events carry their values), plus a fence key just before
- * it, `<prefix without "/">.sync`. A sync asks etcd for its current revision; if the watch has
- * not yet reported an event at or after it (the last writes were to other keys, or events are
- * on their way), it writes the fence key and waits for that event: etcd reports a watcher's
- * events in revision order, so every earlier change under the prefix has been reported by then.
+ * The etcd provider for the registry in `mod.ts`: an etcd store, read by traefik's etcd
+ * provider, and a private file for this process's own configuration.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StoreError } from "../lib/core/errors.ts";
+ * import { etcdProvider } from "./etcd.ts";
+ * const context = { entryPoint: "http", fixed: {}, workDir: "/nonexistent", log: () => {} };
+ * const urls = ["http://127.0.0.1:1"]; // nothing listens there
+ * await assert.rejects(etcdProvider.open({ urls, connectTimeoutMs: 1_000 }, context), StoreError);
+ * ```
  */
-async function watchEtcd(client: Etcd3, prefix: string, sink: KvWatchSink): Promise<KvWatch> {
-  const fence = Buffer.from(`${prefix.replace(/\/+$/, "")}.sync`);
-  const start = Buffer.from(prefix);
-  let seen = 0; // highest mod revision reported
-  let up = false;
-  const waiting = new Set<{ revision: number; resolve: () => void }>();
-  const watcher = await client.watch().inRange({ start: fence, end: prefixEnd(start) }).create();
-  up = true;
-  watcher.on("data", (response) => {
-    for (const event of response.events) {
-      const revision = Number(event.kv.mod_revision);
-      if (revision > seen) seen = revision;
-      if (!event.kv.key.subarray(0, start.length).equals(start)) continue;
-      sink.changed(
-        event.kv.key.toString(),
-        event.type === "Delete" ? null : event.kv.value.toString(),
-      );
-    }
-    for (const wait of waiting) {
-      if (seen >= wait.revision) {
-        waiting.delete(wait);
-        wait.resolve();
-      }
-    }
-  });
-  watcher.on("disconnected", () => {
-    up = false;
-    sink.reset();
-  });
-  watcher.on("connected", () => {
-    // Events between the two may be lost: read everything again.
-    sink.reset();
-    up = true;
-  });
-  watcher.on("error", () => {
-    up = false;
-    sink.reset();
-  });
-
-  function reached(revision: number): Promise<void> {
-    if (seen >= revision) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const wait = { revision, resolve };
-    waiting.add(wait);
-    return withTimeout(promise, SYNC_TIMEOUT_MS).then((result) => {
-      waiting.delete(wait);
-      if (result === TIMED_OUT) throw new Error("the etcd watch did not catch up in time");
-    });
-  }
-
-  return {
-    async sync() {
-      if (!up) throw new Error("the etcd watch is down");
-      const probe = await client.kv.range({ key: fence, count_only: true });
-      const current = Number(probe.header.revision);
-      if (seen >= current) return;
-      const put = await client.kv.put({ key: fence, value: Buffer.from(String(current)) });
-      await reached(Number(put.header.revision));
-      if (!up) throw new Error("the etcd watch is down");
-    },
-    async close() {
-      await watcher.cancel();
-    },
-  };
-}
+export const etcdProvider: StoreProvider<EtcdStoreOptions> = {
+  open: (options, context) =>
+    openSharedStore(
+      () => etcdStore({ ...options, entryPoint: context.entryPoint, log: context.log }),
+      etcdProviderConfig(options),
+      context,
+    ),
+};

@@ -22,6 +22,11 @@ import { deepMerge } from "../lib/core/tree.ts";
 import { routeParts, routesFromConfig, sentinelConfig } from "../lib/core/route_config.ts";
 import type { Store } from "../lib/core/store.ts";
 import type { ConfigTree, Route, RouteChange } from "../lib/core/types.ts";
+import type { StoreProvider } from "./provider.ts";
+
+export type { Store } from "../lib/core/store.ts";
+export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
+export type { StoreProvider } from "./provider.ts";
 
 const encoder = new TextEncoder();
 // Section paths shared by every route's pieces.
@@ -29,7 +34,21 @@ const ROUTERS = ["http", "routers"];
 const SERVICES = ["http", "services"];
 const RECORDS = ["jupyterhub", "routes"];
 
-/** Options of `fileStore`. */
+/**
+ * Options of `fileStore`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileStore, type FileStoreOptions } from "./file.ts";
+ * const dir = await Deno.makeTempDir();
+ * const options: FileStoreOptions = { path: `${dir}/rules.yaml`, entryPoint: "web" };
+ * const store = await fileStore(options);
+ * assert.equal(store.entryPoint, "web");
+ * await store.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface FileStoreOptions {
   /** Path of the dynamic-configuration file (`*.toml`, `*.yaml` or `*.yml`). */
   path: string;
@@ -44,7 +63,20 @@ export interface FileStoreOptions {
   onSkipped?: (message: string) => void;
 }
 
-/** A store backed by a traefik dynamic-configuration file. */
+/**
+ * A store backed by a traefik dynamic-configuration file.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type FileStore, fileStore } from "./file.ts";
+ * const dir = await Deno.makeTempDir();
+ * const store: FileStore = await fileStore({ path: `${dir}/rules.toml` });
+ * assert.equal(store.writes, 1); // the sentinel and the fixed part, written at open
+ * await store.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface FileStore extends Store {
   /** The file's path. */
   readonly path: string;
@@ -56,12 +88,16 @@ export interface FileStore extends Store {
  * Opens a file store: reads the routes recorded in an existing file (ours or the Python
  * proxy's), then writes the file once so that it holds the sentinel and the fixed part.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fileStore } from "./file.ts";
- * const store = await fileStore({ path: "/tmp/rules.toml" });
+ * const dir = await Deno.makeTempDir();
+ * const store = await fileStore({ path: `${dir}/rules.toml` });
  * await store.apply({ set: [{ routespec: "/a/", target: "http://127.0.0.1:9000", data: {} }] });
+ * assert.equal((await store.getRoute("/a/"))?.target, "http://127.0.0.1:9000");
  * await store.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  * @throws {ConfigError} when the extension is not .toml, .yaml or .yml.
  * @throws {StoreError} when the existing file cannot be read or parsed (it is left untouched),
@@ -177,6 +213,40 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
   await write(routes);
   return store;
 }
+
+/**
+ * The file provider for the registry in `mod.ts`: a file store at `options.path` (default
+ * `rules.toml` in the private work directory) holding the routes and the fixed configuration,
+ * read by traefik's file provider.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileProvider } from "./file.ts";
+ * const workDir = await Deno.makeTempDir();
+ * const context = { entryPoint: "http", fixed: {}, workDir, log: () => {} };
+ * const opened = await fileProvider.open({}, context);
+ * assert.deepEqual(opened.providers, { file: { filename: `${workDir}/rules.toml`, watch: true } });
+ * await opened.close();
+ * await Deno.remove(workDir, { recursive: true });
+ * ```
+ */
+export const fileProvider: StoreProvider<{ path?: string }> = {
+  async open(options, context) {
+    const path = options.path ?? `${context.workDir}/rules.toml`;
+    const store = await fileStore({
+      path,
+      entryPoint: context.entryPoint,
+      fixed: context.fixed,
+      onSkipped: (message) => context.log(message),
+    });
+    return {
+      store,
+      providers: { file: { filename: path, watch: true } },
+      close: () => store.close(),
+    };
+  },
+};
 
 function applyTo(table: Map<string, Route>, change: RouteChange): void {
   for (const route of change.set ?? []) table.set(route.routespec, route);

@@ -26,13 +26,45 @@ import {
   routeKeys,
   routesFromKv,
   sentinelKeys,
+  trimKeyPrefix,
 } from "../lib/core/kv_layout.ts";
 import { StoreError } from "../lib/core/errors.ts";
 import { type ChangedValue, type ReadTicket, routeCache } from "../lib/core/route_cache.ts";
 import type { Store } from "../lib/core/store.ts";
 import type { Route, RouteChange } from "../lib/core/types.ts";
 
-/** What a key-value backend must offer. */
+export type { Store } from "../lib/core/store.ts";
+export type { JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
+export type { KvDiff } from "../lib/core/kv.ts";
+export type { KvLayoutOptions } from "../lib/core/kv_layout.ts";
+export type { ChangedValue } from "../lib/core/route_cache.ts";
+
+/**
+ * What a key-value backend must offer.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { KvClient } from "./kv_store.ts";
+ * // A backend over a Map: enough for kvStore, with reads always going to the map.
+ * const pairs = new Map<string, string>();
+ * const client: KvClient = {
+ *   provider: "memory",
+ *   getPrefix: (prefix) =>
+ *     Promise.resolve(new Map([...pairs].filter(([key]) => key.startsWith(prefix)))),
+ *   commit(groups) {
+ *     for (const group of groups) {
+ *       for (const key of group.delete) pairs.delete(key);
+ *       for (const [key, value] of group.set) pairs.set(key, value);
+ *     }
+ *     return Promise.resolve();
+ *   },
+ *   close: () => Promise.resolve(),
+ * };
+ * await client.commit([{ set: new Map([["a/b", "1"]]), delete: [] }]);
+ * assert.deepEqual(await client.getPrefix("a/"), new Map([["a/b", "1"]]));
+ * ```
+ */
 export interface KvClient {
   /** traefik's provider name (`redis`, `etcd`). */
   readonly provider: string;
@@ -58,7 +90,28 @@ export interface KvClient {
   watch?(prefix: string, sink: KvWatchSink): Promise<KvWatch>;
 }
 
-/** Receives the changes a `KvWatch` reports. */
+/**
+ * Receives the changes a `KvWatch` reports.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { KvWatchSink } from "./kv_store.ts";
+ * const seen: string[] = [];
+ * const sink: KvWatchSink = {
+ *   changed: (key, value) => void seen.push(`${key}=${value}`),
+ *   reset: () => void seen.push("reset"),
+ * };
+ * sink.changed("jupyterhub/routes/r/target", "http://h:1");
+ * sink.changed("jupyterhub/routes/r/rule", null); // deleted
+ * sink.reset();
+ * assert.deepEqual(seen, [
+ *   "jupyterhub/routes/r/target=http://h:1",
+ *   "jupyterhub/routes/r/rule=null",
+ *   "reset",
+ * ]);
+ * ```
+ */
 export interface KvWatchSink {
   /** A key changed; see `ChangedValue`. */
   changed(key: string, value: ChangedValue): void;
@@ -66,7 +119,21 @@ export interface KvWatchSink {
   reset(): void;
 }
 
-/** A running watch of a key-value store. */
+/**
+ * A running watch of a key-value store.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { KvWatch } from "./kv_store.ts";
+ * // A watch that cannot tell whether it has seen everything: reads then go to the backend.
+ * const watch: KvWatch = {
+ *   sync: () => Promise.reject(new Error("the watch is down")),
+ *   close: () => Promise.resolve(),
+ * };
+ * await assert.rejects(watch.sync());
+ * ```
+ */
 export interface KvWatch {
   /**
    * Resolves once every change committed to the store before the call has been reported to the
@@ -77,7 +144,17 @@ export interface KvWatch {
   close(): Promise<void>;
 }
 
-/** Options of `kvStore`. */
+/**
+ * Options of `kvStore`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kvLayout, type KvStoreOptions } from "./kv_store.ts";
+ * const options: KvStoreOptions = { traefikPrefix: "/tk/", cache: false };
+ * assert.equal(kvLayout(options).traefikPrefix, "tk");
+ * ```
+ */
 export interface KvStoreOptions {
   /** Public entry point name; default `http`. */
   entryPoint?: string;
@@ -98,21 +175,59 @@ const READ_ALL_ABOVE = 16;
 const REREAD_ALL_ABOVE = 256;
 
 /**
+ * The key layout the options describe: their prefixes without leading or trailing slashes, and
+ * the defaults (`traefik`, `jupyterhub`, entry point `http`) for those not given.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kvLayout } from "./kv_store.ts";
+ * assert.deepEqual(kvLayout({ jupyterhubPrefix: "/hub/" }), {
+ *   entryPoint: "http",
+ *   traefikPrefix: "traefik",
+ *   jupyterhubPrefix: "hub",
+ * });
+ * ```
+ */
+export function kvLayout(options: KvStoreOptions): KvLayoutOptions {
+  return {
+    entryPoint: options.entryPoint ?? "http",
+    traefikPrefix: trimKeyPrefix(options.traefikPrefix ?? "traefik"),
+    jupyterhubPrefix: trimKeyPrefix(options.jupyterhubPrefix ?? "jupyterhub"),
+  };
+}
+
+/**
  * Opens a store over a key-value client and writes the sentinel.
  *
- * @example
+ * @example Usage
  * ```ts
- * import { kvStore } from "./kv_store.ts";
- * // const store = await kvStore(client, { entryPoint: "http" });
+ * import assert from "node:assert/strict";
+ * import { type KvClient, kvStore } from "./kv_store.ts";
+ * const pairs = new Map<string, string>();
+ * const client: KvClient = {
+ *   provider: "memory",
+ *   getPrefix: (prefix) =>
+ *     Promise.resolve(new Map([...pairs].filter(([key]) => key.startsWith(prefix)))),
+ *   commit(groups) {
+ *     for (const group of groups) {
+ *       for (const key of group.delete) pairs.delete(key);
+ *       for (const [key, value] of group.set) pairs.set(key, value);
+ *     }
+ *     return Promise.resolve();
+ *   },
+ *   close: () => Promise.resolve(),
+ * };
+ * const store = await kvStore(client, { entryPoint: "http" });
+ * await store.apply({ set: [{ routespec: "/a/", target: "http://127.0.0.1:9000", data: {} }] });
+ * assert.equal(pairs.get("jupyterhub/routes/router__2Fa_2F/target"), "http://127.0.0.1:9000");
+ * assert.equal((await store.getRoute("/a/"))?.target, "http://127.0.0.1:9000");
+ * await store.close();
  * ```
  * @throws {StoreError} when the sentinel cannot be written.
  */
 export async function kvStore(client: KvClient, options: KvStoreOptions = {}): Promise<Store> {
-  const layout: KvLayoutOptions = {
-    entryPoint: options.entryPoint ?? "http",
-    traefikPrefix: trim(options.traefikPrefix ?? "traefik"),
-    jupyterhubPrefix: trim(options.jupyterhubPrefix ?? "jupyterhub"),
-  };
+  const layout = kvLayout(options);
   const routesPrefix = `${layout.jupyterhubPrefix}/routes/`;
   const log = options.log ?? (() => {});
   let closed = false;
@@ -307,8 +422,4 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
       await client.close();
     },
   };
-}
-
-function trim(prefix: string): string {
-  return prefix.replace(/^\/+|\/+$/g, "");
 }

@@ -9,19 +9,32 @@
 
 import { createClient } from "redis";
 import { StoreError } from "../lib/core/errors.ts";
+import { RECORD_FIELDS } from "../lib/core/kv_layout.ts";
 import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
 import type { KvDiff } from "../lib/core/kv.ts";
 import type { Store } from "../lib/core/store.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
-import {
-  type KvClient,
-  kvStore,
-  type KvStoreOptions,
-  type KvWatch,
-  type KvWatchSink,
-} from "./kv_store.ts";
+import { type RedisWatch, watchRedis } from "./_redis_watch.ts";
+import { openSharedStore } from "./_shared_store.ts";
+import { type KvClient, kvLayout, kvStore, type KvStoreOptions } from "./kv_store.ts";
+import type { StoreProvider } from "./provider.ts";
 
-/** Options of `redisStore`. */
+export type { Store } from "../lib/core/store.ts";
+export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
+export type { KvStoreOptions } from "./kv_store.ts";
+export type { OpenedStore, StoreContext, StoreProvider } from "./provider.ts";
+
+/**
+ * Options of `redisStore`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type RedisStoreOptions, redisTarget } from "./redis.ts";
+ * const options: RedisStoreOptions = { url: "redis://127.0.0.1:6380", db: 1 };
+ * assert.equal(redisTarget(options).db, 1);
+ * ```
+ */
 export interface RedisStoreOptions extends KvStoreOptions {
   /** `redis://[user:pass@]host:port[/db]` or `rediss://...`; default `redis://127.0.0.1:6379`. */
   url?: string;
@@ -63,13 +76,18 @@ const READ_PREFIX = `${MGET_PAIRS}
 return mget_pairs(redis.call('KEYS', ARGV[1]))
 `;
 
-// The fields of every record under ARGV[1] that a route needs (see RECORD_FIELDS): routespec,
-// target, data_json and last_activity, and the data/... keys only of records without data_json.
+// RECORD_FIELDS as a Lua set: { ["routespec"] = true, ... }.
+const LUA_RECORD_FIELDS = `{ ${
+  RECORD_FIELDS.map((field) => `[${JSON.stringify(field)}] = true`).join(", ")
+} }`;
+
+// The fields of every record under ARGV[1] that a route needs: RECORD_FIELDS, and the data/...
+// keys only of records without data_json.
 const READ_RECORD_FIELDS = `${MGET_PAIRS}
 local base = ARGV[1]
 local keys = redis.call('KEYS', ARGV[2])
 local wanted, typed, datakeys = {}, {}, {}
-local fields = { routespec = true, target = true, data_json = true, last_activity = true }
+local fields = ${LUA_RECORD_FIELDS}
 for _, key in ipairs(keys) do
   local rest = string.sub(key, #base + 1)
   local slash = string.find(rest, '/', 1, true)
@@ -89,14 +107,21 @@ end
 return mget_pairs(wanted)
 `;
 
-/** How long a sync may wait for its barrier message, in ms. */
-const SYNC_TIMEOUT_MS = 5_000;
-
 function glob(prefix: string): string {
   return prefix.replace(/[*?[\]\\]/g, (c) => "\\" + c) + "*";
 }
 
-/** Connection details derived from the options, for traefik's redis provider too. */
+/**
+ * Connection details derived from the options, for traefik's redis provider too.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type RedisTarget, redisTarget } from "./redis.ts";
+ * const target: RedisTarget = redisTarget({ url: "rediss://127.0.0.1" });
+ * assert.equal(target.tls, true);
+ * ```
+ */
 export interface RedisTarget {
   /** `host:port`. */
   endpoint: string;
@@ -113,11 +138,17 @@ export interface RedisTarget {
 /**
  * Parses the redis options into a target.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redisTarget } from "./redis.ts";
- * redisTarget({ url: "redis://u:p@127.0.0.1:6380/2" });
- * // { endpoint: "127.0.0.1:6380", tls: false, username: "u", password: "p", db: 2 }
+ * assert.deepEqual(redisTarget({ url: "redis://u:p@127.0.0.1:6380/2" }), {
+ *   endpoint: "127.0.0.1:6380",
+ *   tls: false,
+ *   username: "u",
+ *   password: "p",
+ *   db: 2,
+ * });
  * ```
  * @throws {StoreError} for a URL that is not redis:// or rediss://.
  */
@@ -144,18 +175,23 @@ export function redisTarget(options: RedisStoreOptions): RedisTarget {
 /**
  * traefik's static `providers.redis` section for the same target and prefix.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redisProviderConfig } from "./redis.ts";
- * redisProviderConfig({ url: "redis://127.0.0.1:6379" });
- * // { endpoints: ["127.0.0.1:6379"], rootKey: "traefik", db: 0 }
+ * assert.deepEqual(redisProviderConfig({ url: "redis://127.0.0.1:6379" }), {
+ *   endpoints: ["127.0.0.1:6379"],
+ *   rootKey: "traefik",
+ *   db: 0,
+ * });
  * ```
+ * @throws {StoreError} for a URL that is not redis:// or rediss://.
  */
 export function redisProviderConfig(options: RedisStoreOptions): ConfigTree {
   const target = redisTarget(options);
   const config: ConfigTree = {
     endpoints: [target.endpoint],
-    rootKey: (options.traefikPrefix ?? "traefik").replace(/^\/+|\/+$/g, ""),
+    rootKey: kvLayout(options).traefikPrefix,
     db: target.db,
   };
   if (target.username) config.username = target.username;
@@ -167,11 +203,17 @@ export function redisProviderConfig(options: RedisStoreOptions): ConfigTree {
 /**
  * Connects to redis, checks `notify-keyspace-events`, and opens a route store on it.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { StoreError } from "../lib/core/errors.ts";
  * import { redisStore } from "./redis.ts";
- * const store = await redisStore({ url: "redis://127.0.0.1:6379" });
- * await store.close();
+ * // With redis on 127.0.0.1:6379:
+ * //   const store = await redisStore({ url: "redis://127.0.0.1:6379" });
+ * //   await store.close();
+ * // Without a server, opening fails with a StoreError saying what to check:
+ * const url = "redis://127.0.0.1:1"; // nothing listens there
+ * await assert.rejects(redisStore({ url, connectTimeoutMs: 1_000 }), StoreError);
  * ```
  * @throws {StoreError} when redis is unreachable, refuses the credentials, or forbids
  *   setting `notify-keyspace-events` while it is not set.
@@ -283,9 +325,10 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
         throw error;
       }
     },
-    async watch(prefix: string, sink: KvWatchSink) {
+    async watch(prefix, sink) {
       watching = await watchRedis(client, {
         prefix,
+        pattern: glob(prefix),
         sink,
         db: target.db,
         log: (m) => log(`${where}: ${m}`),
@@ -308,173 +351,25 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<Store
   }
 }
 
-/** The part of a node-redis connection a subscriber needs. */
-interface Subscriber {
-  on(event: "error", listener: (error: Error) => void): unknown;
-  on(event: "end" | "ready", listener: () => void): unknown;
-  connect(): Promise<unknown>;
-  pSubscribe(pattern: string, listener: (message: string, channel: string) => void): Promise<void>;
-  subscribe(channel: string, listener: (message: string) => void): Promise<void>;
-  quit(): Promise<unknown>;
-  destroy(): void;
-  readonly isReady: boolean;
-  readonly isOpen: boolean;
-}
-
-/** The part of a node-redis client the watch needs. */
-interface PublishingClient {
-  publish(channel: string, message: string): Promise<unknown>;
-  duplicate(): Subscriber;
-}
-
-interface RedisWatch extends KvWatch {
-  /**
-   * For a commit of `groups`: the messages to publish first and last in its MULTI, so that the
-   * keyspace events between them are known to be this commit's, and `settle`, to call with its
-   * outcome. Undefined while the watch is down.
-   */
-  mark(groups: KvDiff[]):
-    | { channel: string; begin: string; end: string; settle(ok: boolean): void }
-    | undefined;
-}
-
 /**
- * Watches the keys under `prefix` through keyspace notifications on a second connection.
- * They carry no values: a key changed by another process marks its record to be read again.
- * This process's own commits are framed by two messages published inside their MULTI, and the
- * events between them are replaced by the values committed. A sync publishes a barrier message
- * on the same connection's channel: redis delivers messages in order, so once it arrives every
- * earlier change has been reported.
+ * The redis provider for the registry in `mod.ts`: a redis store, read by traefik's redis
+ * provider, and a private file for this process's own configuration.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StoreError } from "../lib/core/errors.ts";
+ * import { redisProvider } from "./redis.ts";
+ * const context = { entryPoint: "http", fixed: {}, workDir: "/nonexistent", log: () => {} };
+ * const url = "redis://127.0.0.1:1"; // nothing listens there
+ * await assert.rejects(redisProvider.open({ url, connectTimeoutMs: 1_000 }, context), StoreError);
+ * ```
  */
-async function watchRedis(
-  client: PublishingClient,
-  options: { prefix: string; sink: KvWatchSink; db: number; log: (message: string) => void },
-): Promise<RedisWatch> {
-  const { prefix, sink, log } = options;
-  const id = crypto.randomUUID();
-  const channel = `jupyterhub-traefik-proxy:${prefix}`;
-  const keyspace = `__keyspace@${options.db}__:`;
-  let sequence = 0;
-  let up = false;
-  let ready = false;
-  let lastError = "";
-  const barriers = new Map<string, () => void>();
-  interface Commit {
-    groups: KvDiff[];
-    ok?: boolean;
-    keys?: string[]; // keys reported between its markers, once the end marker came
-  }
-  const commits = new Map<string, Commit>();
-  let framing: { name: string; keys: string[] } | undefined;
-
-  function apply(commit: Commit): void {
-    if (commit.ok) {
-      for (const group of commit.groups) {
-        for (const key of group.delete) sink.changed(key, null);
-        for (const [key, value] of group.set) sink.changed(key, value);
-      }
-    } else {
-      for (const key of commit.keys ?? []) sink.changed(key, undefined);
-    }
-  }
-
-  function lost(): void {
-    up = false;
-    framing = undefined;
-    commits.clear(); // an end marker that still comes marks its keys to be read again
-    sink.reset();
-  }
-
-  const subscriber = client.duplicate();
-  subscriber.on("error", (error: Error) => {
-    if (error.message !== lastError) log(`route watch: ${error.message}`);
-    lastError = error.message;
-    lost();
-  });
-  subscriber.on("end", lost);
-  subscriber.on("ready", () => {
-    // After a reconnect, events of the gap are lost: read everything again.
-    if (ready) {
-      lost();
-      up = true; // node-redis subscribes again before it is ready
-    }
-    ready = true;
-  });
-  await subscriber.connect();
-  await subscriber.pSubscribe(`${keyspace}${glob(prefix)}`, (_event, name) => {
-    const key = name.slice(keyspace.length);
-    if (framing) framing.keys.push(key);
-    else sink.changed(key, undefined);
-  });
-  await subscriber.subscribe(channel, (message) => {
-    const [kind, owner, name] = message.split(" ");
-    if (owner !== id) return; // another process's barrier or commit
-    if (kind === "sync") {
-      barriers.get(name)?.();
-    } else if (kind === "begin") {
-      framing = { name, keys: [] };
-    } else if (kind === "end" && framing?.name === name) {
-      const commit = commits.get(name);
-      const keys = framing.keys;
-      framing = undefined;
-      if (!commit) {
-        for (const key of keys) sink.changed(key, undefined);
-        return;
-      }
-      commit.keys = keys;
-      if (commit.ok !== undefined) {
-        commits.delete(name);
-        apply(commit);
-      }
-    }
-  });
-  up = true;
-
-  return {
-    mark(groups) {
-      if (!up) return undefined;
-      const name = String(++sequence);
-      const commit: Commit = { groups };
-      commits.set(name, commit);
-      return {
-        channel,
-        begin: `begin ${id} ${name}`,
-        end: `end ${id} ${name}`,
-        settle(ok) {
-          commit.ok = ok;
-          if (!ok && commit.keys === undefined) {
-            // Not executed (or its end marker is still coming): nothing to apply.
-            commits.delete(name);
-            return;
-          }
-          if (commit.keys !== undefined) {
-            commits.delete(name);
-            apply(commit);
-          }
-        },
-      };
-    },
-    async sync() {
-      if (!up) throw new Error("the redis route watch is down");
-      const name = String(++sequence);
-      const { promise, resolve } = Promise.withResolvers<void>();
-      barriers.set(name, resolve);
-      try {
-        await client.publish(channel, `sync ${id} ${name}`);
-        if (await withTimeout(promise, SYNC_TIMEOUT_MS) === TIMED_OUT) {
-          throw new Error("the redis route watch did not answer in time");
-        }
-      } finally {
-        barriers.delete(name);
-      }
-      if (!up) throw new Error("the redis route watch is down");
-    },
-    async close() {
-      up = false;
-      if (subscriber.isReady) {
-        await withTimeout(subscriber.quit().catch(() => {}), 2_000);
-      }
-      if (subscriber.isOpen) subscriber.destroy();
-    },
-  };
-}
+export const redisProvider: StoreProvider<RedisStoreOptions> = {
+  open: (options, context) =>
+    openSharedStore(
+      () => redisStore({ ...options, entryPoint: context.entryPoint, log: context.log }),
+      redisProviderConfig(options),
+      context,
+    ),
+};

@@ -4,8 +4,8 @@ import {
   deleteRoute,
   getAllRoutes,
   getRoute,
-  type Proxy,
   RoutespecError,
+  type RunningProxy,
   startProxy,
   StoreError,
   TargetError,
@@ -23,7 +23,7 @@ import {
 } from "./helpers.ts";
 
 interface Env {
-  proxy: Proxy;
+  proxy: RunningProxy;
   publicUrl: string;
   apiUrl: string;
   dir: string;
@@ -41,7 +41,7 @@ async function withProxy(
   const apiPort = freePort();
   const file = path ?? `${dir}/rules.${extension}`;
   const backends = ["a", "b", "c", "d"].map(startBackend);
-  let proxy: Proxy | undefined;
+  let proxy: RunningProxy | undefined;
   try {
     proxy = await startProxy({
       provider: { kind: "file", path: file },

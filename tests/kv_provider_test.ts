@@ -4,7 +4,7 @@ import {
   deleteRoute,
   getAllRoutes,
   getRoute,
-  type Proxy,
+  type RunningProxy,
   startProxy,
   type StartProxyOptions,
   StoreError,
@@ -51,7 +51,7 @@ const CASES: Case[] = [
 async function withKvProxy(
   c: Case,
   body: (
-    proxy: Proxy,
+    proxy: RunningProxy,
     publicUrl: string,
     backends: Backend[],
     server: StoreServer,
@@ -60,7 +60,7 @@ async function withKvProxy(
   const server = await c.server();
   const backends = ["a", "b", "c"].map(startBackend);
   const port = freePort();
-  let proxy: Proxy | undefined;
+  let proxy: RunningProxy | undefined;
   try {
     proxy = await startProxy({
       provider: c.provider(server),

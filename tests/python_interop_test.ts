@@ -3,7 +3,7 @@
  * and read the same redis store.
  */
 import assert from "node:assert/strict";
-import { addRoute, getAllRoutes, type Proxy, startProxy } from "../mod.ts";
+import { addRoute, getAllRoutes, type RunningProxy, startProxy } from "../mod.ts";
 import { freePort, hit, rawGet, startBackend } from "./helpers.ts";
 import { startRedis } from "./stores.ts";
 
@@ -54,7 +54,7 @@ Deno.test({
     const backend = startBackend("shared");
     const port = freePort();
     const apiPort = freePort();
-    let proxy: Proxy | undefined;
+    let proxy: RunningProxy | undefined;
     try {
       proxy = await startProxy({
         provider: { kind: "redis", url: redis.url },

@@ -31,12 +31,19 @@ interface Pending<T> {
  * Creates a coalescer. The first commit starts on the next macrotask, so every item pushed in
  * the same turn joins it.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { coalescer } from "./coalesce.ts";
  * const writes: number[][] = [];
- * const queue = coalescer<number>({ commit: (items) => void writes.push(items) ?? Promise.resolve() });
- * await Promise.all([queue.push(1), queue.push(2)]); // writes: [[1, 2]]
+ * const queue = coalescer<number>({
+ *   commit: (items) => {
+ *     writes.push(items);
+ *     return Promise.resolve();
+ *   },
+ * });
+ * await Promise.all([queue.push(1), queue.push(2)]);
+ * assert.deepEqual(writes, [[1, 2]]);
  * ```
  */
 export function coalescer<T>(options: CoalescerOptions<T>): Coalescer<T> {

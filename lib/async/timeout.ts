@@ -11,10 +11,12 @@ export const TIMED_OUT: unique symbol = Symbol("timed out");
  * Resolves to the promise's value, or to `TIMED_OUT` after `ms`; a rejection passes through.
  * The timer is always cleared.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TIMED_OUT, withTimeout } from "./timeout.ts";
- * const result = await withTimeout(new Promise(() => {}), 10); // TIMED_OUT
+ * assert.equal(await withTimeout(new Promise(() => {}), 10), TIMED_OUT);
+ * assert.equal(await withTimeout(Promise.resolve(7), 1_000), 7);
  * ```
  */
 export async function withTimeout<T>(

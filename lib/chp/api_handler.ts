@@ -18,8 +18,23 @@ import {
 } from "../core/errors.ts";
 import { addRoute, deleteRoute, getAllRoutes, getRoute, type RouteTable } from "../routes.ts";
 import type { JsonValue, Route, RouteData } from "../core/types.ts";
+import { withFlagHint } from "./error_hint.ts";
 
-/** Options of `chpHandler`. */
+/**
+ * Options of `chpHandler`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chpHandler, type ChpHandlerOptions } from "./api_handler.ts";
+ * import { memoryStore } from "../../providers/memory.ts";
+ * const options: ChpHandlerOptions = { authToken: "s", hostRouting: true };
+ * const response = await chpHandler(memoryStore(), options)(
+ *   new Request("http://127.0.0.1:8001/api/routes"),
+ * );
+ * assert.equal(response.status, 403);
+ * ```
+ */
 export interface ChpHandlerOptions {
   /** Required token (`Authorization: token <t>`); none = open, as CHP without a token. */
   authToken?: string;
@@ -31,7 +46,28 @@ export interface ChpHandlerOptions {
   log?: (message: string) => void;
 }
 
-/** The JSON object CHP returns for a route. */
+/**
+ * The JSON object CHP returns for a route: its data, `target`, `jupyterhub: true` and
+ * `last_activity` when known.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chpRoute } from "./api_handler.ts";
+ * const route = {
+ *   routespec: "/user/a/",
+ *   target: "http://127.0.0.1:9000",
+ *   data: { user: "a" },
+ *   lastActivity: "2024-01-01T00:00:00.000Z",
+ * };
+ * assert.deepEqual(chpRoute(route), {
+ *   jupyterhub: true,
+ *   user: "a",
+ *   target: "http://127.0.0.1:9000",
+ *   last_activity: "2024-01-01T00:00:00.000Z",
+ * });
+ * ```
+ */
 export function chpRoute(route: Route): Record<string, JsonValue> {
   const out: Record<string, JsonValue> = { jupyterhub: true, ...route.data, target: route.target };
   if (route.lastActivity) out.last_activity = route.lastActivity;
@@ -41,14 +77,25 @@ export function chpRoute(route: Route): Record<string, JsonValue> {
 const PREFIX = "/api/routes";
 
 /**
- * Creates the request handler.
+ * Creates the request handler. Failures answer JSON `{status, message}`: 400 for bad input,
+ * 403 (empty) without the token, 404, 405, 413, 503 when the store fails, 504 when traefik does
+ * not confirm a change in time.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chpHandler } from "./api_handler.ts";
- * import { fileStore } from "../../providers/file.ts";
- * const handler = chpHandler(await fileStore({ path: "/tmp/r.toml" }), { authToken: "s" });
- * // Deno.serve({ port: 8001 }, handler);
+ * import { memoryStore } from "../../providers/memory.ts";
+ * const handler = chpHandler(memoryStore(), { authToken: "s" });
+ * const headers = { authorization: "token s" };
+ * const post = await handler(new Request("http://127.0.0.1:8001/api/routes/user/a", {
+ *   method: "POST",
+ *   headers,
+ *   body: JSON.stringify({ target: "http://127.0.0.1:9000" }),
+ * }));
+ * assert.equal(post.status, 201);
+ * const list = await handler(new Request("http://127.0.0.1:8001/api/routes", { headers }));
+ * assert.deepEqual(Object.keys(await list.json()), ["/user/a"]);
  * ```
  */
 export function chpHandler(
@@ -183,7 +230,7 @@ function errorResponse(err: unknown): Response {
   if (
     err instanceof RoutespecError || err instanceof TargetError || err instanceof RouteDataError
   ) return error(400, err.message);
-  if (err instanceof RouteTimeoutError) return error(504, err.message);
+  if (err instanceof RouteTimeoutError) return error(504, withFlagHint(err));
   if (err instanceof StoreError) return error(503, err.message);
   if (err instanceof ProxyError) return error(500, err.message);
   return error(500, `internal error: ${(err as Error)?.message ?? String(err)}`);

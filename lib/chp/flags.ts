@@ -1,28 +1,68 @@
 /**
  * The command line: every configurable-http-proxy flag plus this proxy's own options, read from
- * argv, environment variables (`JUPYTERHUB_TRAEFIK_<OPTION>`) and a TOML/YAML `--config` file.
- * Precedence: argv (last occurrence wins), then the environment, then the config file.
+ * argv, environment variables (`JUPYTERHUB_TRAEFIK_<OPTION>`) and an already-parsed TOML/YAML
+ * `--config` file. Precedence: argv (last occurrence wins), then the environment, then the
+ * config file.
+ *
+ * argv is parsed by `node:util`'s `parseArgs` (strict, with `--no-<boolean>`), so every form
+ * JupyterHub and CHP users write is accepted: `--flag=v`, `--flag v`, `--ip ''`, repeated flags.
+ * One difference from configurable-http-proxy: a boolean flag takes no value, so
+ * `--host-routing=true` is refused; write `--host-routing` or `--no-host-routing`.
  *
  * @module
  */
 
+import { parseArgs } from "node:util";
 import { ConfigError } from "../core/errors.ts";
+import type { ConfigTree } from "../core/types.ts";
 
-type Kind = "string" | "number" | "boolean" | "list";
-/** How a CHP flag is honoured: mapped onto traefik, or accepted with a warning. */
-type Support = "yes" | "warn";
+/**
+ * The kind of value a flag takes; `list` flags may be repeated and keep every value.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FLAGS, type FlagKind } from "./flags.ts";
+ * const kind: FlagKind = FLAGS["custom-header"].kind;
+ * assert.equal(kind, "list");
+ * ```
+ */
+export type FlagKind = "string" | "number" | "boolean" | "list";
 
-interface Flag {
-  kind: Kind;
-  help: string;
-  /** CHP flags only: whether it is implemented. */
-  chp?: Support;
-  /** Placeholder for the help text. */
-  arg?: string;
+/**
+ * One row of the flag table.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FLAGS, type FlagSpec } from "./flags.ts";
+ * const spec: FlagSpec = FLAGS.timeout;
+ * assert.deepEqual([spec.kind, spec.chp, spec.arg], ["number", "warn", "MS"]);
+ * ```
+ */
+export interface FlagSpec {
+  /** The kind of value. */
+  readonly kind: FlagKind;
+  /** One line for `--help`. */
+  readonly help: string;
+  /** configurable-http-proxy flags only: `yes` = implemented, `warn` = accepted, no effect. */
+  readonly chp?: "yes" | "warn";
+  /** Placeholder of the value in `--help`. */
+  readonly arg?: string;
 }
 
-/** Every flag, by its long name without `--`. */
-export const FLAGS: Record<string, Flag> = {
+/**
+ * Every flag, by its long name without `--`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FLAGS } from "./flags.ts";
+ * assert.equal(FLAGS.port.kind, "number");
+ * assert.equal(FLAGS["x-forward"].chp, "warn");
+ * ```
+ */
+export const FLAGS = {
   // configurable-http-proxy's flags
   "ip": { kind: "string", chp: "yes", arg: "ADDR", help: "public IP address ('' = all)" },
   "port": { kind: "number", chp: "yes", arg: "N", help: "public port (default 8000)" },
@@ -133,108 +173,228 @@ export const FLAGS: Record<string, Flag> = {
   "external-traefik": { kind: "boolean", help: "traefik is managed elsewhere; only write routes" },
   "help": { kind: "boolean", help: "show this help" },
   "version": { kind: "boolean", help: "show the version" },
+} as const satisfies Record<string, FlagSpec>;
+
+/**
+ * A flag's long name without `--`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FLAGS, type FlagName } from "./flags.ts";
+ * const name: FlagName = "host-routing";
+ * assert.equal(FLAGS[name].kind, "boolean");
+ * ```
+ */
+export type FlagName = keyof typeof FLAGS;
+
+/**
+ * Parsed values by flag name, each of its flag's type (a `number` flag is a number, a `list`
+ * flag a string array); a flag that was not given is absent.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FlagValues } from "./flags.ts";
+ * const values: FlagValues = { port: 8000, "host-routing": true, "custom-header": ["X-A: 1"] };
+ * assert.equal(values.port, 8000);
+ * ```
+ */
+export type FlagValues = {
+  -readonly [N in FlagName]?: {
+    string: string;
+    number: number;
+    boolean: boolean;
+    list: string[];
+  }[(typeof FLAGS)[N]["kind"]];
 };
 
-/** Parsed option values by flag name; lists are arrays. */
-export type OptionValues = Record<string, string | number | boolean | string[]>;
-
-/** The result of `parseArgs`. */
-export interface ParsedArgs {
-  /** Option values by flag name (without `--`). */
-  values: OptionValues;
-  /** One warning per accepted-but-unsupported flag that was given. */
+/**
+ * The result of `parseFlags`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ParsedFlags, parseFlags } from "./flags.ts";
+ * const parsed: ParsedFlags = parseFlags(["--no-x-forward"]);
+ * assert.equal(parsed.values["x-forward"], false);
+ * assert.match(parsed.warnings[0], /--x-forward is accepted .* but has no effect/);
+ * ```
+ */
+export interface ParsedFlags {
+  /** Values by flag name (without `--`). */
+  values: FlagValues;
+  /** One warning per accepted-but-unsupported CHP flag that was given. */
   warnings: string[];
+}
+
+/**
+ * Options of `parseFlags`: where to look for values argv does not give.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseFlags, type ParseFlagsOptions } from "./flags.ts";
+ * const options: ParseFlagsOptions = {
+ *   env: { JUPYTERHUB_TRAEFIK_REDIS_URL: "redis://127.0.0.1:6379" },
+ *   config: { provider: "redis", redis_url: "redis://ignored:6379" },
+ * };
+ * const { values } = parseFlags([], options);
+ * assert.deepEqual(values, { "redis-url": "redis://127.0.0.1:6379", provider: "redis" });
+ * ```
+ */
+export interface ParseFlagsOptions {
+  /** Environment variables, read as `JUPYTERHUB_TRAEFIK_<OPTION>`. */
+  env?: Record<string, string | undefined>;
+  /** The parsed `--config` file: option names as keys, with `-` or `_`. */
+  config?: ConfigTree;
 }
 
 const ENV_PREFIX = "JUPYTERHUB_TRAEFIK_";
 
+const FLAG_NAMES = Object.keys(FLAGS) as FlagName[];
+
+function isFlagName(name: string): name is FlagName {
+  return Object.hasOwn(FLAGS, name);
+}
+
+function spec(name: FlagName): FlagSpec {
+  return FLAGS[name];
+}
+
+/** The `node:util` option table: numbers are read as strings and converted afterwards. */
+const ARGV_OPTIONS = Object.fromEntries(FLAG_NAMES.map((name) => {
+  const kind = spec(name).kind;
+  if (kind === "boolean") return [name, { type: "boolean" as const }];
+  return [name, { type: "string" as const, multiple: kind === "list" }];
+}));
+
+/** A value on its way into `FlagValues`: checked against its flag's kind by `convert`. */
+type FlagValue = NonNullable<FlagValues[FlagName]>;
+
+/** A value as argv, the environment or a config file gives it. */
+type RawValue = string | boolean | (string | boolean)[];
+
 /**
- * Parses argv (`--flag value`, `--flag=value`, `--no-flag`; the last occurrence wins, lists
- * accumulate), then fills gaps from the environment (`JUPYTERHUB_TRAEFIK_REDIS_URL`,
- * `CONFIGPROXY_AUTH_TOKEN`) and from a config file's already-parsed contents.
+ * Parses argv (`--flag value`, `--flag=value`, `--no-<boolean>`; the last occurrence wins,
+ * `--custom-header` accumulates), then fills gaps from the environment
+ * (`JUPYTERHUB_TRAEFIK_REDIS_URL`; booleans as true/false/1/0/yes/no) and from a config file's
+ * already-parsed contents (`redis-url` or `redis_url`).
  *
- * @example
+ * @example Usage
  * ```ts
- * import { parseArgs } from "./flags.ts";
- * parseArgs(["--ip", "", "--port=8000", "--log-level", "debug"]).values;
- * // { ip: "", port: 8000, "log-level": "debug" }
+ * import assert from "node:assert/strict";
+ * import { parseFlags } from "./flags.ts";
+ * const { values } = parseFlags(["--ip", "", "--port=8000", "--log-level", "debug"], {
+ *   env: { JUPYTERHUB_TRAEFIK_PROVIDER: "redis" },
+ * });
+ * assert.deepEqual(values, { ip: "", port: 8000, "log-level": "debug", provider: "redis" });
  * ```
  * @throws {ConfigError} for an unknown flag, a missing value or a value of the wrong type.
  */
-export function parseArgs(
-  argv: string[],
-  options: { env?: Record<string, string | undefined>; config?: Record<string, unknown> } = {},
-): ParsedArgs {
-  const values: OptionValues = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)}`);
-    const eq = arg.indexOf("=");
-    let name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    let inline: string | undefined = eq < 0 ? undefined : arg.slice(eq + 1);
-    let negated = false;
-    if (!(name in FLAGS) && name.startsWith("no-") && FLAGS[name.slice(3)]?.kind === "boolean") {
-      name = name.slice(3);
-      negated = true;
-    }
-    const flag = FLAGS[name];
-    if (!flag) throw new ConfigError(`unknown option --${name}; see --help`);
-    if (flag.kind === "boolean") {
-      if (negated) {
-        if (inline !== undefined) throw new ConfigError(`--no-${name} takes no value`);
-        values[name] = false;
-      } else values[name] = inline === undefined ? true : toBoolean(name, inline);
-      continue;
-    }
-    if (negated) throw new ConfigError(`--no-${name} is not an option`);
-    if (inline === undefined) {
-      if (i + 1 >= argv.length) throw new ConfigError(`--${name} needs a value`);
-      inline = argv[++i];
-    }
-    setValue(values, name, flag.kind, inline, `--${name}`);
+export function parseFlags(argv: string[], options: ParseFlagsOptions = {}): ParsedFlags {
+  const found = new Map<FlagName, FlagValue>();
+  for (const [name, raw] of Object.entries(readArgv(argv))) {
+    if (!isFlagName(name) || raw === undefined) continue;
+    found.set(name, convert(name, raw, `--${name}`));
   }
   const env = options.env ?? {};
-  for (const [name, flag] of Object.entries(FLAGS)) {
-    if (name in values) continue;
-    const raw = env[ENV_PREFIX + name.toUpperCase().replaceAll("-", "_")];
-    if (raw !== undefined) setValue(values, name, flag.kind, raw, ENV_PREFIX + name);
+  for (const name of FLAG_NAMES) {
+    const variable = ENV_PREFIX + name.toUpperCase().replaceAll("-", "_");
+    const raw = env[variable];
+    if (!found.has(name) && raw !== undefined) found.set(name, convert(name, raw, variable));
   }
   for (const [key, raw] of Object.entries(options.config ?? {})) {
     const name = key.replaceAll("_", "-");
-    const flag = FLAGS[name];
-    if (!flag || name === "config") throw new ConfigError(`unknown option ${key} in --config file`);
-    if (name in values) continue;
-    if (flag.kind === "list") {
-      values[name] = (Array.isArray(raw) ? raw : [raw]).map(String);
-    } else if (flag.kind === "boolean" && typeof raw === "boolean") values[name] = raw;
-    else setValue(values, name, flag.kind, String(raw), `${key} in --config file`);
+    if (!isFlagName(name) || name === "config") {
+      throw new ConfigError(`unknown option ${key} in --config file`);
+    }
+    if (found.has(name)) continue;
+    found.set(name, convert(name, fromConfigFile(raw), `${key} in --config file`));
   }
   const warnings: string[] = [];
-  for (const name of Object.keys(values)) {
-    if (FLAGS[name].chp === "warn") {
+  for (const name of found.keys()) {
+    const flag = spec(name);
+    if (flag.chp === "warn") {
       warnings.push(
         `--${name} is accepted for compatibility with configurable-http-proxy ` +
-          `but has no effect with traefik (${FLAGS[name].help})`,
+          `but has no effect with traefik (${flag.help})`,
       );
     }
   }
-  return { values, warnings };
+  // Every value went through `convert`, which returns the type of its flag's kind.
+  return { values: Object.fromEntries(found) as FlagValues, warnings };
 }
 
-function setValue(values: OptionValues, name: string, kind: Kind, raw: string, where: string) {
-  if (kind === "number") {
-    const n = Number(raw);
-    if (raw.trim() === "" || !Number.isFinite(n) || n < 0) {
-      throw new ConfigError(`${where} must be a non-negative number, not ${JSON.stringify(raw)}`);
+function readArgv(argv: string[]): Record<string, RawValue | undefined> {
+  try {
+    return parseArgs({
+      args: argv,
+      options: ARGV_OPTIONS,
+      strict: true,
+      allowPositionals: false,
+      allowNegative: true,
+    }).values;
+  } catch (error) {
+    throw argvError(error);
+  }
+}
+
+/** Rewrites `node:util`'s parse errors as one line saying what to type instead. */
+function argvError(error: unknown): ConfigError {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown })?.code;
+  const quoted = /'(.*)'/.exec(message)?.[1];
+  if (quoted !== undefined) {
+    const flag = quoted.replace(/ <value>$/, "");
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      return new ConfigError(`unknown option ${flag}; see --help`);
     }
-    values[name] = n;
-  } else if (kind === "list") {
-    values[name] = [...((values[name] as string[] | undefined) ?? []), raw];
-  } else if (kind === "boolean") values[name] = toBoolean(where, raw);
-  else values[name] = raw;
+    if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+      return new ConfigError(
+        `unexpected argument ${JSON.stringify(flag)}; every option starts with --`,
+      );
+    }
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      if (message.includes("argument missing")) {
+        return new ConfigError(`${flag} needs a value`);
+      }
+      if (message.includes("ambiguous")) {
+        return new ConfigError(
+          `${flag} needs a value; write ${flag}=VALUE for a value that starts with '-'`,
+        );
+      }
+      if (message.includes("does not take an argument")) {
+        const name = flag.replace(/^--/, "");
+        return new ConfigError(`${flag} takes no value; write --${name} or --no-${name}`);
+      }
+    }
+  }
+  return new ConfigError(`${message.replaceAll("\n", " ")}; see --help`, { cause: error });
 }
 
-function toBoolean(where: string, raw: string): boolean {
+/** A config-file value as argv would give it: booleans stay booleans, arrays stay lists. */
+function fromConfigFile(raw: unknown): RawValue {
+  if (typeof raw === "boolean") return raw;
+  if (Array.isArray(raw)) return raw.map(String);
+  return String(raw);
+}
+
+/** Checks and converts one raw value to the type of `name`'s kind. */
+function convert(name: FlagName, raw: RawValue, where: string): FlagValue {
+  const kind = spec(name).kind;
+  if (kind === "list") return Array.isArray(raw) ? raw.map(String) : [String(raw)];
+  if (kind === "boolean") return typeof raw === "boolean" ? raw : toBoolean(String(raw), where);
+  const text = Array.isArray(raw) ? raw.join(",") : String(raw);
+  if (kind === "string") return text;
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isFinite(n) || n < 0) {
+    throw new ConfigError(`${where} must be a non-negative number, not ${JSON.stringify(text)}`);
+  }
+  return n;
+}
+
+function toBoolean(raw: string, where: string): boolean {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off|)$/i.test(raw)) return false;
   throw new ConfigError(`${where} must be true or false, not ${JSON.stringify(raw)}`);
@@ -243,10 +403,12 @@ function toBoolean(where: string, raw: string): boolean {
 /**
  * The `--help` text, generated from `FLAGS`.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { helpText } from "./flags.ts";
- * console.log(helpText());
+ * assert.match(helpText(), /--error-target URL/);
+ * assert.match(helpText(), /--x-forward .*\[accepted, no effect\]/);
  * ```
  */
 export function helpText(): string {
@@ -258,14 +420,15 @@ export function helpText(): string {
     "or in a --config file (redis-url or redis_url). The API token is CONFIGPROXY_AUTH_TOKEN.",
     "",
   ];
-  const row = (name: string, flag: Flag) => {
+  const row = (name: FlagName) => {
+    const flag = spec(name);
     const left = `  --${name}${flag.arg ? " " + flag.arg : ""}`;
     lines.push(left.padEnd(36) + flag.help + (flag.chp === "warn" ? " [accepted, no effect]" : ""));
   };
   lines.push("configurable-http-proxy options:");
-  for (const [name, flag] of Object.entries(FLAGS)) if (flag.chp) row(name, flag);
+  for (const name of FLAG_NAMES) if (spec(name).chp) row(name);
   lines.push("", "traefik options:");
-  for (const [name, flag] of Object.entries(FLAGS)) if (!flag.chp) row(name, flag);
-  lines.push("", "Boolean options also take --no-<option>.");
+  for (const name of FLAG_NAMES) if (!spec(name).chp) row(name);
+  lines.push("", "Boolean options take no value; --no-<option> turns one off.");
   return lines.join("\n");
 }

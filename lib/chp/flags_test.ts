@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
-import { FLAGS, helpText, parseArgs } from "./flags.ts";
-import { cliSettings, hostPort } from "./settings.ts";
-import { chpPathFromRoutespec, routespecFromChpPath } from "./path.ts";
-import { ConfigError, RoutespecError } from "../core/errors.ts";
-import { instanceConfig, parseHeaders } from "./instance_config.ts";
+import { FLAGS, type FlagSpec, helpText, parseFlags } from "./flags.ts";
+import { ConfigError } from "../core/errors.ts";
 
-Deno.test("parseArgs reads JupyterHub's argv: both forms, last occurrence wins", () => {
+Deno.test("parseFlags reads JupyterHub's argv: both forms, last occurrence wins", () => {
   const argv = [
     "--ip",
     "0.0.0.0",
@@ -27,7 +24,7 @@ Deno.test("parseArgs reads JupyterHub's argv: both forms, last occurrence wins",
     "X-A: 1",
     "--custom-header=X-B: 2",
   ];
-  const { values, warnings } = parseArgs(argv);
+  const { values, warnings } = parseFlags(argv);
   assert.deepEqual(values, {
     ip: "127.0.0.1",
     port: 8000,
@@ -41,8 +38,8 @@ Deno.test("parseArgs reads JupyterHub's argv: both forms, last occurrence wins",
   assert.deepEqual(warnings, []);
 });
 
-Deno.test("parseArgs accepts an empty --ip, IPv6, negations, env and config values", () => {
-  const { values, warnings } = parseArgs(
+Deno.test("parseFlags accepts an empty --ip, IPv6, negations, env and config values", () => {
+  const { values, warnings } = parseFlags(
     ["--ip", "", "--api-ip=::1", "--no-x-forward", "--no-prepend-path", "--insecure"],
     {
       env: { JUPYTERHUB_TRAEFIK_REDIS_URL: "redis://127.0.0.1:6379", JUPYTERHUB_TRAEFIK_IP: "x" },
@@ -60,12 +57,71 @@ Deno.test("parseArgs accepts an empty --ip, IPv6, negations, env and config valu
   assert.match(warnings[0], /--x-forward .* no effect/);
 });
 
-Deno.test("parseArgs rejects unknown flags, missing values and bad numbers clearly", () => {
-  assert.throws(() => parseArgs(["--nope"]), /unknown option --nope/);
-  assert.throws(() => parseArgs(["--port"]), /--port needs a value/);
-  assert.throws(() => parseArgs(["--port", "abc"]), /--port must be a non-negative number/);
-  assert.throws(() => parseArgs(["positional"]), ConfigError);
-  assert.throws(() => parseArgs([], { config: { bogus: 1 } }), /unknown option bogus/);
+Deno.test("parseFlags rejects unknown flags, missing values and bad numbers clearly", () => {
+  assert.throws(() => parseFlags(["--nope"]), /unknown option --nope/);
+  assert.throws(() => parseFlags(["--port"]), /--port needs a value/);
+  assert.throws(() => parseFlags(["--port", "abc"]), /--port must be a non-negative number/);
+  assert.throws(() => parseFlags(["positional"]), ConfigError);
+  assert.throws(() => parseFlags([], { config: { bogus: 1 } }), /unknown option bogus/);
+});
+
+Deno.test("parseFlags reports every argv mistake as a ConfigError saying what to type", () => {
+  const rows: [string[], RegExp][] = [
+    [["--nope"], /^unknown option --nope; see --help$/],
+    [["--no-ip"], /^unknown option --no-ip/],
+    [["-x"], /^unknown option -x/],
+    [["positional"], /^unexpected argument "positional"/],
+    [["--ip", "--port", "8000"], /^--ip needs a value; write --ip=VALUE/],
+    // The one change from configurable-http-proxy: booleans take no value.
+    [["--host-routing=true"], /^--host-routing takes no value; write --host-routing or --no-/],
+    [["--port=-1"], /^--port must be a non-negative number, not "-1"$/],
+    [["--api-port", ""], /^--api-port must be a non-negative number/],
+  ];
+  for (const [argv, message] of rows) {
+    assert.throws(() => parseFlags(argv), (error: unknown) => {
+      assert.ok(error instanceof ConfigError, argv.join(" "));
+      assert.match(error.message, message, argv.join(" "));
+      return true;
+    });
+  }
+});
+
+Deno.test("parseFlags gives each flag its type, from argv, the environment and a config file", () => {
+  const { values } = parseFlags(["--port=8000", "--no-host-routing"], {
+    env: {
+      JUPYTERHUB_TRAEFIK_EXTERNAL_TRAEFIK: "yes",
+      JUPYTERHUB_TRAEFIK_INSECURE: "0",
+      JUPYTERHUB_TRAEFIK_CHECK_ROUTE_TIMEOUT: "60",
+      JUPYTERHUB_TRAEFIK_CUSTOM_HEADER: "X-Env: 1",
+      JUPYTERHUB_TRAEFIK_PORT: "9999",
+    },
+    config: {
+      "metrics-port": 9100,
+      "host-routing": true,
+      "redirect-port": "8080",
+      "ssl-request-cert": false,
+      "api_ip": "127.0.0.1",
+    },
+  });
+  assert.deepEqual(values, {
+    port: 8000,
+    "host-routing": false,
+    "external-traefik": true,
+    insecure: false,
+    "check-route-timeout": 60,
+    "custom-header": ["X-Env: 1"],
+    "metrics-port": 9100,
+    "redirect-port": 8080,
+    "ssl-request-cert": false,
+    "api-ip": "127.0.0.1",
+  });
+  const listed = parseFlags([], { config: { custom_header: ["X-A: 1", "X-B: 2"] } });
+  assert.deepEqual(listed.values["custom-header"], ["X-A: 1", "X-B: 2"]);
+  assert.throws(
+    () => parseFlags([], { env: { JUPYTERHUB_TRAEFIK_INSECURE: "maybe" } }),
+    /^ConfigError: JUPYTERHUB_TRAEFIK_INSECURE must be true or false, not "maybe"$/,
+  );
+  assert.throws(() => parseFlags([], { config: { config: "x.toml" } }), /unknown option config/);
 });
 
 Deno.test("every CHP flag is accepted and documented", () => {
@@ -117,115 +173,10 @@ Deno.test("every CHP flag is accepted and documented", () => {
     "keep-alive-timeout",
     "storage-backend",
   ];
+  const table: Record<string, FlagSpec> = FLAGS;
   const help = helpText();
   for (const name of chp) {
-    assert.ok(FLAGS[name]?.chp, name);
+    assert.ok(table[name]?.chp, name);
     assert.ok(help.includes(`--${name}`), name);
   }
-});
-
-Deno.test("cliSettings maps CHP flags onto traefik", () => {
-  const s = cliSettings(
-    parseArgs([
-      "--ip",
-      "",
-      "--port",
-      "8000",
-      "--api-ip",
-      "127.0.0.1",
-      "--api-port",
-      "8001",
-      "--ssl-key",
-      "k.pem",
-      "--ssl-cert",
-      "c.pem",
-      "--redirect-port",
-      "8080",
-      "--metrics-port",
-      "9100",
-      "--proxy-timeout",
-      "5000",
-      "--keep-alive-timeout",
-      "7000",
-      "--insecure",
-    ]).values,
-  );
-  assert.equal(s.publicAddress, ":8000");
-  assert.deepEqual(s.api, { hostname: "127.0.0.1", port: 8001 });
-  assert.deepEqual(s.tls, { certFile: "c.pem", keyFile: "k.pem" });
-  assert.equal(s.entryPoint, "https");
-  const extras = s.staticExtras as Record<string, Record<string, Record<string, unknown>>>;
-  assert.deepEqual(extras.entryPoints.redirect, {
-    address: ":8080",
-    http: { redirections: { entryPoint: { to: "https", scheme: "https" } } },
-  });
-  assert.deepEqual(extras.entryPoints.metrics, { address: ":9100" });
-  assert.deepEqual(extras.metrics, { prometheus: { entryPoint: "metrics" } });
-  assert.deepEqual(extras.serversTransport, {
-    insecureSkipVerify: true,
-    forwardingTimeouts: { responseHeaderTimeout: "5000ms" },
-  });
-  assert.deepEqual(
-    (extras.entryPoints.https as Record<string, Record<string, unknown>>).transport
-      .respondingTimeouts,
-    { readTimeout: "0s", idleTimeout: "7000ms" },
-  );
-  assert.equal(cliSettings({}).publicAddress, ":8000");
-  assert.deepEqual(cliSettings({}).api, { hostname: "localhost", port: 8001 });
-  assert.deepEqual(cliSettings({ "api-socket": "/tmp/s" }).api, { path: "/tmp/s" });
-  assert.equal(cliSettings({ provider: "traefik_toml" }).provider, "file");
-});
-
-Deno.test("cliSettings refuses what traefik cannot do, saying what to use instead", () => {
-  assert.throws(() => cliSettings({ socket: "/tmp/p.sock" }), /--ip\/--port/);
-  assert.throws(() => cliSettings({ provider: "zookeeper" }), /use file, redis or etcd/);
-  assert.throws(() => cliSettings({ "ssl-key": "k" }), /together/);
-  assert.throws(() => cliSettings({ port: 70000 }), /--port must be a port number/);
-  assert.throws(() => cliSettings({ "traefik-entrypoint": "a b" }), /entrypoint/);
-});
-
-Deno.test("hostPort formats traefik addresses", () => {
-  assert.equal(hostPort("", 80), ":80");
-  assert.equal(hostPort("127.0.0.1", 80), "127.0.0.1:80");
-  assert.equal(hostPort("::1", 80), "[::1]:80");
-  assert.equal(hostPort("localhost", 80), "localhost:80");
-});
-
-Deno.test("CHP paths convert to routespecs and back, percent-decoded", () => {
-  const rows: [string, boolean, string, string][] = [
-    ["", false, "/", "/"],
-    ["/", false, "/", "/"],
-    ["/user/alice", false, "/user/alice/", "/user/alice"],
-    [
-      "/@/space%20word/user/%E7%A7%80%E6%A8%B9",
-      false,
-      "/@/space%20word/user/%E7%A7%80%E6%A8%B9/",
-      "/@/space word/user/秀樹",
-    ],
-    ["/h.example/user/a", true, "h.example/user/a/", "/h.example/user/a"],
-    ["/", true, "/", "/"],
-  ];
-  for (const [path, hostRouting, routespec, key] of rows) {
-    assert.equal(routespecFromChpPath(path, { hostRouting }), routespec, path);
-    assert.equal(chpPathFromRoutespec(routespec), key, path);
-  }
-  assert.throws(() => routespecFromChpPath("/a b"), RoutespecError);
-});
-
-Deno.test("instanceConfig wires healthz, the catch-all, error pages and headers", () => {
-  const { config, middlewares } = instanceConfig({
-    entryPoint: "http",
-    internalUrl: "http://127.0.0.1:4000",
-    defaultTarget: "http://127.0.0.1:8081",
-    customHeaders: ["X-Proxy: traefik"],
-  });
-  const http = config.http as Record<string, Record<string, Record<string, unknown>>>;
-  assert.equal(http.routers["jupyterhub-healthz"].rule, 'Path("/_chp_healthz")');
-  assert.equal(http.routers["jupyterhub-default"].service, "jupyterhub-default-target");
-  assert.equal(http.routers["jupyterhub-default"].priority, 2);
-  assert.deepEqual(middlewares, ["jupyterhub-errors", "jupyterhub-headers"]);
-  assert.deepEqual(http.middlewares["jupyterhub-headers"], {
-    headers: { customRequestHeaders: { "X-Proxy": "traefik" } },
-  });
-  assert.throws(() => parseHeaders(["no colon"]));
 });

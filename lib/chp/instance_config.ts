@@ -6,15 +6,49 @@
  * @module
  */
 
+import { ConfigError } from "../core/errors.ts";
 import { goString } from "../core/rule.ts";
 import type { ConfigTree } from "../core/types.ts";
 
-/** Path of the internal server's error pages, used by traefik's errors middleware. */
+/**
+ * Path of the internal server's error pages, used by traefik's errors middleware.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ERROR_PAGE_PATH } from "./instance_config.ts";
+ * assert.equal(ERROR_PAGE_PATH, "/_jupyterhub_traefik_error");
+ * ```
+ */
 export const ERROR_PAGE_PATH = "/_jupyterhub_traefik_error";
-/** Path answered with `{"status": "OK"}` on the public port, as CHP does. */
+/**
+ * Path answered with `{"status": "OK"}` on the public port, as CHP does.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HEALTHZ_PATH } from "./instance_config.ts";
+ * assert.equal(HEALTHZ_PATH, "/_chp_healthz");
+ * ```
+ */
 export const HEALTHZ_PATH = "/_chp_healthz";
 
-/** Options of `instanceConfig`. */
+/**
+ * Options of `instanceConfig`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { instanceConfig, type InstanceConfigOptions } from "./instance_config.ts";
+ * const options: InstanceConfigOptions = {
+ *   entryPoint: "http",
+ *   internalUrl: "http://127.0.0.1:40000",
+ *   defaultTarget: "http://127.0.0.1:8081",
+ * };
+ * const http = instanceConfig(options).config.http as { services: Record<string, unknown> };
+ * assert.ok("jupyterhub-default-target" in http.services);
+ * ```
+ */
 export interface InstanceConfigOptions {
   /** Public entry point name. */
   entryPoint: string;
@@ -26,7 +60,20 @@ export interface InstanceConfigOptions {
   customHeaders?: string[];
 }
 
-/** The per-instance configuration and the entry-point middlewares it defines. */
+/**
+ * The per-instance configuration and the entry-point middlewares it defines.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type InstanceConfig, instanceConfig } from "./instance_config.ts";
+ * const instance: InstanceConfig = instanceConfig({
+ *   entryPoint: "http",
+ *   internalUrl: "http://127.0.0.1:40000",
+ * });
+ * assert.deepEqual(instance.middlewares, ["jupyterhub-errors"]);
+ * ```
+ */
 export interface InstanceConfig {
   /** Dynamic configuration to write beside (or apart from) the routes. */
   config: ConfigTree;
@@ -37,11 +84,18 @@ export interface InstanceConfig {
 /**
  * Builds the per-instance dynamic configuration.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { instanceConfig } from "./instance_config.ts";
- * instanceConfig({ entryPoint: "http", internalUrl: "http://127.0.0.1:40000" });
+ * const { middlewares } = instanceConfig({
+ *   entryPoint: "http",
+ *   internalUrl: "http://127.0.0.1:40000",
+ *   customHeaders: ["X-Proxy: traefik"],
+ * });
+ * assert.deepEqual(middlewares, ["jupyterhub-errors", "jupyterhub-headers"]);
  * ```
+ * @throws {ConfigError} for an invalid custom header.
  */
 export function instanceConfig(options: InstanceConfigOptions): InstanceConfig {
   const entryPoints = [options.entryPoint];
@@ -92,12 +146,15 @@ export function instanceConfig(options: InstanceConfigOptions): InstanceConfig {
 /**
  * Parses `Name: value` header lines (CHP's `--custom-header`).
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError } from "../core/errors.ts";
  * import { parseHeaders } from "./instance_config.ts";
- * parseHeaders(["X-Proxy: traefik"]); // { "X-Proxy": "traefik" }
+ * assert.deepEqual(parseHeaders(["X-Proxy: traefik"]), { "X-Proxy": "traefik" });
+ * assert.throws(() => parseHeaders(["no colon"]), ConfigError);
  * ```
- * @throws {Error} for a line without a colon or with an invalid header name.
+ * @throws {ConfigError} for a line without a colon or with an invalid header name.
  */
 export function parseHeaders(lines: string[]): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -105,7 +162,7 @@ export function parseHeaders(lines: string[]): Record<string, string> {
     const colon = line.indexOf(":");
     const name = line.slice(0, colon).trim();
     if (colon < 0 || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) {
-      throw new Error(`--custom-header ${JSON.stringify(line)} is not 'Name: value'`);
+      throw new ConfigError(`--custom-header ${JSON.stringify(line)} is not 'Name: value'`);
     }
     headers[name] = line.slice(colon + 1).trim();
   }

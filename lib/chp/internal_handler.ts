@@ -8,7 +8,18 @@
 
 import { ERROR_PAGE_PATH, HEALTHZ_PATH } from "./instance_config.ts";
 
-/** Options of `internalHandler`. */
+/**
+ * Options of `internalHandler`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { internalHandler, type InternalHandlerOptions } from "./internal_handler.ts";
+ * const options: InternalHandlerOptions = { errorTarget: "http://127.0.0.1:8081/hub/error" };
+ * const healthz = await internalHandler(options)(new Request("http://127.0.0.1/_chp_healthz"));
+ * assert.equal(healthz.status, 200);
+ * ```
+ */
 export interface InternalHandlerOptions {
   /** Base URL of JupyterHub's error pages, e.g. `http://127.0.0.1:8081/hub/error`. */
   errorTarget?: string;
@@ -22,13 +33,20 @@ const REASONS: Record<number, string> = {
 };
 
 /**
- * Creates the handler.
+ * Creates the handler: `/_chp_healthz` answers `{"status": "OK"}`; error pages keep their
+ * status and come from `errorTarget` when it answers, else a plain-text page; anything else is
+ * a 404 page.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { internalHandler } from "./internal_handler.ts";
  * const handler = internalHandler({});
- * const response = await handler(new Request("http://x/_chp_healthz"));
+ * const healthz = await handler(new Request("http://127.0.0.1/_chp_healthz"));
+ * assert.deepEqual(await healthz.json(), { status: "OK" });
+ * const missing = await handler(new Request("http://127.0.0.1/nope"));
+ * assert.equal(missing.status, 404);
+ * assert.equal(await missing.text(), "404 Not Found: /nope\n");
  * ```
  */
 export function internalHandler(

@@ -11,7 +11,17 @@
 import { RoutespecError } from "../core/errors.ts";
 import { normalizeRoutespec } from "../core/routespec.ts";
 
-/** Options of the CHP path conversions. */
+/**
+ * Options of the CHP path conversions.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ChpPathOptions, routespecFromChpPath } from "./path.ts";
+ * const options: ChpPathOptions = { hostRouting: true };
+ * assert.equal(routespecFromChpPath("/h.example/", options), "h.example/");
+ * ```
+ */
 export interface ChpPathOptions {
   /** With host routing, the first path segment is the host. */
   hostRouting?: boolean;
@@ -20,12 +30,13 @@ export interface ChpPathOptions {
 /**
  * The routespec of a CHP API path (the part after `/api/routes`, still percent-encoded).
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { routespecFromChpPath } from "./path.ts";
- * routespecFromChpPath("/user/alice"); // "/user/alice/"
- * routespecFromChpPath("/h.example/user/a", { hostRouting: true }); // "h.example/user/a/"
- * routespecFromChpPath(""); // "/"
+ * assert.equal(routespecFromChpPath("/user/alice"), "/user/alice/");
+ * assert.equal(routespecFromChpPath("/h.example/user/a", { hostRouting: true }), "h.example/user/a/");
+ * assert.equal(routespecFromChpPath(""), "/");
  * ```
  * @throws {RoutespecError} when the path is not a valid routespec.
  */
@@ -40,11 +51,12 @@ export function routespecFromChpPath(path: string, options: ChpPathOptions = {})
  * The CHP key of a routespec as `GET /api/routes` returns it: no trailing slash (except for
  * `/`), host routes with a leading `/`, percent-decoded.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chpPathFromRoutespec } from "./path.ts";
- * chpPathFromRoutespec("/user/a%20b/"); // "/user/a b"
- * chpPathFromRoutespec("h.example/user/a/"); // "/h.example/user/a"
+ * assert.equal(chpPathFromRoutespec("/user/a%20b/"), "/user/a b");
+ * assert.equal(chpPathFromRoutespec("h.example/user/a/"), "/h.example/user/a");
  * ```
  */
 export function chpPathFromRoutespec(routespec: string): string {

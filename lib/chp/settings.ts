@@ -1,52 +1,143 @@
 /**
- * Turns parsed command-line values into the settings of a proxy process: addresses, the
- * traefik static-configuration extras that CHP flags map onto, and the provider. Pure.
+ * Turns parsed command-line values into the one typed settings object of a proxy process:
+ * addresses, TLS, the provider, the traefik static-configuration extras that CHP flags map onto,
+ * and everything else `main` needs. Pure: no I/O.
  *
  * @module
  */
 
-import type { OptionValues } from "./flags.ts";
+import type { FlagValues } from "./flags.ts";
 import { ConfigError } from "../core/errors.ts";
 import { deepMerge } from "../core/tree.ts";
 import type { ConfigTree } from "../core/types.ts";
+import type { ProviderOptions } from "../proxy.ts";
+import { API_ENTRYPOINT } from "../traefik/static_config.ts";
 
-/** Where the REST API listens. */
+/**
+ * Where the REST API listens: a TCP address, or a unix socket.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ApiListen, cliSettings } from "./settings.ts";
+ * const api: ApiListen = cliSettings({ "api-socket": "/tmp/api.sock" }).api;
+ * assert.deepEqual(api, { path: "/tmp/api.sock" });
+ * ```
+ */
 export type ApiListen =
   | { hostname: string; port: number }
   | { path: string };
 
-/** Everything the CLI needs to start a proxy. */
+/**
+ * An address this process (or its traefik) will listen on, and the flag that set it.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Bind, cliSettings } from "./settings.ts";
+ * const [bind]: Bind[] = cliSettings({ ip: "", port: 8000 }).binds;
+ * assert.deepEqual(bind, { hostname: "0.0.0.0", port: 8000, what: "--port" });
+ * ```
+ */
+export interface Bind {
+  /** Host name or IP address, without brackets. */
+  hostname: string;
+  /** TCP port; 0 = any free port. */
+  port: number;
+  /** The flag that chose it, for error messages (`--port`). */
+  what: string;
+}
+
+/**
+ * traefik's API: given by `--traefik-api-url`, or a free loopback port chosen at start.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cliSettings, type TraefikApiSettings } from "./settings.ts";
+ * const api: TraefikApiSettings = cliSettings({ "traefik-api-username": "hub" }).traefikApi;
+ * assert.deepEqual(api, { url: undefined, username: "hub", password: undefined });
+ * ```
+ */
+export interface TraefikApiSettings {
+  /** URL of traefik's API, when given. */
+  url?: string;
+  /** basicAuth user name; default (in `startProxy`) `jupyterhub`. */
+  username?: string;
+  /** basicAuth password; default (in `startProxy`) random. */
+  password?: string;
+}
+
+/**
+ * Everything the CLI needs to start a proxy.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CliSettings, cliSettings } from "./settings.ts";
+ * const settings: CliSettings = cliSettings({ "error-target": "http://127.0.0.1:8081/hub/error" });
+ * assert.equal(settings.errorTarget, "http://127.0.0.1:8081/hub/error");
+ * assert.equal(settings.hostRouting, false);
+ * ```
+ */
 export interface CliSettings {
+  /** Level of this process's log: debug, info, warn or error. */
+  logLevel: string;
   /** traefik's public address (`host:port`). */
   publicAddress: string;
   /** The REST API's listen address. */
   api: ApiListen;
-  /** TLS certificate and key of the REST API. */
+  /** TLS certificate and key files of the REST API. */
   apiTls?: { cert: string; key: string };
-  /** TLS certificate and key of the public entry point. */
+  /** TLS certificate and key files of the public entry point. */
   tls?: { certFile: string; keyFile: string };
   /** Public entry point name. */
   entryPoint: string;
-  /** Provider name, normalised: file, redis or etcd. */
-  provider: "file" | "redis" | "etcd";
-  /** traefik API URL, when given. */
-  traefikApiUrl?: string;
+  /** Where routes live. */
+  provider: ProviderOptions;
+  /** traefik is managed elsewhere: only write routes. */
+  external: boolean;
+  /** traefik's API. */
+  traefikApi: TraefikApiSettings;
+  /** traefik binary, when given. */
+  traefikBin?: string;
+  /** traefik's log level, upper case, when given. */
+  traefikLogLevel?: string;
+  /** Where to write traefik's static configuration, when given. */
+  staticConfigFile?: string;
+  /** TOML/YAML file of static configuration merged last, when given. */
+  extraStaticConfigFile?: string;
+  /** TOML/YAML file of dynamic configuration written beside the routes, when given. */
+  extraDynamicConfigFile?: string;
   /** Static configuration that CHP flags map onto. */
   staticExtras: ConfigTree;
-  /** The addresses this process will bind (for a port-in-use check): `host:port`. */
-  binds: { hostname: string; port: number; what: string }[];
-  /** Seconds to wait for traefik to confirm a route. */
+  /** The addresses this process and its traefik will bind, for a port-in-use check. */
+  binds: Bind[];
+  /** How long to wait for traefik to confirm a route change, in milliseconds. */
   checkRouteTimeoutMs: number;
+  /** Base URL of error pages (CHP's `--error-target`). */
+  errorTarget?: string;
+  /** Where unmatched requests go (CHP's `--default-target`). */
+  defaultTarget?: string;
+  /** Headers added to proxied requests, `Name: value`. */
+  customHeaders: string[];
+  /** Route by host: the first path segment of a route is its host. */
+  hostRouting: boolean;
+  /** The REST API's token (`CONFIGPROXY_AUTH_TOKEN`); none = an open API, as CHP. */
+  authToken?: string;
+  /** Where to write this process's pid, when given. */
+  pidFile?: string;
 }
 
 /**
  * A `host:port` address as traefik takes it: `''` means all interfaces, IPv6 gets brackets.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hostPort } from "./settings.ts";
- * hostPort("", 8000); // ":8000"
- * hostPort("::1", 8000); // "[::1]:8000"
+ * assert.equal(hostPort("", 8000), ":8000");
+ * assert.equal(hostPort("::1", 8000), "[::1]:8000");
  * ```
  */
 export function hostPort(ip: string, port: number): string {
@@ -55,7 +146,7 @@ export function hostPort(ip: string, port: number): string {
   return `${ip}:${port}`;
 }
 
-const PROVIDERS: Record<string, CliSettings["provider"]> = {
+const PROVIDERS: Record<string, ProviderOptions["kind"]> = {
   file: "file",
   toml: "file",
   traefik_toml: "file",
@@ -67,72 +158,142 @@ const PROVIDERS: Record<string, CliSettings["provider"]> = {
   traefik_etcd: "etcd",
 };
 
-function port(value: unknown, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
+
+function port(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
     throw new ConfigError(`--${name} must be a port number from 0 to 65535`);
   }
-  return n;
+  return value;
 }
 
-function ms(value: unknown): string {
-  return `${Math.round(Number(value))}ms`;
+function ms(value: number): string {
+  return `${Math.round(value)}ms`;
 }
 
 /**
- * Builds the settings from parsed values.
+ * Options of `cliSettings`.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { cliSettings, type CliSettingsOptions } from "./settings.ts";
+ * const options: CliSettingsOptions = { env: { CONFIGPROXY_AUTH_TOKEN: "" } };
+ * assert.equal(cliSettings({}, options).authToken, undefined);
+ * ```
+ */
+export interface CliSettingsOptions {
+  /** The environment, for `CONFIGPROXY_AUTH_TOKEN`. */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Builds the settings from parsed values and the environment.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { cliSettings } from "./settings.ts";
- * cliSettings({ ip: "127.0.0.1", port: 8000 }).publicAddress; // "127.0.0.1:8000"
+ * const settings = cliSettings(
+ *   { ip: "127.0.0.1", port: 8000, provider: "redis" },
+ *   { env: { CONFIGPROXY_AUTH_TOKEN: "s3cret" } },
+ * );
+ * assert.equal(settings.publicAddress, "127.0.0.1:8000");
+ * assert.equal(settings.authToken, "s3cret");
+ * assert.deepEqual(settings.api, { hostname: "localhost", port: 8001 });
+ * assert.equal(settings.provider.kind, "redis");
+ * assert.equal(settings.checkRouteTimeoutMs, 30_000);
  * ```
  * @throws {ConfigError} for contradictory or invalid values (with what to change).
  */
-export function cliSettings(values: OptionValues): CliSettings {
-  const v = values as Record<string, unknown>;
-  if (v.socket !== undefined) {
+export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}): CliSettings {
+  if (values.socket !== undefined) {
     throw new ConfigError(
       "--socket: traefik cannot listen on a unix socket; give the public address with --ip/--port",
     );
   }
-  const ip = String(v.ip ?? "");
-  const publicPort = port(v.port ?? 8000, "port");
-  const providerName = String(v.provider ?? "file").toLowerCase();
-  const provider = PROVIDERS[providerName];
-  if (!provider) {
-    throw new ConfigError(`--provider ${providerName} is not known; use file, redis or etcd`);
-  }
-  const tls = v["ssl-key"] || v["ssl-cert"]
-    ? { certFile: String(v["ssl-cert"] ?? ""), keyFile: String(v["ssl-key"] ?? "") }
+  const ip = values.ip ?? "";
+  const publicPort = port(values.port ?? 8000, "port");
+  const tls = values["ssl-key"] || values["ssl-cert"]
+    ? { certFile: values["ssl-cert"] ?? "", keyFile: values["ssl-key"] ?? "" }
     : undefined;
   if (tls && (!tls.certFile || !tls.keyFile)) {
     throw new ConfigError("--ssl-key and --ssl-cert must be given together");
   }
-  const entryPoint = String(v["traefik-entrypoint"] ?? (tls ? "https" : "http"));
+  const entryPoint = values["traefik-entrypoint"] ?? (tls ? "https" : "http");
   if (!/^[A-Za-z0-9_-]+$/.test(entryPoint)) {
     throw new ConfigError("--traefik-entrypoint may only contain letters, digits, '-' and '_'");
   }
-  const binds: CliSettings["binds"] = [{
-    hostname: ip || "0.0.0.0",
-    port: publicPort,
-    what: "--port",
-  }];
+  const binds: Bind[] = [{ hostname: ip || "0.0.0.0", port: publicPort, what: "--port" }];
   let api: ApiListen;
-  if (v["api-socket"] !== undefined) api = { path: String(v["api-socket"]) };
+  if (values["api-socket"] !== undefined) api = { path: values["api-socket"] };
   else {
-    const apiPort = port(v["api-port"] ?? publicPort + 1, "api-port");
-    const apiIp = String(v["api-ip"] ?? "localhost");
+    const apiPort = port(values["api-port"] ?? publicPort + 1, "api-port");
+    const apiIp = values["api-ip"] ?? "localhost";
     api = { hostname: apiIp === "" ? "0.0.0.0" : apiIp.replace(/^\[|\]$/g, ""), port: apiPort };
     binds.push({ hostname: api.hostname, port: apiPort, what: "--api-port" });
   }
-  const apiTls = v["api-ssl-key"] || v["api-ssl-cert"]
-    ? { cert: String(v["api-ssl-cert"] ?? ""), key: String(v["api-ssl-key"] ?? "") }
+  const apiTls = values["api-ssl-key"] || values["api-ssl-cert"]
+    ? { cert: values["api-ssl-cert"] ?? "", key: values["api-ssl-key"] ?? "" }
     : undefined;
   if (apiTls && (!apiTls.cert || !apiTls.key)) {
     throw new ConfigError("--api-ssl-key and --api-ssl-cert must be given together");
   }
+  const external = values["external-traefik"] === true;
+  const traefikApiUrl = values["traefik-api-url"] || undefined;
+  if (external && !traefikApiUrl) {
+    throw new ConfigError("--external-traefik needs --traefik-api-url");
+  }
+  const { staticExtras, extraBinds } = staticExtrasOf(values, { ip, entryPoint });
+  binds.push(...extraBinds);
+  if (traefikApiUrl) {
+    const url = traefikApiUrlOf(traefikApiUrl, external);
+    if (!external) {
+      binds.push({
+        hostname: url.hostname.replace(/^\[|\]$/g, ""),
+        port: Number(url.port || 80),
+        what: "--traefik-api-url",
+      });
+    }
+  }
+  return {
+    logLevel: values["log-level"] ?? "info",
+    publicAddress: hostPort(ip, publicPort),
+    api,
+    apiTls,
+    tls,
+    entryPoint,
+    provider: providerOptions(values),
+    external,
+    traefikApi: {
+      url: traefikApiUrl,
+      username: values["traefik-api-username"],
+      password: values["traefik-api-password"],
+    },
+    traefikBin: values["traefik-bin"],
+    traefikLogLevel: values["traefik-log-level"]?.toUpperCase(),
+    staticConfigFile: values["static-config-file"],
+    extraStaticConfigFile: values["extra-static-config"] || undefined,
+    extraDynamicConfigFile: values["extra-dynamic-config"] || undefined,
+    staticExtras,
+    binds,
+    checkRouteTimeoutMs: (values["check-route-timeout"] ?? 30) * 1000,
+    errorTarget: values["error-target"],
+    defaultTarget: values["default-target"],
+    customHeaders: values["custom-header"] ?? [],
+    hostRouting: values["host-routing"] === true,
+    authToken: options.env?.CONFIGPROXY_AUTH_TOKEN || undefined,
+    pidFile: values["pid-file"] || undefined,
+  };
+}
 
+/** The traefik static configuration that CHP flags map onto, and the ports it adds. */
+function staticExtrasOf(
+  values: FlagValues,
+  where: { ip: string; entryPoint: string },
+): { staticExtras: ConfigTree; extraBinds: Bind[] } {
+  const { ip, entryPoint } = where;
+  const extraBinds: Bind[] = [];
   // Stop promptly on SIGTERM, as CHP does: JupyterHub restarts the proxy on the same ports.
   const lifeCycle = { graceTimeOut: "1s" };
   let extras: ConfigTree = {
@@ -141,48 +302,51 @@ export function cliSettings(values: OptionValues): CliSettings {
         // No limit on reading a request: large uploads must not be cut (a CHP complaint).
         transport: { respondingTimeouts: { readTimeout: "0s" }, lifeCycle },
       },
-      auth_api: { transport: { lifeCycle } },
+      [API_ENTRYPOINT]: { transport: { lifeCycle } },
     },
   };
-  if (v["keep-alive-timeout"] !== undefined) {
+  const keepAlive = values["keep-alive-timeout"];
+  if (keepAlive !== undefined) {
     extras = deepMerge(extras, {
       entryPoints: {
-        [entryPoint]: {
-          transport: { respondingTimeouts: { idleTimeout: ms(v["keep-alive-timeout"]) } },
-        },
+        [entryPoint]: { transport: { respondingTimeouts: { idleTimeout: ms(keepAlive) } } },
       },
     });
   }
   const transport: ConfigTree = {};
-  if (v.insecure === true || v["client-ssl-reject-unauthorized"] === false) {
+  if (values.insecure === true || values["client-ssl-reject-unauthorized"] === false) {
     transport.insecureSkipVerify = true;
   }
-  if (v["client-ssl-ca"]) transport.rootCAs = [String(v["client-ssl-ca"])];
-  if (v["client-ssl-cert"] && v["client-ssl-key"]) {
+  if (values["client-ssl-ca"]) transport.rootCAs = [values["client-ssl-ca"]];
+  if (values["client-ssl-cert"] && values["client-ssl-key"]) {
     transport.certificates = [{
-      certFile: String(v["client-ssl-cert"]),
-      keyFile: String(v["client-ssl-key"]),
+      certFile: values["client-ssl-cert"],
+      keyFile: values["client-ssl-key"],
     }];
   }
-  if (v["proxy-timeout"] !== undefined) {
-    transport.forwardingTimeouts = { responseHeaderTimeout: ms(v["proxy-timeout"]) };
+  if (values["proxy-timeout"] !== undefined) {
+    transport.forwardingTimeouts = { responseHeaderTimeout: ms(values["proxy-timeout"]) };
   }
   if (Object.keys(transport).length > 0) {
     extras = deepMerge(extras, { serversTransport: transport });
   }
-  if (v["metrics-port"] !== undefined) {
-    const metricsPort = port(v["metrics-port"], "metrics-port");
-    const metricsIp = String(v["metrics-ip"] ?? "");
+  if (values["metrics-port"] !== undefined) {
+    const metricsPort = port(values["metrics-port"], "metrics-port");
+    const metricsIp = values["metrics-ip"] ?? "";
     extras = deepMerge(extras, {
       entryPoints: { metrics: { address: hostPort(metricsIp, metricsPort) } },
       metrics: { prometheus: { entryPoint: "metrics" } },
     });
-    binds.push({ hostname: metricsIp || "0.0.0.0", port: metricsPort, what: "--metrics-port" });
+    extraBinds.push({
+      hostname: metricsIp || "0.0.0.0",
+      port: metricsPort,
+      what: "--metrics-port",
+    });
   }
-  if (v["redirect-port"] !== undefined) {
-    const redirectPort = port(v["redirect-port"], "redirect-port");
-    const to = v["redirect-to"] !== undefined
-      ? `:${port(v["redirect-to"], "redirect-to")}`
+  if (values["redirect-port"] !== undefined) {
+    const redirectPort = port(values["redirect-port"], "redirect-port");
+    const to = values["redirect-to"] !== undefined
+      ? `:${port(values["redirect-to"], "redirect-to")}`
       : entryPoint;
     extras = deepMerge(extras, {
       entryPoints: {
@@ -192,19 +356,70 @@ export function cliSettings(values: OptionValues): CliSettings {
         },
       },
     });
-    binds.push({ hostname: ip || "0.0.0.0", port: redirectPort, what: "--redirect-port" });
+    extraBinds.push({ hostname: ip || "0.0.0.0", port: redirectPort, what: "--redirect-port" });
   }
-  const timeout = Number(v["check-route-timeout"] ?? 30);
-  return {
-    publicAddress: hostPort(ip, publicPort),
-    api,
-    apiTls,
-    tls,
-    entryPoint,
-    provider,
-    traefikApiUrl: v["traefik-api-url"] === undefined ? undefined : String(v["traefik-api-url"]),
-    staticExtras: extras,
-    binds,
-    checkRouteTimeoutMs: timeout * 1000,
+  return { staticExtras: extras, extraBinds };
+}
+
+/** The `--traefik-api-url`, checked; the API of a traefik started here must be on loopback. */
+function traefikApiUrlOf(url: string, external: boolean): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(
+      `--traefik-api-url ${JSON.stringify(url)} is not a URL; give one such as ` +
+        "http://127.0.0.1:8099",
+    );
+  }
+  if (!external && !LOOPBACK_HOSTS.includes(parsed.hostname)) {
+    throw new ConfigError("--traefik-api-url must be on 127.0.0.1 or localhost (it is private)");
+  }
+  return parsed;
+}
+
+function providerOptions(values: FlagValues): ProviderOptions {
+  const name = (values.provider ?? "file").toLowerCase();
+  const kind = PROVIDERS[name];
+  if (!kind) throw new ConfigError(`--provider ${name} is not known; use file, redis or etcd`);
+  const prefixes = {
+    traefikPrefix: values["kv-traefik-prefix"],
+    jupyterhubPrefix: values["kv-jupyterhub-prefix"],
   };
+  if (kind === "redis") {
+    return {
+      kind,
+      url: values["redis-url"],
+      username: values["redis-username"],
+      password: values["redis-password"],
+      ...prefixes,
+    };
+  }
+  if (kind === "etcd") {
+    return {
+      kind,
+      urls: values["etcd-url"]?.split(",").map((url) => url.trim()).filter(Boolean),
+      username: values["etcd-username"],
+      password: values["etcd-password"],
+      caFile: values["etcd-ca-file"],
+      ...prefixes,
+    };
+  }
+  return { kind, path: values["dynamic-config-file"] };
+}
+
+/**
+ * The `host:port` of traefik's API entry point, from its URL (port 80 when none is given).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { traefikApiAddress } from "./settings.ts";
+ * assert.equal(traefikApiAddress("http://127.0.0.1:8099"), "127.0.0.1:8099");
+ * assert.equal(traefikApiAddress("http://[::1]"), "[::1]:80");
+ * ```
+ */
+export function traefikApiAddress(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || 80}`;
 }

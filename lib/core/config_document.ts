@@ -34,11 +34,11 @@ export interface RenderedPiece {
  * (`http.routers.<name>`, `jupyterhub.routes.<name>`), and every other second-level entry
  * (`tls.certificates`) as a piece of its own.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { configPieces } from "./config_document.ts";
- * configPieces({ http: { routers: { a: { rule: "x" } } } });
- * // [{ path: ["http", "routers"], name: "a", value: { rule: "x" } }]
+ * assert.deepEqual(configPieces({ http: { routers: { a: { rule: "x" } } } }), [{ path: ["http", "routers"], name: "a", value: { rule: "x" } }]);
  * ```
  * @throws {Error} for a top-level value that is not a table (not valid dynamic configuration).
  */
@@ -61,11 +61,11 @@ export function configPieces(tree: ConfigTree): ConfigPiece[] {
  * Renders one piece. TOML pieces carry their full table path, so they can be concatenated in
  * any order; YAML pieces are indented to sit under their section's header.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderPiece } from "./config_document.ts";
- * renderPiece({ path: ["http", "routers"], name: "a", value: { priority: 1 } }, "toml").text;
- * // "[http.routers.a]\npriority = 1\n"
+ * assert.deepEqual(renderPiece({ path: ["http", "routers"], name: "a", value: { priority: 1 } }, "toml").text, "[http.routers.a]\npriority = 1\n");
  * ```
  * @throws {ConfigError} as `stringifyConfig`.
  */
@@ -91,11 +91,12 @@ function flat(text: string): string {
  * Yields the document's text in chunks of about `chunkSize` characters. YAML pieces are grouped
  * under one header per section (sections appear in the order first seen).
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { assemble, renderPiece } from "./config_document.ts";
  * const piece = renderPiece({ path: ["http", "routers"], name: "a", value: { priority: 1 } }, "yaml");
- * [...assemble([piece], "yaml")].join(""); // "http:\n  routers:\n    a:\n      priority: 1\n"
+ * assert.deepEqual([...assemble([piece], "yaml")].join(""), "http:\n  routers:\n    a:\n      priority: 1\n");
  * ```
  */
 export function* assemble(

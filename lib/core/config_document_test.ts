@@ -3,7 +3,6 @@ import { assemble, configPieces, renderPiece } from "./config_document.ts";
 import { parseConfig } from "./config_format.ts";
 import { deepMerge } from "./tree.ts";
 import { tableConfig } from "./route_config.ts";
-import { apiRouteConfig } from "../traefik/api_router.ts";
 import type { ConfigTree, Route } from "./types.ts";
 
 const routes: Route[] = [
@@ -15,7 +14,23 @@ const routes: Route[] = [
     lastActivity: "2026-01-01T00:00:00.000Z",
   },
 ];
-const fixed = deepMerge(apiRouteConfig({ username: "u", passwordHash: "$2b$04$x" }), {
+// The private API router as lib/traefik/api_router.ts writes it, spelled out: the core's tests
+// stay within the core.
+const apiRouter: ConfigTree = {
+  http: {
+    routers: {
+      route_api: {
+        rule: 'PathPrefix("/api")',
+        entryPoints: ["auth_api"],
+        service: "api@internal",
+        middlewares: ["auth_api"],
+        priority: 1000,
+      },
+    },
+    middlewares: { auth_api: { basicAuth: { users: ["u:$2b$04$x"] } } },
+  },
+};
+const fixed = deepMerge(apiRouter, {
   tls: { certificates: [{ certFile: "/c.pem", keyFile: "/k.pem" }] },
   http: { middlewares: { extra: { headers: { customRequestHeaders: { "X-A": "1" } } } } },
 });

@@ -17,10 +17,11 @@ export type ConfigFormat = "toml" | "yaml";
 /**
  * The format of a file from its extension: `.toml`, or `.yaml` / `.yml`.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatOf } from "./config_format.ts";
- * formatOf("rules.yml"); // "yaml"
+ * assert.deepEqual(formatOf("rules.yml"), "yaml");
  * ```
  * @throws {ConfigError} for any other extension.
  */
@@ -36,10 +37,13 @@ export function formatOf(path: string): ConfigFormat {
 /**
  * Parses TOML or YAML text into a tree (an empty document is `{}`).
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseConfig } from "./config_format.ts";
- * parseConfig('[log]\nlevel = "INFO"\n', "toml"); // { log: { level: "INFO" } }
+ * const tree = parseConfig('[log]\nlevel = "INFO"\n', "toml");
+ * assert.equal((tree.log as { level: string }).level, "INFO");
+ * assert.deepEqual(parseConfig("", "yaml"), {});
  * ```
  * @throws {ConfigError} when the text is not valid, or is not a table/mapping at the top.
  */
@@ -63,10 +67,11 @@ export function parseConfig(text: string, format: ConfigFormat): ConfigTree {
  * Serialises a tree as TOML or YAML. Every `{{` inside a string is written as `{\u007B`, an
  * escape both formats decode, so traefik's Go-template pass never sees a template action.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { stringifyConfig } from "./config_format.ts";
- * stringifyConfig({ a: { b: "{{x}}" } }, "toml"); // '[a]\nb = "{\\u007Bx}}"\n'
+ * assert.deepEqual(stringifyConfig({ a: { b: "{{x}}" } }, "toml"), '[a]\nb = "{\\u007Bx}}"\n');
  * ```
  * @throws {ConfigError} if the output would still contain `{{` (a key that needs it).
  */

@@ -21,11 +21,12 @@ export interface KvDiff {
  * `"true"`/`"false"`, numbers their decimal form; `null`, `undefined` and empty objects or
  * arrays produce no key.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { flatten } from "./kv.ts";
- * flatten({ http: { routers: { r: { entryPoints: ["http"] } } } }, "traefik");
- * // Map { "traefik/http/routers/r/entryPoints/0" => "http" }
+ * const tree = { http: { routers: { r: { entryPoints: ["http"] } } } };
+ * assert.deepEqual(flatten(tree, "traefik"), new Map([["traefik/http/routers/r/entryPoints/0", "http"]]));
  * ```
  */
 export function flatten(tree: ConfigTree, prefix: string): Map<string, string> {
@@ -45,11 +46,11 @@ export function flatten(tree: ConfigTree, prefix: string): Map<string, string> {
  * Rebuilds a tree from flattened pairs under `prefix`; objects whose keys are exactly
  * `0..n-1` become arrays. Values stay strings. Keys outside `prefix` are ignored.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { unflatten } from "./kv.ts";
- * unflatten(new Map([["traefik/a/0", "x"], ["traefik/b", "y"]]), "traefik");
- * // { a: ["x"], b: "y" }
+ * assert.deepEqual(unflatten(new Map([["traefik/a/0", "x"], ["traefik/b", "y"]]), "traefik"), { a: ["x"], b: "y" });
  * ```
  */
 export function unflatten(pairs: Iterable<[string, string]>, prefix: string): ConfigTree {
@@ -81,11 +82,13 @@ function arrays(value: unknown): unknown {
 /**
  * The changes that turn flattened `before` into flattened `after`.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { diff } from "./kv.ts";
- * diff(new Map([["a", "1"], ["b", "2"]]), new Map([["a", "1"], ["c", "3"]]));
- * // { set: Map { "c" => "3" }, delete: ["b"] }
+ * const before = new Map([["a", "1"], ["b", "2"]]);
+ * const after = new Map([["a", "1"], ["c", "3"]]);
+ * assert.deepEqual(diff(before, after), { set: new Map([["c", "3"]]), delete: ["b"] });
  * ```
  */
 export function diff(before: Map<string, string>, after: Map<string, string>): KvDiff {

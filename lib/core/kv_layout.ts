@@ -378,3 +378,19 @@ export function recordMove(
   }
   return { set: move.keepCanonical ? new Map() : keys, delete: [...gone] };
 }
+
+/**
+ * A key prefix as the layout uses it (traefik's `rootKey`, the records' root): without leading or
+ * trailing slashes, whatever the operator wrote.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { trimKeyPrefix } from "./kv_layout.ts";
+ * assert.equal(trimKeyPrefix("/traefik/"), "traefik");
+ * assert.equal(trimKeyPrefix("hub//routes//"), "hub//routes");
+ * ```
+ */
+export function trimKeyPrefix(prefix: string): string {
+  return prefix.replace(/^\/+|\/+$/g, "");
+}

@@ -12,10 +12,11 @@ const encoder = new TextEncoder();
  * Escapes a string for use in a traefik name: every character outside `[A-Za-z0-9-]` becomes
  * `_` followed by the uppercase hex of each of its UTF-8 bytes.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { escapeName } from "./names.ts";
- * escapeName("/user/alice/"); // "_2Fuser_2Falice_2F"
+ * assert.deepEqual(escapeName("/user/alice/"), "_2Fuser_2Falice_2F");
  * ```
  */
 export function escapeName(value: string): string {
@@ -35,10 +36,11 @@ export function escapeName(value: string): string {
 /**
  * The router name of a normalised routespec.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { routerName } from "./names.ts";
- * routerName("/user/alice/"); // "router__2Fuser_2Falice_2F"
+ * assert.deepEqual(routerName("/user/alice/"), "router__2Fuser_2Falice_2F");
  * ```
  */
 export function routerName(routespec: string): string {
@@ -48,10 +50,11 @@ export function routerName(routespec: string): string {
 /**
  * The service name of a normalised routespec.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serviceName } from "./names.ts";
- * serviceName("/user/alice/"); // "service__2Fuser_2Falice_2F"
+ * assert.deepEqual(serviceName("/user/alice/"), "service__2Fuser_2Falice_2F");
  * ```
  */
 export function serviceName(routespec: string): string {

@@ -35,10 +35,11 @@ export const MAX_DATA_LENGTH = 64 * 1024;
  * Validates a target URL: absolute, http or https, with a host, no credentials, no whitespace
  * or control characters. Returns it unchanged.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateTarget } from "./route.ts";
- * validateTarget("http://127.0.0.1:8888"); // "http://127.0.0.1:8888"
+ * assert.deepEqual(validateTarget("http://127.0.0.1:8888"), "http://127.0.0.1:8888");
  * ```
  * @throws {TargetError} when the target is not such a URL.
  */
@@ -75,10 +76,13 @@ export function validateTarget(target: unknown): string {
  * Validates route data: a JSON object (not an array), at most `MAX_DATA_LENGTH` characters as
  * JSON. Returns a deep copy.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { RouteDataError } from "./errors.ts";
  * import { validateData } from "./route.ts";
- * validateData({ user: "alice", server_name: "" });
+ * assert.deepEqual(validateData({ user: "alice", server_name: "" }), { user: "alice", server_name: "" });
+ * assert.throws(() => validateData(["alice"]), RouteDataError);
  * ```
  * @throws {RouteDataError} when the data is not a JSON object or is too large.
  */

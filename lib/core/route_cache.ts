@@ -59,8 +59,9 @@ interface Entry {
 /**
  * Creates an empty route cache for a key-value layout.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { routeCache } from "./route_cache.ts";
  * const cache = routeCache({ traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" });
  * const ticket = cache.beginRead();
@@ -69,7 +70,7 @@ interface Entry {
  *   ["jupyterhub/routes/r/target", "http://h:1"],
  * ]), ticket);
  * cache.changed("jupyterhub/routes/r/target", "http://h:2");
- * cache.routes().get("/a/")?.target; // "http://h:2"
+ * assert.deepEqual(cache.routes().get("/a/")?.target, "http://h:2");
  * ```
  */
 export function routeCache(layout: KvLayoutOptions): RouteCache {

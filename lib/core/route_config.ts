@@ -83,14 +83,15 @@ export interface RouteParts {
 /**
  * Builds the router, service and metadata of one route.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { routeParts } from "./route_config.ts";
  * const parts = routeParts(
  *   { routespec: "/user/a/", target: "http://127.0.0.1:9000", data: {} },
  *   { entryPoint: "http" },
  * );
- * parts.router.rule; // 'Path("/user/a") || PathPrefix("/user/a/")'
+ * assert.deepEqual(parts.router.rule, 'Path("/user/a") || PathPrefix("/user/a/")');
  * ```
  * @throws {RoutespecError} when the routespec is invalid.
  */
@@ -123,12 +124,15 @@ export function routeParts(route: Route, options: RouteConfigOptions): RoutePart
 /**
  * The dynamic configuration of one route.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { routeConfig } from "./route_config.ts";
- * routeConfig({ routespec: "/", target: "http://127.0.0.1:8081", data: { hub: true } }, {
- *   entryPoint: "http",
- * });
+ * const route = { routespec: "/", target: "http://127.0.0.1:8081", data: { hub: true } };
+ * const config = routeConfig(route, { entryPoint: "http" }) as {
+ *   http: { routers: Record<string, { rule: string }> };
+ * };
+ * assert.equal(config.http.routers["router__2F"].rule, 'PathPrefix("/")');
  * ```
  * @throws {RoutespecError} when the routespec is invalid.
  */
@@ -149,10 +153,14 @@ export function routeConfig(route: Route, options: RouteConfigOptions): ConfigTr
  * and a key-value store from ever losing its last key (traefik ignores that deletion), and its
  * presence in traefik's API shows that the provider has been loaded.
  *
- * @example
+ * @example Usage
  * ```ts
- * import { sentinelConfig } from "./route_config.ts";
- * sentinelConfig({ entryPoint: "http" }).http;
+ * import assert from "node:assert/strict";
+ * import { SENTINEL_NAME, sentinelConfig } from "./route_config.ts";
+ * const config = sentinelConfig({ entryPoint: "http" }) as {
+ *   http: { routers: Record<string, { service: string }> };
+ * };
+ * assert.equal(config.http.routers[SENTINEL_NAME].service, "noop@internal");
  * ```
  */
 export function sentinelConfig(options: RouteConfigOptions): ConfigTree {
@@ -173,10 +181,12 @@ export function sentinelConfig(options: RouteConfigOptions): ConfigTree {
 /**
  * The dynamic configuration of a whole routing table plus the sentinel, built in one pass.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tableConfig } from "./route_config.ts";
- * tableConfig([], { entryPoint: "http" }); // only the sentinel
+ * import { sentinelConfig } from "./route_config.ts";
+ * assert.deepEqual(tableConfig([], { entryPoint: "http" }), sentinelConfig({ entryPoint: "http" }));
  * ```
  * @throws {RoutespecError} when a routespec is invalid.
  */
@@ -210,11 +220,14 @@ export interface ReadRoutes {
  * Reads the routes recorded under `jupyterhub.routes` of a configuration (ours or the Python
  * proxy's). Entries without a string routespec and target are skipped and reported.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { routesFromConfig, tableConfig } from "./route_config.ts";
  * const route = { routespec: "/a/", target: "http://127.0.0.1:1", data: {} };
- * routesFromConfig(tableConfig([route], { entryPoint: "http" })).routes.get("/a/");
+ * const read = routesFromConfig(tableConfig([route], { entryPoint: "http" }));
+ * assert.deepEqual(read.routes.get("/a/"), route);
+ * assert.deepEqual(read.skipped, []);
  * ```
  */
 export function routesFromConfig(config: ConfigTree): ReadRoutes {

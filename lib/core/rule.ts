@@ -22,10 +22,11 @@ export const ROUTE_PRIORITY_BASE = 100;
  * Quotes a value as a Go string literal for a traefik rule. `"` and `\` are escaped, control
  * characters and `{` are written as `\xHH` (so `{{` never reaches traefik's template engine).
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { goString } from "./rule.ts";
- * goString('/a"b/'); // "\"/a\\\"b/\""
+ * assert.deepEqual(goString('/a"b/'), "\"/a\\\"b/\"");
  * ```
  */
 export function goString(value: string): string {
@@ -100,11 +101,12 @@ function quoteMeta(text: string): string {
  * The explicit priority of a routespec's router: longer (more specific) routespecs win.
  * traefik's default priority is the rule's length, which does not follow path specificity.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRoutespec } from "./routespec.ts";
  * import { routePriority } from "./rule.ts";
- * routePriority(parseRoutespec("/")) < routePriority(parseRoutespec("/user/")); // true
+ * assert.deepEqual(routePriority(parseRoutespec("/")) < routePriority(parseRoutespec("/user/")), true);
  * ```
  */
 export function routePriority(spec: ParsedRoutespec): number {

@@ -10,11 +10,11 @@ import type { ConfigTree } from "./types.ts";
  * Merges `override` into `base` without changing either: plain objects merge key by key,
  * everything else (arrays, scalars) in `override` replaces what `base` has.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { deepMerge } from "./tree.ts";
- * deepMerge({ log: { level: "WARN" }, api: {} }, { log: { level: "DEBUG" } });
- * // { log: { level: "DEBUG" }, api: {} }
+ * assert.deepEqual(deepMerge({ log: { level: "WARN" }, api: {} }, { log: { level: "DEBUG" } }), { log: { level: "DEBUG" }, api: {} });
  * ```
  */
 export function deepMerge(base: ConfigTree, override: ConfigTree): ConfigTree {
@@ -29,11 +29,12 @@ export function deepMerge(base: ConfigTree, override: ConfigTree): ConfigTree {
 /**
  * True for objects that are neither arrays nor null.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPlainObject } from "./tree.ts";
- * isPlainObject({}); // true
- * isPlainObject([]); // false
+ * assert.deepEqual(isPlainObject({}), true);
+ * assert.deepEqual(isPlainObject([]), false);
  * ```
  */
 export function isPlainObject(value: unknown): value is ConfigTree {

@@ -25,11 +25,18 @@ export interface TraefikApi {
 /**
  * Creates a client of traefik's API.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { traefikApi } from "./api.ts";
- * const api = traefikApi({ url: "http://127.0.0.1:8099", username: "u", password: "p" });
- * // const { status, body } = await api.get("/api/rawdata");
+ * // A stand-in for traefik's API that wants basicAuth u:p.
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) =>
+ *   request.headers.get("authorization") === "Basic " + btoa("u:p")
+ *     ? Response.json({ routers: {} })
+ *     : new Response("no", { status: 401 }));
+ * const api = traefikApi({ url: `http://127.0.0.1:${server.addr.port}/`, username: "u", password: "p" });
+ * assert.deepEqual(await api.get("/api/rawdata"), { status: 200, body: { routers: {} } });
+ * await server.shutdown();
  * ```
  */
 export function traefikApi(options: TraefikApiOptions): TraefikApi {

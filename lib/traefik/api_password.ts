@@ -21,10 +21,12 @@ export interface ApiPasswordHashOptions {
  * Hashes the API password for traefik's basicAuth: `{SHA}` for generated passwords, bcrypt
  * (cost 4) for passwords an operator chose.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { apiPasswordHash } from "./api_password.ts";
- * await apiPasswordHash("operator-chosen", { generated: false }); // "$2b$04$..."
+ * assert.match(await apiPasswordHash("operator-chosen", { generated: false }), /^\$2b\$04\$/);
+ * assert.match(await apiPasswordHash("f".repeat(32), { generated: true }), /^\{SHA\}/);
  * ```
  */
 export async function apiPasswordHash(
@@ -39,10 +41,11 @@ export async function apiPasswordHash(
 /**
  * A new random API password (128 bits, hex).
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generateApiPassword } from "./api_password.ts";
- * generateApiPassword().length; // 32
+ * assert.match(generateApiPassword(), /^[0-9a-f]{32}$/);
  * ```
  */
 export function generateApiPassword(): string {

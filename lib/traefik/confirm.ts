@@ -52,14 +52,17 @@ function serves(service: RawService | undefined, url: string): boolean {
  * Creates a confirmer over a traefik API. All pending expectations share one poll loop: few are
  * checked with per-router requests, many with a single `/api/rawdata` request per poll.
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { RouteTimeoutError } from "../core/errors.ts";
  * import { traefikApi } from "./api.ts";
  * import { routeConfirmer } from "./confirm.ts";
- * const confirm = routeConfirmer(traefikApi({ url: "http://127.0.0.1:8099" }), {
- *   provider: "file",
- * });
- * // await confirm.served([{ routespec: "/a/", target: "http://127.0.0.1:9000", data: {} }]);
+ * // No traefik answers on port 9: the change is never confirmed.
+ * const api = traefikApi({ url: "http://127.0.0.1:9" });
+ * const confirm = routeConfirmer(api, { provider: "file", timeoutMs: 100 });
+ * const route = { routespec: "/a/", target: "http://127.0.0.1:9000", data: {} };
+ * await assert.rejects(confirm.served([route]), RouteTimeoutError);
  * ```
  */
 export function routeConfirmer(

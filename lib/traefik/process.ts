@@ -24,10 +24,12 @@ export interface FindTraefikOptions {
  * Finds the traefik binary: `TRAEFIK_BIN`, then `PATH`, then the project's `.tools/bin`, then
  * the directory of the running executable (for a compiled binary shipped beside traefik).
  *
- * @example
+ * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { TraefikNotFoundError } from "../core/errors.ts";
  * import { findTraefik } from "./process.ts";
- * const bin = await findTraefik();
+ * await assert.rejects(findTraefik({ binary: "/nonexistent/traefik" }), TraefikNotFoundError);
  * ```
  * @throws {TraefikNotFoundError} when none of these has an executable traefik.
  */
@@ -99,12 +101,32 @@ export interface TraefikProcess {
 /**
  * Starts traefik and waits until `readyPath` answers 200 through its API.
  *
- * @example
+ * @example Usage
  * ```ts
- * import { startTraefik } from "./process.ts";
+ * import assert from "node:assert/strict";
  * import { traefikApi } from "./api.ts";
- * // const traefik = await startTraefik({ staticConfig, workDir, api, readyPath });
- * // await traefik.stop();
+ * import { startTraefik } from "./process.ts";
+ * import { staticConfig } from "./static_config.ts";
+ * const free = () => {
+ *   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ *   listener.close();
+ *   return listener.addr.port;
+ * };
+ * const workDir = await Deno.makeTempDir();
+ * const apiAddress = `127.0.0.1:${free()}`;
+ * const traefik = await startTraefik({
+ *   staticConfig: staticConfig({
+ *     publicAddress: `127.0.0.1:${free()}`,
+ *     apiAddress,
+ *     providers: { file: { directory: workDir } },
+ *   }),
+ *   workDir,
+ *   api: traefikApi({ url: `http://${apiAddress}` }),
+ *   readyPath: "/ping",
+ * });
+ * assert.ok(traefik.pid > 0);
+ * await traefik.stop();
+ * await Deno.remove(workDir, { recursive: true });
  * ```
  * @throws {TraefikNotFoundError} when no binary is found.
  * @throws {TraefikStartError} when traefik exits before it is ready or is not ready in time

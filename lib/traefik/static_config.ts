@@ -48,14 +48,17 @@ export interface StaticConfigOptions {
 /**
  * The static configuration of a traefik started by this proxy.
  *
- * @example
+ * @example Usage
  * ```ts
- * import { staticConfig } from "./static_config.ts";
- * staticConfig({
+ * import assert from "node:assert/strict";
+ * import { API_ENTRYPOINT, staticConfig } from "./static_config.ts";
+ * const config = staticConfig({
  *   publicAddress: "127.0.0.1:8000",
  *   apiAddress: "127.0.0.1:8099",
  *   providers: { file: { filename: "/tmp/rules.toml", watch: true } },
- * });
+ * }) as { entryPoints: Record<string, { address: string }> };
+ * assert.equal(config.entryPoints.http.address, "127.0.0.1:8000");
+ * assert.equal(config.entryPoints[API_ENTRYPOINT].address, "127.0.0.1:8099");
  * ```
  */
 export function staticConfig(options: StaticConfigOptions): ConfigTree {

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { etcdProviderConfig, packTransactions, prefixEnd } from "./etcd.ts";
-import { redisProviderConfig, redisTarget } from "./redis.ts";
-import { StoreError } from "../lib/core/errors.ts";
 
 Deno.test("packTransactions keeps each route's operations in one transaction of <= 128", () => {
   const groups = Array.from(
@@ -17,23 +15,6 @@ Deno.test("packTransactions keeps each route's operations in one transaction of 
     assert.ok(txns.find((t) => t.includes(group[0]))!.includes(group[11]), "not split");
   }
   assert.deepEqual(packTransactions([[1, 2, 3, 4, 5]], 2), [[1, 2], [3, 4], [5]]);
-});
-
-Deno.test("redis URLs give the client target and traefik's provider section", () => {
-  assert.deepEqual(redisTarget({ url: "redis://u:p%40ss@127.0.0.1:6380/2" }), {
-    endpoint: "127.0.0.1:6380",
-    tls: false,
-    username: "u",
-    password: "p@ss",
-    db: 2,
-  });
-  assert.deepEqual(redisProviderConfig({ url: "rediss://127.0.0.1", traefikPrefix: "/tk/" }), {
-    endpoints: ["127.0.0.1:6379"],
-    rootKey: "tk",
-    db: 0,
-    tls: {},
-  });
-  assert.throws(() => redisTarget({ url: "http://x" }), StoreError);
 });
 
 Deno.test("etcd endpoints become traefik's provider section", () => {

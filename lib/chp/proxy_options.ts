@@ -1,0 +1,100 @@
+/**
+ * The options of `startProxy` for the command line: the settings, plus what is known only once
+ * the process runs (traefik's API URL, the internal server's URL, the extra configuration read
+ * from files). Pure.
+ *
+ * @module
+ */
+
+import { deepMerge } from "../core/tree.ts";
+import type { ConfigTree } from "../core/types.ts";
+import type { StartProxyOptions } from "../proxy.ts";
+import { instanceConfig } from "./instance_config.ts";
+import { type CliSettings, traefikApiAddress } from "./settings.ts";
+
+/** How long traefik may take to stop after SIGTERM: JupyterHub restarts on the same ports. */
+const STOP_GRACE_MS = 5_000;
+
+/**
+ * What `proxyOptions` needs beyond the settings.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cliSettings } from "./settings.ts";
+ * import { proxyOptions, type ProxyRuntime } from "./proxy_options.ts";
+ * const runtime: ProxyRuntime = {
+ *   traefikApiUrl: "http://127.0.0.1:8099",
+ *   internalUrl: "http://127.0.0.1:40000",
+ *   extraStaticConfig: { accessLog: {} },
+ * };
+ * const options = proxyOptions(cliSettings({}), runtime);
+ * assert.deepEqual(options.extraStaticConfig?.accessLog, {});
+ * ```
+ */
+export interface ProxyRuntime {
+  /** traefik's API URL: `--traefik-api-url`, or one on a free loopback port. */
+  traefikApiUrl: string;
+  /** URL of this process's internal server (healthz, the 404 page, error pages). */
+  internalUrl: string;
+  /** Static configuration merged last (`--extra-static-config`). */
+  extraStaticConfig?: ConfigTree;
+  /** Dynamic configuration written beside the routes (`--extra-dynamic-config`). */
+  extraDynamicConfig?: ConfigTree;
+  /** Receives the proxy's lifecycle messages. */
+  log?: (message: string) => void;
+}
+
+/**
+ * Builds the options of `startProxy`. A traefik started here gets this process's healthz,
+ * catch-all, error pages and custom headers; an external one only the extra configuration.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cliSettings } from "./settings.ts";
+ * import { proxyOptions } from "./proxy_options.ts";
+ * const options = proxyOptions(cliSettings({ ip: "127.0.0.1", port: 8000 }), {
+ *   traefikApiUrl: "http://127.0.0.1:8099",
+ *   internalUrl: "http://127.0.0.1:40000",
+ * });
+ * assert.equal(options.apiAddress, "127.0.0.1:8099");
+ * assert.deepEqual(options.middlewares, ["jupyterhub-errors@file"]);
+ * ```
+ * @throws {ConfigError} for an invalid `--custom-header`.
+ */
+export function proxyOptions(settings: CliSettings, runtime: ProxyRuntime): StartProxyOptions {
+  const { traefikApi, external } = settings;
+  const instance = instanceConfig({
+    entryPoint: settings.entryPoint,
+    internalUrl: runtime.internalUrl,
+    defaultTarget: settings.defaultTarget,
+    customHeaders: settings.customHeaders,
+  });
+  const extraDynamic = runtime.extraDynamicConfig ?? {};
+  return {
+    provider: settings.provider,
+    entryPoint: settings.entryPoint,
+    publicAddress: settings.publicAddress,
+    apiAddress: traefikApiAddress(runtime.traefikApiUrl),
+    apiUsername: traefikApi.username,
+    apiPassword: traefikApi.password,
+    external: external
+      ? {
+        apiUrl: runtime.traefikApiUrl,
+        username: traefikApi.username,
+        password: traefikApi.password,
+      }
+      : undefined,
+    traefikBinary: settings.traefikBin,
+    traefikLogLevel: settings.traefikLogLevel,
+    tls: settings.tls,
+    staticConfigFile: settings.staticConfigFile,
+    extraStaticConfig: deepMerge(settings.staticExtras, runtime.extraStaticConfig ?? {}),
+    extraDynamicConfig: external ? extraDynamic : deepMerge(instance.config, extraDynamic),
+    middlewares: external ? [] : instance.middlewares.map((name) => `${name}@file`),
+    checkRouteTimeoutMs: settings.checkRouteTimeoutMs,
+    stopGraceMs: STOP_GRACE_MS,
+    log: runtime.log,
+  };
+}

@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import { parseFlags } from "./flags.ts";
+import { cliSettings, hostPort, traefikApiAddress } from "./settings.ts";
+
+Deno.test("cliSettings maps CHP flags onto traefik", () => {
+  const s = cliSettings(
+    parseFlags([
+      "--ip",
+      "",
+      "--port",
+      "8000",
+      "--api-ip",
+      "127.0.0.1",
+      "--api-port",
+      "8001",
+      "--ssl-key",
+      "k.pem",
+      "--ssl-cert",
+      "c.pem",
+      "--redirect-port",
+      "8080",
+      "--metrics-port",
+      "9100",
+      "--proxy-timeout",
+      "5000",
+      "--keep-alive-timeout",
+      "7000",
+      "--insecure",
+    ]).values,
+  );
+  assert.equal(s.publicAddress, ":8000");
+  assert.deepEqual(s.api, { hostname: "127.0.0.1", port: 8001 });
+  assert.deepEqual(s.tls, { certFile: "c.pem", keyFile: "k.pem" });
+  assert.equal(s.entryPoint, "https");
+  const extras = s.staticExtras as Record<string, Record<string, Record<string, unknown>>>;
+  assert.deepEqual(extras.entryPoints.redirect, {
+    address: ":8080",
+    http: { redirections: { entryPoint: { to: "https", scheme: "https" } } },
+  });
+  assert.deepEqual(extras.entryPoints.metrics, { address: ":9100" });
+  assert.deepEqual(extras.metrics, { prometheus: { entryPoint: "metrics" } });
+  assert.deepEqual(extras.serversTransport, {
+    insecureSkipVerify: true,
+    forwardingTimeouts: { responseHeaderTimeout: "5000ms" },
+  });
+  assert.deepEqual(
+    (extras.entryPoints.https as Record<string, Record<string, unknown>>).transport
+      .respondingTimeouts,
+    { readTimeout: "0s", idleTimeout: "7000ms" },
+  );
+  assert.equal(cliSettings({}).publicAddress, ":8000");
+  assert.deepEqual(cliSettings({}).api, { hostname: "localhost", port: 8001 });
+  assert.deepEqual(cliSettings({ "api-socket": "/tmp/s" }).api, { path: "/tmp/s" });
+  assert.equal(cliSettings({ provider: "traefik_toml" }).provider.kind, "file");
+});
+
+Deno.test("cliSettings refuses what traefik cannot do, saying what to use instead", () => {
+  assert.throws(() => cliSettings({ socket: "/tmp/p.sock" }), /--ip\/--port/);
+  assert.throws(() => cliSettings({ provider: "zookeeper" }), /use file, redis or etcd/);
+  assert.throws(() => cliSettings({ "ssl-key": "k" }), /together/);
+  assert.throws(() => cliSettings({ port: 70000 }), /--port must be a port number/);
+  assert.throws(() => cliSettings({ "traefik-entrypoint": "a b" }), /entrypoint/);
+});
+
+Deno.test("cliSettings holds everything main needs, typed, with CHP's defaults", () => {
+  const s = cliSettings(
+    parseFlags([
+      "--error-target=http://127.0.0.1:8081/hub/error",
+      "--default-target=http://127.0.0.1:8081",
+      "--custom-header=X-A: 1",
+      "--extra-static-config=s.toml",
+      "--extra-dynamic-config=d.yaml",
+      "--traefik-api-username=u",
+      "--traefik-api-password=p",
+      "--traefik-bin=/opt/traefik",
+      "--traefik-log-level=debug",
+      "--static-config-file=static.toml",
+      "--host-routing",
+      "--pid-file=/tmp/p.pid",
+      "--log-level=warn",
+      "--check-route-timeout=2.5",
+    ]).values,
+  );
+  assert.equal(s.errorTarget, "http://127.0.0.1:8081/hub/error");
+  assert.equal(s.defaultTarget, "http://127.0.0.1:8081");
+  assert.deepEqual(s.customHeaders, ["X-A: 1"]);
+  assert.equal(s.extraStaticConfigFile, "s.toml");
+  assert.equal(s.extraDynamicConfigFile, "d.yaml");
+  assert.deepEqual(s.traefikApi, { url: undefined, username: "u", password: "p" });
+  assert.equal(s.traefikBin, "/opt/traefik");
+  assert.equal(s.traefikLogLevel, "DEBUG");
+  assert.equal(s.staticConfigFile, "static.toml");
+  assert.equal(s.hostRouting, true);
+  assert.equal(s.pidFile, "/tmp/p.pid");
+  assert.equal(s.logLevel, "warn");
+  assert.equal(s.checkRouteTimeoutMs, 2500);
+  assert.equal(s.external, false);
+  const d = cliSettings({});
+  assert.equal(d.logLevel, "info");
+  assert.equal(d.checkRouteTimeoutMs, 30_000);
+  assert.deepEqual(d.customHeaders, []);
+  assert.equal(d.hostRouting, false);
+  assert.equal(d.authToken, undefined);
+  const env = { CONFIGPROXY_AUTH_TOKEN: "s3cret" };
+  assert.equal(cliSettings({}, { env }).authToken, "s3cret");
+  assert.equal(cliSettings({}, { env: { CONFIGPROXY_AUTH_TOKEN: "" } }).authToken, undefined);
+  assert.deepEqual(d.provider, { kind: "file", path: undefined });
+  const extras = d.staticExtras as Record<string, Record<string, unknown>>;
+  assert.deepEqual(extras.entryPoints.auth_api, {
+    transport: { lifeCycle: { graceTimeOut: "1s" } },
+  });
+});
+
+Deno.test("cliSettings builds the provider options of redis and etcd", () => {
+  const redis = cliSettings(
+    parseFlags([
+      "--provider=redis",
+      "--redis-url=redis://127.0.0.1:6379",
+      "--redis-username=u",
+      "--redis-password=p",
+      "--kv-traefik-prefix=t",
+      "--kv-jupyterhub-prefix=j",
+    ]).values,
+  );
+  assert.deepEqual(redis.provider, {
+    kind: "redis",
+    url: "redis://127.0.0.1:6379",
+    username: "u",
+    password: "p",
+    traefikPrefix: "t",
+    jupyterhubPrefix: "j",
+  });
+  const etcd = cliSettings(
+    parseFlags([
+      "--provider=ETCD",
+      "--etcd-url",
+      "http://a:2379, http://b:2379,",
+      "--etcd-ca-file=ca",
+    ])
+      .values,
+  );
+  assert.deepEqual(etcd.provider, {
+    kind: "etcd",
+    urls: ["http://a:2379", "http://b:2379"],
+    username: undefined,
+    password: undefined,
+    caFile: "ca",
+    traefikPrefix: undefined,
+    jupyterhubPrefix: undefined,
+  });
+  assert.deepEqual(cliSettings({ "dynamic-config-file": "r.toml" }).provider, {
+    kind: "file",
+    path: "r.toml",
+  });
+});
+
+Deno.test("cliSettings checks --traefik-api-url and --external-traefik together", () => {
+  assert.throws(() => cliSettings({ "external-traefik": true }), /needs --traefik-api-url/);
+  assert.throws(
+    () => cliSettings({ "traefik-api-url": "http://10.0.0.1:8099" }),
+    /127\.0\.0\.1 or localhost/,
+  );
+  assert.throws(() => cliSettings({ "traefik-api-url": "not a url" }), /is not a URL/);
+  const own = cliSettings({ "traefik-api-url": "http://[::1]:8099" });
+  assert.deepEqual(own.binds.at(-1), { hostname: "::1", port: 8099, what: "--traefik-api-url" });
+  const external = cliSettings({
+    "external-traefik": true,
+    "traefik-api-url": "http://traefik:8099",
+  });
+  assert.equal(external.external, true);
+  assert.equal(external.traefikApi.url, "http://traefik:8099");
+  assert.ok(!external.binds.some((bind) => bind.what === "--traefik-api-url"));
+});
+
+Deno.test("cliSettings lists every address to check before starting, with its flag", () => {
+  const s = cliSettings({
+    ip: "127.0.0.1",
+    port: 8000,
+    "api-ip": "",
+    "metrics-port": 9100,
+    "redirect-port": 8080,
+  });
+  assert.deepEqual(s.binds, [
+    { hostname: "127.0.0.1", port: 8000, what: "--port" },
+    { hostname: "0.0.0.0", port: 8001, what: "--api-port" },
+    { hostname: "0.0.0.0", port: 9100, what: "--metrics-port" },
+    { hostname: "127.0.0.1", port: 8080, what: "--redirect-port" },
+  ]);
+});
+
+Deno.test("hostPort formats traefik addresses", () => {
+  assert.equal(hostPort("", 80), ":80");
+  assert.equal(hostPort("127.0.0.1", 80), "127.0.0.1:80");
+  assert.equal(hostPort("::1", 80), "[::1]:80");
+  assert.equal(hostPort("localhost", 80), "localhost:80");
+});
+
+Deno.test("traefikApiAddress is the host:port of traefik's API URL", () => {
+  assert.equal(traefikApiAddress("http://127.0.0.1:8099"), "127.0.0.1:8099");
+  assert.equal(traefikApiAddress("http://localhost"), "localhost:80");
+  assert.equal(traefikApiAddress("http://[::1]:9000/"), "[::1]:9000");
+});

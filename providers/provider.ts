@@ -1,0 +1,106 @@
+/**
+ * What a provider module contributes to the registry in `mod.ts`: how to open its store, and
+ * traefik's static `providers` section that reads it.
+ *
+ * @module
+ */
+
+import type { Store } from "../lib/core/store.ts";
+import type { ConfigTree } from "../lib/core/types.ts";
+
+export type { Store } from "../lib/core/store.ts";
+export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
+
+/**
+ * What every store is opened with, whatever its provider.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { StoreContext } from "./provider.ts";
+ * const context: StoreContext = {
+ *   entryPoint: "http",
+ *   fixed: { http: { middlewares: {} } },
+ *   workDir: await Deno.makeTempDir(),
+ *   log: console.log,
+ * };
+ * assert.equal(context.entryPoint, "http");
+ * await Deno.remove(context.workDir);
+ * ```
+ */
+export interface StoreContext {
+  /** Name of traefik's public entry point that routes attach to. */
+  entryPoint: string;
+  /**
+   * The dynamic configuration this process writes beside the routes (its API router, TLS
+   * certificates, healthz, operator extras).
+   */
+  fixed: ConfigTree;
+  /** A private directory, removed by the caller after `close()`. */
+  workDir: string;
+  /** Receives notices (skipped entries, lost connections). */
+  log: (message: string) => void;
+}
+
+/**
+ * An opened store, traefik's static `providers` section that reads it (and the process's fixed
+ * configuration), and how to close both.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileProvider } from "./file.ts";
+ * import type { OpenedStore } from "./provider.ts";
+ * const workDir = await Deno.makeTempDir();
+ * const opened: OpenedStore = await fileProvider.open({}, {
+ *   entryPoint: "http",
+ *   fixed: {},
+ *   workDir,
+ *   log: () => {},
+ * });
+ * assert.deepEqual(Object.keys(opened.providers), ["file"]);
+ * await opened.close();
+ * await Deno.remove(workDir, { recursive: true });
+ * ```
+ */
+export interface OpenedStore {
+  /** The route store. */
+  readonly store: Store;
+  /** traefik's static `providers` section, e.g. `{ file: { filename, watch: true } }`. */
+  readonly providers: ConfigTree;
+  /** Waits for pending writes and closes everything `open` opened. */
+  close(): Promise<void>;
+}
+
+/**
+ * A provider as the registry knows it: given its own options (`O`) and the context every store
+ * shares, it opens its store.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { memoryStore } from "./memory.ts";
+ * import type { StoreProvider } from "./provider.ts";
+ * const memoryProvider: StoreProvider<Record<never, never>> = {
+ *   open() {
+ *     const store = memoryStore();
+ *     return Promise.resolve({ store, providers: {}, close: () => store.close() });
+ *   },
+ * };
+ * const opened = await memoryProvider.open({}, {
+ *   entryPoint: "http",
+ *   fixed: {},
+ *   workDir: "/nonexistent",
+ *   log: () => {},
+ * });
+ * assert.equal(opened.store.provider, "memory");
+ * ```
+ */
+export interface StoreProvider<O> {
+  /**
+   * Opens the store described by `options`.
+   *
+   * @throws {StoreError | ConfigError} when the store cannot be opened; nothing stays open.
+   */
+  open(options: O, context: StoreContext): Promise<OpenedStore>;
+}
