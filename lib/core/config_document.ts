@@ -8,6 +8,7 @@
  */
 
 import { type ConfigFormat, stringifyConfig } from "./config_format.ts";
+import { ConfigError } from "./errors.ts";
 import { isPlainObject } from "./tree.ts";
 import type { ConfigTree } from "./types.ts";
 
@@ -40,12 +41,14 @@ export interface RenderedPiece {
  * import { configPieces } from "./config_document.ts";
  * assert.deepEqual(configPieces({ http: { routers: { a: { rule: "x" } } } }), [{ path: ["http", "routers"], name: "a", value: { rule: "x" } }]);
  * ```
- * @throws {Error} for a top-level value that is not a table (not valid dynamic configuration).
+ * @throws {ConfigError} for a top-level value that is not a table (not valid dynamic configuration).
  */
 export function configPieces(tree: ConfigTree): ConfigPiece[] {
   const pieces: ConfigPiece[] = [];
   for (const [top, section] of Object.entries(tree)) {
-    if (!isPlainObject(section)) throw new Error(`top-level key ${top} must be a table`);
+    if (!isPlainObject(section)) {
+      throw new ConfigError(`top-level key ${top} of a dynamic configuration must be a table`);
+    }
     for (const [sub, value] of Object.entries(section)) {
       if (isPlainObject(value) && Object.values(value).every(isPlainObject)) {
         for (const [name, entry] of Object.entries(value)) {
