@@ -1,5 +1,6 @@
 /**
- * Opening a store that several processes may share (redis, etcd).
+ * Opening a store that several processes may share (redis, etcd), and how this process's
+ * traefik reads it.
  *
  * @module
  */
@@ -8,13 +9,18 @@ import { runAll } from "../lib/async/run_all.ts";
 import type { Store } from "../lib/core/store.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
 import { fileStore } from "./file.ts";
+import type { KvStore } from "./kv_store.ts";
 import type { OpenedStore, StoreContext } from "./provider.ts";
 
 /**
- * Opens a shared store and, beside it, a private file for this process's own configuration
- * (`context.fixed`: API router, TLS, healthz), so that processes sharing one store never
- * overwrite each other's. traefik reads both: the file, and the store through `section`, its
- * static `providers.<store.provider>` section.
+ * Opens a shared store. This process's own configuration (`context.fixed`: API router, TLS,
+ * healthz) goes to a private file, so that processes sharing one store never overwrite each
+ * other's. With `context.feed` (a traefik started by this process) the routes go to that file
+ * too, rendered from the watched copy of the store and kept current by its watch
+ * (`KvStore.mirror`): traefik's file provider reloads far faster than its redis or etcd
+ * provider, which reread the whole store on every change. Otherwise traefik reads both the
+ * file and the store itself, through `section`, its static `providers.<store.provider>`
+ * section. A store that cannot be watched is read by traefik itself, with a notice.
  *
  * @example Usage
  * ```ts
@@ -27,11 +33,13 @@ import type { OpenedStore, StoreContext } from "./provider.ts";
  *   fixed: {},
  *   workDir,
  *   log: () => {},
+ *   feed: false,
  * });
  * assert.deepEqual(opened.providers, {
  *   file: { filename: `${workDir}/instance.toml`, watch: true },
  *   memory: { rootKey: "t" },
  * });
+ * assert.equal(opened.traefikProvider, "memory");
  * await opened.close();
  * await Deno.remove(workDir, { recursive: true });
  * ```
@@ -39,24 +47,52 @@ import type { OpenedStore, StoreContext } from "./provider.ts";
  *   stays open.
  */
 export async function openSharedStore(
-  open: () => Promise<Store>,
+  open: () => Promise<Store | KvStore>,
   section: ConfigTree,
   context: StoreContext,
 ): Promise<OpenedStore> {
   const store = await open();
+  const closing: (() => Promise<void>)[] = [() => store.close()];
   try {
+    if (context.feed && "mirror" in store) {
+      const file = await fileStore({
+        path: `${context.workDir}/routes.toml`,
+        entryPoint: context.entryPoint,
+        fixed: context.fixed,
+      });
+      closing.unshift(() => file.close());
+      try {
+        const mirror = await store.mirror(file);
+        closing.unshift(() => mirror.close());
+        return {
+          store,
+          providers: { file: { filename: file.path, watch: true } },
+          traefikProvider: file.provider,
+          close: () => runAll(closing),
+        };
+      } catch (error) {
+        context.log(
+          `${store.provider}: traefik reads the store itself (${(error as Error).message})`,
+        );
+        await file.close();
+        closing.shift();
+        await Deno.remove(file.path).catch(() => {});
+      }
+    }
     const instance = await fileStore({
       path: `${context.workDir}/instance.toml`,
       entryPoint: context.entryPoint,
       fixed: context.fixed,
     });
+    closing.unshift(() => instance.close());
     return {
       store,
       providers: { file: { filename: instance.path, watch: true }, [store.provider]: section },
-      close: () => runAll([() => instance.close(), () => store.close()]),
+      traefikProvider: store.provider,
+      close: () => runAll(closing),
     };
   } catch (error) {
-    await store.close().catch(() => {});
+    await runAll(closing);
     throw error;
   }
 }

@@ -17,7 +17,7 @@ import type { ConfigTree } from "../lib/core/types.ts";
 import { watchEtcd } from "./_etcd_watch.ts";
 import { prefixEnd } from "./_prefix_end.ts";
 import { openSharedStore } from "./_shared_store.ts";
-import { type KvClient, kvLayout, kvStore, type KvStoreOptions } from "./kv_store.ts";
+import { type KvClient, kvLayout, type KvStore, kvStore, type KvStoreOptions } from "./kv_store.ts";
 import type { StoreProvider } from "./provider.ts";
 
 export { prefixEnd } from "./_prefix_end.ts";
@@ -139,7 +139,7 @@ export function etcdProviderConfig(options: EtcdStoreOptions): ConfigTree {
  * ```
  * @throws {StoreError} when etcd is unreachable or refuses the credentials.
  */
-export async function etcdStore(options: EtcdStoreOptions = {}): Promise<Store> {
+export async function etcdStore(options: EtcdStoreOptions = {}): Promise<KvStore> {
   const urls = options.urls ?? ["http://127.0.0.1:2379"];
   const client = new Etcd3({
     hosts: urls,

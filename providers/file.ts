@@ -243,6 +243,7 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
     return {
       store,
       providers: { file: { filename: path, watch: true } },
+      traefikProvider: store.provider,
       close: () => store.close(),
     };
   },

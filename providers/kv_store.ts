@@ -26,6 +26,7 @@ import {
   routeKeys,
   routesFromKv,
   sentinelKeys,
+  splitRecordKey,
   trimKeyPrefix,
 } from "../lib/core/kv_layout.ts";
 import { StoreError } from "../lib/core/errors.ts";
@@ -164,6 +165,12 @@ export interface KvStoreOptions {
   jupyterhubPrefix?: string;
   /** Serve reads from a watched in-process copy when the client can watch; default true. */
   cache?: boolean;
+  /**
+   * Write traefik's router and service keys beside each record, for a traefik (or the Python
+   * proxy) that reads the store itself; default true. Turn off only when every traefik is fed
+   * by this proxy (`KvStore.mirror`).
+   */
+  traefikKeys?: boolean;
   /** Receives notices (a watch that could not start). */
   log?: (message: string) => void;
 }
@@ -194,7 +201,27 @@ export function kvLayout(options: KvStoreOptions): KvLayoutOptions {
     entryPoint: options.entryPoint ?? "http",
     traefikPrefix: trimKeyPrefix(options.traefikPrefix ?? "traefik"),
     jupyterhubPrefix: trimKeyPrefix(options.jupyterhubPrefix ?? "jupyterhub"),
+    ...(options.traefikKeys === false ? { traefikKeys: false } : {}),
   };
+}
+
+/** A running `KvStore.mirror`. */
+export interface Mirror {
+  /** Stops following the store. */
+  close(): Promise<void>;
+}
+
+/** A store over a key-value client. */
+export interface KvStore extends Store {
+  /**
+   * Keeps `target` (the private file a traefik started by this process reads) equal to the
+   * table in the store: applies the whole table once, and resolves then; from then on applies
+   * every change the watch reports, from this process or any other, in batches (the changes
+   * that arrive while one is applied go together in the next).
+   *
+   * @throws {StoreError} when the store cannot be watched (no watched copy).
+   */
+  mirror(target: Pick<Store, "apply">): Promise<Mirror>;
 }
 
 /**
@@ -226,7 +253,7 @@ export function kvLayout(options: KvStoreOptions): KvLayoutOptions {
  * ```
  * @throws {StoreError} when the sentinel cannot be written.
  */
-export async function kvStore(client: KvClient, options: KvStoreOptions = {}): Promise<Store> {
+export async function kvStore(client: KvClient, options: KvStoreOptions = {}): Promise<KvStore> {
   const layout = kvLayout(options);
   const routesPrefix = `${layout.jupyterhubPrefix}/routes/`;
   const log = options.log ?? (() => {});
@@ -295,10 +322,22 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
   }
 
   const cache = routeCache(layout);
+  // The watch reports to the copy, and wakes the mirror for every record that changed.
+  let follow: (() => void) | undefined;
+  const sink: KvWatchSink = {
+    changed(key, value) {
+      cache.changed(key, value);
+      if (follow && splitRecordKey(key, layout)) follow();
+    },
+    reset() {
+      cache.reset();
+      follow?.();
+    },
+  };
   let watch: KvWatch | undefined;
   if (options.cache !== false && client.watch) {
     try {
-      watch = await client.watch(routesPrefix, cache);
+      watch = await client.watch(routesPrefix, sink);
     } catch (error) {
       log(
         `${client.provider}: cannot watch the routes (${(error as Error).message}); every read ` +
@@ -415,8 +454,45 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
       if (closed) return Promise.reject(new StoreError(`the ${client.provider} store is closed`));
       return changes.push(change);
     },
+    async mirror(target) {
+      if (!watch) {
+        throw new StoreError(
+          `${client.provider}: the routes cannot be followed without a watch of the store`,
+        );
+      }
+      let fed = new Map<string, Route>();
+      let stopped = false;
+      // One pass: bring the copy up to date, then hand the target what differs from what it
+      // was given last. The copy's routes are the same objects while their records are unchanged.
+      const passes = coalescer<void>({
+        async commit() {
+          await ready;
+          if (stopped || !await refresh()) return; // the watch is down: its return wakes us
+          const table = cache.routes();
+          const set: Route[] = [];
+          for (const [spec, route] of table) if (fed.get(spec) !== route) set.push(route);
+          const gone = [...fed.keys()].filter((spec) => !table.has(spec));
+          if (set.length > 0 || gone.length > 0) await target.apply({ set, delete: gone });
+          fed = table;
+        },
+      });
+      follow = () => {
+        passes.push().catch((error) =>
+          log(`${client.provider}: cannot pass route changes on: ${(error as Error).message}`)
+        );
+      };
+      await passes.push();
+      return {
+        async close() {
+          stopped = true;
+          follow = undefined;
+          await passes.idle();
+        },
+      };
+    },
     async close() {
       closed = true;
+      follow = undefined;
       await changes.idle();
       await watch?.close().catch(() => {});
       await client.close();

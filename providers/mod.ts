@@ -141,6 +141,11 @@ export interface OpenStoreOptions {
   fixed?: ConfigTree;
   /** Receives notices (skipped entries, lost connections). */
   log?: (message: string) => void;
+  /**
+   * This process starts the traefik that serves the routes, so a shared store may feed it from
+   * a private file (see `openSharedStore`); default false: traefik reads the store itself.
+   */
+  feed?: boolean;
 }
 
 /**
@@ -181,6 +186,7 @@ export async function openStore(
     entryPoint: options.entryPoint ?? "http",
     fixed: options.fixed ?? {},
     log: options.log ?? (() => {}),
+    feed: options.feed ?? false,
   });
 }
 

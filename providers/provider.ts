@@ -40,6 +40,11 @@ export interface StoreContext {
   workDir: string;
   /** Receives notices (skipped entries, lost connections). */
   log: (message: string) => void;
+  /**
+   * This process starts the traefik that serves the routes: a shared store may feed it from a
+   * private file instead of having traefik read the store itself.
+   */
+  feed: boolean;
 }
 
 /**
@@ -68,6 +73,11 @@ export interface OpenedStore {
   readonly store: Store;
   /** traefik's static `providers` section, e.g. `{ file: { filename, watch: true } }`. */
   readonly providers: ConfigTree;
+  /**
+   * The provider traefik knows the routes by (`router@<provider>`): `file` for a traefik fed
+   * from a file, else the store's own.
+   */
+  readonly traefikProvider: string;
   /** Waits for pending writes and closes everything `open` opened. */
   close(): Promise<void>;
 }
@@ -84,7 +94,12 @@ export interface OpenedStore {
  * const memoryProvider: StoreProvider<Record<never, never>> = {
  *   open() {
  *     const store = memoryStore();
- *     return Promise.resolve({ store, providers: {}, close: () => store.close() });
+ *     return Promise.resolve({
+ *       store,
+ *       providers: {},
+ *       traefikProvider: store.provider,
+ *       close: () => store.close(),
+ *     });
  *   },
  * };
  * const opened = await memoryProvider.open({}, {

@@ -16,7 +16,7 @@ import type { Store } from "../lib/core/store.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
 import { type RedisWatch, watchRedis } from "./_redis_watch.ts";
 import { openSharedStore } from "./_shared_store.ts";
-import { type KvClient, kvLayout, kvStore, type KvStoreOptions } from "./kv_store.ts";
+import { type KvClient, kvLayout, type KvStore, kvStore, type KvStoreOptions } from "./kv_store.ts";
 import type { StoreProvider } from "./provider.ts";
 
 export type { Store } from "../lib/core/store.ts";
@@ -218,7 +218,7 @@ export function redisProviderConfig(options: RedisStoreOptions): ConfigTree {
  * @throws {StoreError} when redis is unreachable, refuses the credentials, or forbids
  *   setting `notify-keyspace-events` while it is not set.
  */
-export async function redisStore(options: RedisStoreOptions = {}): Promise<Store> {
+export async function redisStore(options: RedisStoreOptions = {}): Promise<KvStore> {
   const target = redisTarget(options);
   const log = options.log ?? (() => {});
   const where = `redis at ${target.endpoint}`;

@@ -8,6 +8,9 @@ import { Etcd3 } from "etcd3";
 import { etcdStore } from "../providers/etcd.ts";
 import { redisStore } from "../providers/redis.ts";
 import type { Store } from "../lib/core/store.ts";
+import type { KvStore } from "../providers/kv_store.ts";
+import { memoryStore } from "../providers/memory.ts";
+import { waitFor } from "./helpers.ts";
 import type { Route } from "../lib/core/types.ts";
 import { startEtcd, startRedis, type StoreServer } from "./stores.ts";
 
@@ -140,3 +143,28 @@ Deno.test("etcd: reads stay right when the newest write is to another key (the w
     }
   });
 });
+
+for (const c of CASES) {
+  Deno.test(`${c.name}: a mirror follows every change, whoever writes it`, async () => {
+    await withStores(c, async (reader, writer) => {
+      await writer.apply({ set: [route(1), route(2)] });
+      const target = memoryStore();
+      const mirror = await (reader as KvStore).mirror(target);
+      try {
+        assert.deepEqual([...target.routes.keys()].sort(), ["/user/u1/", "/user/u2/"]);
+        await writer.apply({
+          set: [route(3), route(1, "http://127.0.0.1:9")],
+          delete: ["/user/u2/"],
+        });
+        await reader.apply({ set: [route(4)] });
+        const want = await writer.getAllRoutes();
+        await waitFor(() => {
+          return target.routes.size === want.size &&
+            [...want].every(([spec, r]) => target.routes.get(spec)?.target === r.target);
+        }, "the mirror caught up");
+      } finally {
+        await mirror.close();
+      }
+    });
+  });
+}

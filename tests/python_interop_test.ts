@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { addRoute, getAllRoutes, type RunningProxy, startProxy } from "../mod.ts";
-import { freePort, hit, rawGet, startBackend } from "./helpers.ts";
+import { freePort, hit, rawGet, startBackend, waitFor } from "./helpers.ts";
+import { startTraefik, staticConfig, traefikApi, type TraefikProcess } from "../lib/traefik/mod.ts";
 import { startRedis } from "./stores.ts";
 
 const PYTHON = new URL("../.tools/venv/bin/python", import.meta.url).pathname;
@@ -45,85 +46,112 @@ async function hasPythonProxy(): Promise<boolean> {
   }
 }
 
-Deno.test({
-  name:
-    "Python proxy interop: its routes are listed and served here, ours there, one record per route",
-  ignore: !(await hasPythonProxy()),
-  async fn() {
-    const redis = await startRedis();
-    const backend = startBackend("shared");
-    const port = freePort();
-    const apiPort = freePort();
-    let proxy: RunningProxy | undefined;
-    try {
-      proxy = await startProxy({
-        provider: { kind: "redis", url: redis.url },
-        publicAddress: `127.0.0.1:${port}`,
-        apiAddress: `127.0.0.1:${apiPort}`,
-        apiPassword: "interop-pw",
-      });
-      await addRoute(proxy, {
-        routespec: "/ours/",
-        target: backend.url,
-        data: { user: "ours", hub: true },
-      });
-      // aiohttp's spelling of the hub's /user/o%2Bk%21/
-      await addRoute(proxy, { routespec: "/user/o+k!/", target: backend.url });
-      const python = async (add: boolean) => {
-        const out = await new Deno.Command(PYTHON, {
-          args: [
-            "-c",
-            SCRIPT,
-            JSON.stringify({
-              redis_url: redis.url,
-              api_url: `http://127.0.0.1:${apiPort}`,
-              username: "jupyterhub",
-              password: "interop-pw",
-              target: backend.url,
-              add,
-            }),
-          ],
-        }).output();
-        const stderr = new TextDecoder().decode(out.stderr);
-        assert.equal(out.code, 0, stderr);
-        return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
-      };
-      const seenByPython = await python(true);
-      assert.equal(seenByPython["/ours/"].target, backend.url, "ours listed by Python");
-      assert.equal(seenByPython["/ours/"].data.user, "ours");
-      assert.equal(seenByPython["/py/route/"].data.from, "python");
-
-      const routes = await getAllRoutes(proxy);
-      const theirs = routes.get("/py/route/");
-      assert.equal(theirs?.target, backend.url, "Python's route listed here");
-      assert.deepEqual(theirs?.data, { from: "python", flag: "true" }, "as Python stores it");
-      assert.deepEqual(routes.get("/ours/")?.data, { user: "ours", hub: true }, "types kept");
-      assert.equal((await hit(`http://127.0.0.1:${port}/py/route/x`)).backend, "shared");
-
-      // Reserved characters: both name a route as the hub computes it, so one record per route.
-      assert.equal(seenByPython["/user/o%2Bk%21/"]?.target, backend.url, "ours, hub's spelling");
-      assert.equal(routes.get("/user/p%2Bq%21/")?.target, backend.url, "theirs, same spelling");
-      const other = startBackend("other");
+// The Python proxy's replica has a traefik of its own that reads redis (started here as its
+// operator would); ours feeds its traefik from a file rendered from redis, or lets it read redis.
+for (const feedTraefik of [true, false]) {
+  Deno.test({
+    name: `Python proxy interop (${
+      feedTraefik ? "our traefik fed from a file" : "our traefik reads redis"
+    }): its routes are listed and served here, ours there, one record per route`,
+    ignore: !(await hasPythonProxy()),
+    async fn() {
+      const redis = await startRedis();
+      const backend = startBackend("shared");
+      const port = freePort();
+      const apiPort = freePort();
+      const theirPort = freePort();
+      const theirApi = `127.0.0.1:${freePort()}`;
+      const workDir = await Deno.makeTempDir({ prefix: "jhtp-python-" });
+      let proxy: RunningProxy | undefined;
+      let pythonTraefik: TraefikProcess | undefined;
       try {
-        await addRoute(proxy, { routespec: "/user/p+q!/", target: other.url });
-        const after = await python(false);
-        assert.deepEqual(
-          Object.keys(after).filter((key) => key.includes("p%2Bq")),
-          ["/user/p%2Bq%21/"],
-          "replaced in place, not added beside",
+        pythonTraefik = await startTraefik({
+          staticConfig: staticConfig({
+            publicAddress: `127.0.0.1:${theirPort}`,
+            apiAddress: `127.0.0.1:${freePort()}`,
+            providers: { redis: { endpoints: [`127.0.0.1:${redis.port}`], rootKey: "traefik" } },
+            extra: { api: { insecure: true }, entryPoints: { traefik: { address: theirApi } } },
+          }),
+          workDir,
+          api: traefikApi({ url: `http://${theirApi}` }),
+          readyPath: "/api/overview",
+        });
+        proxy = await startProxy({
+          provider: { kind: "redis", url: redis.url },
+          publicAddress: `127.0.0.1:${port}`,
+          apiAddress: `127.0.0.1:${apiPort}`,
+          feedTraefik,
+        });
+        await addRoute(proxy, {
+          routespec: "/ours/",
+          target: backend.url,
+          data: { user: "ours", hub: true },
+        });
+        // aiohttp's spelling of the hub's /user/o%2Bk%21/
+        await addRoute(proxy, { routespec: "/user/o+k!/", target: backend.url });
+        const python = async (add: boolean) => {
+          const out = await new Deno.Command(PYTHON, {
+            args: [
+              "-c",
+              SCRIPT,
+              JSON.stringify({
+                redis_url: redis.url,
+                api_url: `http://${theirApi}`,
+                username: "",
+                password: "",
+                target: backend.url,
+                add,
+              }),
+            ],
+          }).output();
+          const stderr = new TextDecoder().decode(out.stderr);
+          assert.equal(out.code, 0, stderr);
+          return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+        };
+        const seenByPython = await python(true);
+        assert.equal(seenByPython["/ours/"].target, backend.url, "ours listed by Python");
+        assert.equal(seenByPython["/ours/"].data.user, "ours");
+        assert.equal(seenByPython["/py/route/"].data.from, "python");
+
+        const routes = await getAllRoutes(proxy);
+        const theirs = routes.get("/py/route/");
+        assert.equal(theirs?.target, backend.url, "Python's route listed here");
+        assert.deepEqual(theirs?.data, { from: "python", flag: "true" }, "as Python stores it");
+        assert.deepEqual(routes.get("/ours/")?.data, { user: "ours", hub: true }, "types kept");
+        // Python's writes reach our traefik through our watch of redis; ours reach its traefik.
+        await waitFor(
+          async () => (await hit(`http://127.0.0.1:${port}/py/route/x`)).backend === "shared",
+          "our traefik serves the Python proxy's route",
         );
-        assert.equal(after["/user/p%2Bq%21/"].target, other.url);
-        for (const path of ["/user/p+q!/x", "/user/p%2Bq%21/x", "/user/p%2bq!"]) {
-          const result = await rawGet(`http://127.0.0.1:${port}`, path, "127.0.0.1");
-          assert.equal(result.backend, "other", path);
+        assert.equal((await hit(`http://127.0.0.1:${theirPort}/ours/x`)).backend, "shared");
+
+        // Reserved characters: both name a route as the hub computes it, so one record per route.
+        assert.equal(seenByPython["/user/o%2Bk%21/"]?.target, backend.url, "ours, hub's spelling");
+        assert.equal(routes.get("/user/p%2Bq%21/")?.target, backend.url, "theirs, same spelling");
+        const other = startBackend("other");
+        try {
+          await addRoute(proxy, { routespec: "/user/p+q!/", target: other.url });
+          const after = await python(false);
+          assert.deepEqual(
+            Object.keys(after).filter((key) => key.includes("p%2Bq")),
+            ["/user/p%2Bq%21/"],
+            "replaced in place, not added beside",
+          );
+          assert.equal(after["/user/p%2Bq%21/"].target, other.url);
+          for (const path of ["/user/p+q!/x", "/user/p%2Bq%21/x", "/user/p%2bq!"]) {
+            const result = await rawGet(`http://127.0.0.1:${port}`, path, "127.0.0.1");
+            assert.equal(result.backend, "other", path);
+          }
+        } finally {
+          await other.close();
         }
       } finally {
-        await other.close();
+        await proxy?.stop();
+        await pythonTraefik?.stop();
+        await backend.close();
+        await redis.stop();
+        await Deno.remove(workDir, { recursive: true });
       }
-    } finally {
-      await proxy?.stop();
-      await backend.close();
-      await redis.stop();
-    }
-  },
-});
+    },
+  });
+}

@@ -171,6 +171,14 @@ export const FLAGS = {
   "etcd-password": { kind: "string", arg: "P", help: "etcd password" },
   "etcd-ca-file": { kind: "string", arg: "FILE", help: "CA certificate for https etcd endpoints" },
   "external-traefik": { kind: "boolean", help: "traefik is managed elsewhere; only write routes" },
+  "traefik-reads-store": {
+    kind: "boolean",
+    help: "the traefik started here reads redis/etcd itself, not a file fed from it",
+  },
+  "kv-traefik-keys": {
+    kind: "boolean",
+    help: "write traefik's keys to redis/etcd (default; --no- when only this proxy feeds traefik)",
+  },
   "help": { kind: "boolean", help: "show this help" },
   "version": { kind: "boolean", help: "show the version" },
 } as const satisfies Record<string, FlagSpec>;

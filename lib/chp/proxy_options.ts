@@ -86,6 +86,7 @@ export function proxyOptions(settings: CliSettings, runtime: ProxyRuntime): Star
         password: traefikApi.password,
       }
       : undefined,
+    feedTraefik: settings.feedTraefik,
     traefikBinary: settings.traefikBin,
     traefikLogLevel: settings.traefikLogLevel,
     tls: settings.tls,

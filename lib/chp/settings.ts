@@ -97,6 +97,8 @@ export interface CliSettings {
   provider: ProviderOptions;
   /** traefik is managed elsewhere: only write routes. */
   external: boolean;
+  /** Feed the traefik started here from a file rendered from redis/etcd (not external). */
+  feedTraefik: boolean;
   /** traefik's API. */
   traefikApi: TraefikApiSettings;
   /** traefik binary, when given. */
@@ -244,6 +246,14 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
   if (external && !traefikApiUrl) {
     throw new ConfigError("--external-traefik needs --traefik-api-url");
   }
+  const feedTraefik = !external && values["traefik-reads-store"] !== true;
+  if (values["kv-traefik-keys"] === false && !feedTraefik) {
+    throw new ConfigError(
+      "--no-kv-traefik-keys leaves a traefik that reads the store itself with no routes; " +
+        "drop it, or let this proxy feed its traefik (no --external-traefik or " +
+        "--traefik-reads-store)",
+    );
+  }
   const { staticExtras, extraBinds } = staticExtrasOf(values, { ip, entryPoint });
   binds.push(...extraBinds);
   if (traefikApiUrl) {
@@ -265,6 +275,7 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
     entryPoint,
     provider: providerOptions(values),
     external,
+    feedTraefik,
     traefikApi: {
       url: traefikApiUrl,
       username: values["traefik-api-username"],
@@ -385,6 +396,7 @@ function providerOptions(values: FlagValues): ProviderOptions {
   const prefixes = {
     traefikPrefix: values["kv-traefik-prefix"],
     jupyterhubPrefix: values["kv-jupyterhub-prefix"],
+    traefikKeys: values["kv-traefik-keys"],
   };
   if (kind === "redis") {
     return {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ConfigError } from "../core/errors.ts";
 import { parseFlags } from "./flags.ts";
 import { cliSettings, hostPort, traefikApiAddress } from "./settings.ts";
 
@@ -120,6 +121,7 @@ Deno.test("cliSettings builds the provider options of redis and etcd", () => {
       "--redis-password=p",
       "--kv-traefik-prefix=t",
       "--kv-jupyterhub-prefix=j",
+      "--no-kv-traefik-keys",
     ]).values,
   );
   assert.deepEqual(redis.provider, {
@@ -129,7 +131,9 @@ Deno.test("cliSettings builds the provider options of redis and etcd", () => {
     password: "p",
     traefikPrefix: "t",
     jupyterhubPrefix: "j",
+    traefikKeys: false,
   });
+  assert.equal(redis.feedTraefik, true);
   const etcd = cliSettings(
     parseFlags([
       "--provider=ETCD",
@@ -147,6 +151,7 @@ Deno.test("cliSettings builds the provider options of redis and etcd", () => {
     caFile: "ca",
     traefikPrefix: undefined,
     jupyterhubPrefix: undefined,
+    traefikKeys: undefined,
   });
   assert.deepEqual(cliSettings({ "dynamic-config-file": "r.toml" }).provider, {
     kind: "file",
@@ -199,4 +204,21 @@ Deno.test("traefikApiAddress is the host:port of traefik's API URL", () => {
   assert.equal(traefikApiAddress("http://127.0.0.1:8099"), "127.0.0.1:8099");
   assert.equal(traefikApiAddress("http://localhost"), "localhost:80");
   assert.equal(traefikApiAddress("http://[::1]:9000/"), "[::1]:9000");
+});
+
+Deno.test("cliSettings feeds the traefik it starts unless told otherwise, and refuses a traefik left without routes", () => {
+  const redis = ["--provider=redis"];
+  assert.equal(cliSettings(parseFlags(redis).values).feedTraefik, true);
+  assert.equal(
+    cliSettings(parseFlags([...redis, "--traefik-reads-store"]).values).feedTraefik,
+    false,
+  );
+  const external = [...redis, "--external-traefik", "--traefik-api-url=http://127.0.0.1:8099"];
+  assert.equal(cliSettings(parseFlags(external).values).feedTraefik, false);
+  for (const argv of [[...external], [...redis, "--traefik-reads-store"]]) {
+    assert.throws(
+      () => cliSettings(parseFlags([...argv, "--no-kv-traefik-keys"]).values),
+      (error: Error) => error instanceof ConfigError && /no-kv-traefik-keys/.test(error.message),
+    );
+  }
 });

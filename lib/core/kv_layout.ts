@@ -34,6 +34,12 @@ export interface KvLayoutOptions {
   jupyterhubPrefix: string;
   /** Public entry point name. */
   entryPoint: string;
+  /**
+   * Write traefik's router and service keys beside each record, for a traefik (or the Python
+   * proxy) that reads the store itself; default true. Without them a record has no `rule`
+   * either, so that keys written again later are all written.
+   */
+  traefikKeys?: boolean;
 }
 
 /**
@@ -66,6 +72,12 @@ export function recordPrefix(routespec: string, options: KvLayoutOptions): strin
  */
 export function routeKeys(route: Route, options: KvLayoutOptions): Map<string, string> {
   const parts = routeParts(route, options);
+  const prefix = recordPrefix(route.routespec, options).slice(0, -1);
+  if (options.traefikKeys === false) {
+    const record: ConfigTree = { ...parts.record };
+    if (Object.keys(route.data).length > 0) record.data_json = JSON.stringify(route.data);
+    return flatten(record, prefix);
+  }
   const traefik = flatten({
     http: {
       routers: { [parts.routerName]: parts.router },
@@ -75,7 +87,7 @@ export function routeKeys(route: Route, options: KvLayoutOptions): Map<string, s
   // The rule beside the record tells a later change whether traefik's keys are this version's.
   const record: ConfigTree = { ...parts.record, rule: parts.router.rule };
   if (Object.keys(route.data).length > 0) record.data_json = JSON.stringify(route.data);
-  const records = flatten(record, recordPrefix(route.routespec, options).slice(0, -1));
+  const records = flatten(record, prefix);
   for (const [key, value] of records) traefik.set(key, value);
   return traefik;
 }
@@ -279,7 +291,8 @@ export function routeChange(
   const old = new Map<string, string>();
   if (before) {
     const record = recordPrefix(before.routespec, options);
-    const rendered = routeKeys(before, options);
+    // traefik's keys as this version writes them, whether or not they are written now.
+    const rendered = routeKeys(before, { ...options, traefikKeys: true });
     const current = stored.get(`${record}rule`) === rendered.get(`${record}rule`);
     for (const [key, value] of rendered) {
       if (!key.startsWith(record)) old.set(key, current ? value : UNKNOWN);

@@ -100,3 +100,21 @@ Deno.test("routeChange rewrites traefik's keys of a route another program wrote"
   }
   assert.ok(change.set.has(`jupyterhub/routes/${r}/rule`));
 });
+
+Deno.test("routeKeys without traefik's keys writes the record alone, and a later change with them writes them all", () => {
+  const bare = { ...options, traefikKeys: false };
+  const keys = routeKeys(route, bare);
+  assert.ok([...keys.keys()].every((key) => key.startsWith("jupyterhub/")));
+  assert.ok(![...keys.keys()].some((key) => key.endsWith("/rule")), "no rule: keys unknown");
+  // Switched back on: the stored record says nothing of traefik's keys, so all are written.
+  const change = routeChange(route, keys, route, options);
+  const r = "router__2Fuser_2Falice_2F";
+  assert.ok(change.set.has(`traefik/http/routers/${r}/rule`));
+  // Switched off: an existing route's traefik keys go.
+  const stored = new Map(
+    [...routeKeys(route, options)].filter(([key]) => key.startsWith("jupyterhub/")),
+  );
+  const gone = routeChange(route, stored, route, bare);
+  assert.ok(gone.delete.includes(`traefik/http/routers/${r}/rule`));
+  assert.equal(gone.set.size, 0);
+});
