@@ -12,7 +12,6 @@ import { StoreError } from "../lib/core/errors.ts";
 import { RECORD_FIELDS } from "../lib/core/kv_layout.ts";
 import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
 import type { KvDiff } from "../lib/core/kv.ts";
-import type { Store } from "../lib/core/store.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
 import { type RedisWatch, watchRedis } from "./_redis_watch.ts";
 import { openSharedStore } from "./_shared_store.ts";
@@ -21,7 +20,7 @@ import type { StoreProvider } from "./provider.ts";
 
 export type { Store } from "../lib/core/store.ts";
 export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
-export type { KvStoreOptions } from "./kv_store.ts";
+export type { KvStore, KvStoreOptions, Mirror } from "./kv_store.ts";
 export type { OpenedStore, StoreContext, StoreProvider } from "./provider.ts";
 
 /**
