@@ -150,6 +150,10 @@ export const PEERS: Peer[] = [
     const server = await startRedis();
     return [server, ["--provider", "redis", "--redis-url", server.url]];
   }),
+  ours("this proxy, redis, traefik reads redis", async () => {
+    const server = await startRedis();
+    return [server, ["--provider", "redis", "--redis-url", server.url, "--traefik-reads-store"]];
+  }),
   ours("this proxy, etcd", async () => {
     const server = await startEtcd();
     return [server, ["--provider", "etcd", "--etcd-url", server.url]];

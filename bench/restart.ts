@@ -12,6 +12,7 @@ import { fileStore } from "../providers/file.ts";
 import { redisStore } from "../providers/redis.ts";
 import { etcdStore } from "../providers/etcd.ts";
 import type { Store } from "../lib/core/store.ts";
+import type { Route } from "../lib/core/types.ts";
 import { percentile } from "./workload.ts";
 
 /** One restart measurement. */
@@ -50,24 +51,7 @@ export async function restartWithRoutes(n: number, target: string): Promise<Rest
     lastActivity: new Date().toISOString(),
   }));
   for (const provider of ["file", "redis", "etcd"] as const) {
-    const dir = await Deno.makeTempDir({ prefix: "jhtp-restart-" });
-    let server: StoreServer | undefined;
-    let store: Store;
-    let flags: string[];
-    if (provider === "file") {
-      store = await fileStore({ path: `${dir}/rules.toml` });
-      flags = ["--dynamic-config-file", `${dir}/rules.toml`];
-    } else if (provider === "redis") {
-      server = await startRedis();
-      store = await redisStore({ url: server.url });
-      flags = ["--provider", "redis", "--redis-url", server.url];
-    } else {
-      server = await startEtcd();
-      store = await etcdStore({ urls: [server.url] });
-      flags = ["--provider", "etcd", "--etcd-url", server.url];
-    }
-    await store.apply({ set: routes });
-    await store.close();
+    const { flags, cleanup } = await prefilledStore(provider, routes);
     const t0 = performance.now();
     const cli = await startCli([...flags, "--check-route-timeout", "300"]);
     try {
@@ -102,11 +86,58 @@ export async function restartWithRoutes(n: number, target: string): Promise<Rest
       });
     } finally {
       await cli.stop();
-      await server?.stop();
-      await Deno.remove(dir, { recursive: true });
+      await cleanup();
     }
   }
   return results;
+}
+
+/** The CLI flags for a store that holds `routes`, and what removes it. */
+export interface PrefilledStore {
+  /** Flags that point the CLI at the store. */
+  flags: string[];
+  /** Stops the store's server and removes its files. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A store of `provider` that holds `routes`, written through the library in one batch.
+ *
+ * @example
+ * ```ts
+ * import { prefilledStore } from "./restart.ts";
+ * // const { flags, cleanup } = await prefilledStore("redis", routes);
+ * ```
+ */
+export async function prefilledStore(
+  provider: "file" | "redis" | "etcd",
+  routes: Route[],
+): Promise<PrefilledStore> {
+  const dir = await Deno.makeTempDir({ prefix: "jhtp-prefilled-" });
+  let server: StoreServer | undefined;
+  let store: Store;
+  let flags: string[];
+  if (provider === "file") {
+    store = await fileStore({ path: `${dir}/rules.toml` });
+    flags = ["--dynamic-config-file", `${dir}/rules.toml`];
+  } else if (provider === "redis") {
+    server = await startRedis();
+    store = await redisStore({ url: server.url });
+    flags = ["--provider", "redis", "--redis-url", server.url];
+  } else {
+    server = await startEtcd();
+    store = await etcdStore({ urls: [server.url] });
+    flags = ["--provider", "etcd", "--etcd-url", server.url];
+  }
+  await store.apply({ set: routes });
+  await store.close();
+  return {
+    flags,
+    async cleanup() {
+      await server?.stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 }
 
 if (import.meta.main) {

@@ -22,6 +22,7 @@ import { lineChart, type Series } from "./plot.ts";
 import { measureThroughput, type Throughput } from "./throughput.ts";
 import { restartWithRoutes } from "./restart.ts";
 import { ruleCost } from "./rule_cost.ts";
+import { loginStorm, type StormResult } from "./login_storm.ts";
 import { traefikFloor } from "./traefik_floor.ts";
 import { runWorkload, type WorkloadResult } from "./workload.ts";
 import { CHP } from "./peers.ts";
@@ -58,6 +59,8 @@ async function version(cmd: string, argv: string[]): Promise<string> {
 }
 
 const RESTART_N = 10_000;
+const STORM = { existing: 5_000, added: 1_000, c: 10 };
+const storm: StormResult[] = [];
 const backend = startBackend("bench");
 const restart: Awaited<ReturnType<typeof restartWithRoutes>> = [];
 const rows: Row[] = [];
@@ -118,6 +121,8 @@ try {
   }
   log(`a process starting on a store with ${RESTART_N} routes`);
   restart.push(...await restartWithRoutes(RESTART_N, backend.url));
+  log(`login storm: ${STORM.added} routes at C = ${STORM.c} onto ${STORM.existing}`);
+  storm.push(...await loginStorm({ ...STORM, target: backend.url }));
 } finally {
   await backend.close();
 }
@@ -160,13 +165,13 @@ const lines = [
   "  same cap stops deleting them; add p50/p99 are measured only when all N were added",
   "- RSS: the manager process (this proxy: Deno; Python: its process; traefik not counted)",
   "",
-  "| proxy | N | C | add p50 ms | add p99 ms | p50 / CHP | fill ms | GET all ms | delete all ms | RSS MB |",
-  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  "| proxy | N | C | add p50 ms | add p99 ms | p50 / CHP | p50 / traefik floor | fill ms | GET all ms | delete all ms | RSS MB |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
 ];
 for (const row of rows) {
   if (row.error) {
     lines.push(
-      `| ${row.proxy} | ${row.n} | ${row.c} | failed: ${row.error.slice(0, 80)} ||||||| |`,
+      `| ${row.proxy} | ${row.n} | ${row.c} | failed: ${row.error.slice(0, 80)} |||||||| |`,
     );
     continue;
   }
@@ -174,6 +179,15 @@ for (const row of rows) {
     r.proxy.startsWith("configurable") && r.n === row.n && r.c === row.c && !r.error
   );
   const ratio = chp?.p50 && row.p50 ? `${(row.p50 / chp.p50).toFixed(1)}x` : "–";
+  // Every traefik-based proxy's floor is traefik's reload from a file (ours feeds its traefik
+  // from one whatever the store), except the Python proxy on redis, whose traefik reads redis.
+  const floorProvider = row.proxy.startsWith("Python") && row.proxy.endsWith("redis")
+    ? "redis"
+    : "file";
+  const own = floor.find((f) => f.provider === floorProvider && f.n === row.n);
+  const overFloor = !row.proxy.startsWith("configurable") && own && row.p50
+    ? `${(row.p50 / own.median).toFixed(2)}x ${floorProvider}`
+    : "–";
   const fill = row.filled === row.n
     ? fmt(row.fillMs, 0)
     : `${row.filled}/${row.n} in ${fmt(row.fillMs, 0)}`;
@@ -182,6 +196,7 @@ for (const row of rows) {
     : `${row.deleted}/${row.toDelete} in ${fmt(row.deleteMs, 0)}`;
   lines.push(
     `| ${row.proxy} | ${row.n} | ${row.c} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${ratio} | ` +
+      `${overFloor} | ` +
       `${fill} | ${fmt(row.getAllMs)} | ${deletion} | ${fmt(row.rssMb)} |`,
   );
 }
@@ -211,6 +226,15 @@ lines.push(
     `| ${r.provider} | ${fmt(r.routableMs, 0)} | ${fmt(r.firstGetMs)} | ${fmt(r.getAllMs)} | ${
       fmt(r.rssMb, 0)
     } | ${fmt(r.peakMb, 0)} |`
+  ),
+  "",
+  `Login storm (bench/login_storm.ts): ${STORM.added} users log in, added through the API at`,
+  `C = ${STORM.c} (JupyterHub's default), onto a store that holds ${STORM.existing} routes.`,
+  "",
+  "| provider | all routable after s | add p50 ms | add p99 ms |",
+  "| --- | --- | --- | --- |",
+  ...storm.map((s) =>
+    `| ${s.provider} | ${fmt(s.totalMs / 1000)} | ${fmt(s.p50, 0)} | ${fmt(s.p99, 0)} |`
   ),
   "",
   `The data plane at ${RULES_N} routes (bench/rule_cost.ts): a share of the routes hold a '+' and`,
@@ -252,7 +276,7 @@ await Deno.writeTextFile(`${outDir}/latest.md`, lines.join("\n") + "\n");
 await Deno.writeTextFile(
   `${outDir}/latest.json`,
   JSON.stringify(
-    { date: new Date().toISOString(), versions, rows, throughput, restart, rules, floor },
+    { date: new Date().toISOString(), versions, rows, throughput, restart, storm, rules, floor },
     null,
     2,
   ),

@@ -80,7 +80,8 @@ async function routable(url: string): Promise<void> {
   }
 }
 
-async function addTimed(proxy: Running, user: string, target: string): Promise<number> {
+/** Adds `/user/<user>` through the API; resolves to ms until it is routable. */
+export async function addTimed(proxy: Running, user: string, target: string): Promise<number> {
   const t0 = performance.now();
   const response = await call(proxy, "POST", `/user/${user}`, {
     target,
@@ -94,7 +95,8 @@ async function addTimed(proxy: Running, user: string, target: string): Promise<n
   return performance.now() - t0;
 }
 
-async function pool(
+/** Runs `fn` over `names` with `c` at a time, starting none after `deadline`. */
+export async function pool(
   names: string[],
   c: number,
   deadline: number,

@@ -233,7 +233,7 @@ async function readRange(
  * import assert from "node:assert/strict";
  * import { StoreError } from "../lib/core/errors.ts";
  * import { etcdProvider } from "./etcd.ts";
- * const context = { entryPoint: "http", fixed: {}, workDir: "/nonexistent", log: () => {} };
+ * const context = { entryPoint: "http", fixed: {}, workDir: "/nonexistent", log: () => {}, feed: false };
  * const urls = ["http://127.0.0.1:1"]; // nothing listens there
  * await assert.rejects(etcdProvider.open({ urls, connectTimeoutMs: 1_000 }, context), StoreError);
  * ```

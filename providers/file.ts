@@ -224,7 +224,7 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
  * import assert from "node:assert/strict";
  * import { fileProvider } from "./file.ts";
  * const workDir = await Deno.makeTempDir();
- * const context = { entryPoint: "http", fixed: {}, workDir, log: () => {} };
+ * const context = { entryPoint: "http", fixed: {}, workDir, log: () => {}, feed: false };
  * const opened = await fileProvider.open({}, context);
  * assert.deepEqual(opened.providers, { file: { filename: `${workDir}/rules.toml`, watch: true } });
  * await opened.close();

@@ -23,6 +23,7 @@ export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../li
  *   fixed: { http: { middlewares: {} } },
  *   workDir: await Deno.makeTempDir(),
  *   log: console.log,
+ *   feed: false,
  * };
  * assert.equal(context.entryPoint, "http");
  * await Deno.remove(context.workDir);
@@ -62,6 +63,7 @@ export interface StoreContext {
  *   fixed: {},
  *   workDir,
  *   log: () => {},
+ *   feed: false,
  * });
  * assert.deepEqual(Object.keys(opened.providers), ["file"]);
  * await opened.close();
@@ -107,6 +109,7 @@ export interface OpenedStore {
  *   fixed: {},
  *   workDir: "/nonexistent",
  *   log: () => {},
+ *   feed: false,
  * });
  * assert.equal(opened.store.provider, "memory");
  * ```

@@ -359,7 +359,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
  * import assert from "node:assert/strict";
  * import { StoreError } from "../lib/core/errors.ts";
  * import { redisProvider } from "./redis.ts";
- * const context = { entryPoint: "http", fixed: {}, workDir: "/nonexistent", log: () => {} };
+ * const context = { entryPoint: "http", fixed: {}, workDir: "/nonexistent", log: () => {}, feed: false };
  * const url = "redis://127.0.0.1:1"; // nothing listens there
  * await assert.rejects(redisProvider.open({ url, connectTimeoutMs: 1_000 }, context), StoreError);
  * ```

@@ -9,6 +9,9 @@ deno=${DENO:-$root/.tools/bin/deno}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+# Unit and integration tests, and every JSDoc example of the library (--doc), which assert.
+whole=0
+if [ "$#" -eq 0 ]; then whole=1; set -- --doc mod.ts lib/ providers/ tests/ bench/; fi
 NO_COLOR=1 "$deno" test --allow-all "$@" 2>&1 | tee "$log"
 deno_rc=${PIPESTATUS[0]}
 summary=$(grep -E '^(ok|FAILED) \| ' "$log" | tail -n 1)
@@ -21,7 +24,7 @@ if [ -z "$summary" ] || { [ "$deno_rc" -ne 0 ] && [ "$df" -eq 0 ]; }; then
 fi
 
 pp=0 pf=0 ps=0
-if [ "$#" -eq 0 ] && [ -x "$root/.tools/venv/bin/python" ] && [ -z "${SKIP_JUPYTERHUB_TESTS:-}" ]; then
+if [ "$whole" -eq 1 ] && [ -x "$root/.tools/venv/bin/python" ] && [ -z "${SKIP_JUPYTERHUB_TESTS:-}" ]; then
   echo
   echo "== JupyterHub's own tests (test_proxy.py, test_api.py, test_named_servers.py) against this proxy =="
   "$root/tests/run_jupyterhub_tests.sh" 2>&1 | tee "$log"
