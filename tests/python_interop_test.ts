@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { addRoute, getAllRoutes, type RunningProxy, startProxy } from "../mod.ts";
 import { freePort, hit, rawGet, startBackend, waitFor } from "./helpers.ts";
-import { startTraefik, staticConfig, traefikApi, type TraefikProcess } from "../lib/traefik/mod.ts";
+import { type RedisTraefik, startRedisTraefik } from "./redis_traefik.ts";
 import { startRedis } from "./stores.ts";
 
 const PYTHON = new URL("../.tools/venv/bin/python", import.meta.url).pathname;
@@ -59,23 +59,11 @@ for (const feedTraefik of [true, false]) {
       const backend = startBackend("shared");
       const port = freePort();
       const apiPort = freePort();
-      const theirPort = freePort();
-      const theirApi = `127.0.0.1:${freePort()}`;
-      const workDir = await Deno.makeTempDir({ prefix: "jhtp-python-" });
       let proxy: RunningProxy | undefined;
-      let pythonTraefik: TraefikProcess | undefined;
+      let pythonTraefik: RedisTraefik | undefined;
       try {
-        pythonTraefik = await startTraefik({
-          staticConfig: staticConfig({
-            publicAddress: `127.0.0.1:${theirPort}`,
-            apiAddress: `127.0.0.1:${freePort()}`,
-            providers: { redis: { endpoints: [`127.0.0.1:${redis.port}`], rootKey: "traefik" } },
-            extra: { api: { insecure: true }, entryPoints: { traefik: { address: theirApi } } },
-          }),
-          workDir,
-          api: traefikApi({ url: `http://${theirApi}` }),
-          readyPath: "/api/overview",
-        });
+        pythonTraefik = await startRedisTraefik(redis.port);
+        const theirApi = pythonTraefik.apiAddress;
         proxy = await startProxy({
           provider: { kind: "redis", url: redis.url },
           publicAddress: `127.0.0.1:${port}`,
@@ -123,7 +111,7 @@ for (const feedTraefik of [true, false]) {
           async () => (await hit(`http://127.0.0.1:${port}/py/route/x`)).backend === "shared",
           "our traefik serves the Python proxy's route",
         );
-        assert.equal((await hit(`http://127.0.0.1:${theirPort}/ours/x`)).backend, "shared");
+        assert.equal((await hit(`${pythonTraefik.publicUrl}/ours/x`)).backend, "shared");
 
         // Reserved characters: both name a route as the hub computes it, so one record per route.
         assert.equal(seenByPython["/user/o%2Bk%21/"]?.target, backend.url, "ours, hub's spelling");
@@ -150,7 +138,6 @@ for (const feedTraefik of [true, false]) {
         await pythonTraefik?.stop();
         await backend.close();
         await redis.stop();
-        await Deno.remove(workDir, { recursive: true });
       }
     },
   });
