@@ -16,9 +16,23 @@ import { tableConfig } from "../lib/core/route_config.ts";
 import { staticConfig } from "../lib/traefik/static_config.ts";
 import { startTraefik } from "../lib/traefik/process.ts";
 import { traefikApi } from "../lib/traefik/api.ts";
-import type { Route } from "../lib/core/types.ts";
+import type { ConfigTree, Route } from "../lib/core/types.ts";
 import { freePort, startBackend } from "../tests/helpers.ts";
 import { startRedis } from "../tests/stores.ts";
+
+/** Options of `traefikFloor`. */
+export interface FloorOptions {
+  /** traefik's provider: a file (default) or redis. */
+  provider?: "file" | "redis";
+  /** Reloads measured at each N; default 7. */
+  samples?: number;
+  /** The file's format; default TOML. */
+  format?: "toml" | "yaml";
+  /** Changes the file's configuration before it is written (for comparing shapes). */
+  shape?: (config: ConfigTree) => ConfigTree;
+  /** Writes a CPU profile of traefik (Go pprof, `api.debug`) taken during the samples here. */
+  profile?: string;
+}
 
 /** One measurement: N existing routes, the median and worst of `samples` reloads. */
 export interface FloorResult {
@@ -43,16 +57,18 @@ export interface FloorResult {
  */
 export async function traefikFloor(
   sizes: number[],
-  options: { provider?: "file" | "redis"; samples?: number } = {},
+  options: FloorOptions = {},
 ): Promise<FloorResult[]> {
   const provider = options.provider ?? "file";
+  const format = options.format ?? "toml";
+  const shape = options.shape ?? ((config: ConfigTree) => config);
   const samples = options.samples ?? 7;
   const backend = startBackend("floor");
   const results: FloorResult[] = [];
   try {
     for (const n of sizes) {
       const dir = await Deno.makeTempDir({ prefix: "jhtp-floor-" });
-      const path = `${dir}/rules.toml`;
+      const path = `${dir}/rules.${format}`;
       const port = freePort();
       const apiPort = freePort();
       const route = (name: string): Route => ({
@@ -72,7 +88,7 @@ export async function traefikFloor(
       // File: the whole table again. redis: only the new route's keys, in one MULTI.
       const write = async (table: Route[], added: Route[]) => {
         if (!client) {
-          const text = stringifyConfig(tableConfig(table, { entryPoint: "http" }), "toml");
+          const text = stringifyConfig(shape(tableConfig(table, { entryPoint: "http" })), format);
           await Deno.writeTextFile(`${path}.tmp`, text);
           await Deno.rename(`${path}.tmp`, path);
           return;
@@ -91,19 +107,34 @@ export async function traefikFloor(
       const providers = client
         ? { redis: { endpoints: [`127.0.0.1:${redis!.port}`], rootKey: "traefik" } }
         : { file: { filename: path, watch: true } };
+      // With a profile: traefik's pprof endpoints on a private loopback entry point.
+      const debugAddress = `127.0.0.1:${freePort()}`;
       const traefik = await startTraefik({
         staticConfig: staticConfig({
           publicAddress: `127.0.0.1:${port}`,
           apiAddress: `127.0.0.1:${apiPort}`,
           providers,
-          extra: { api: { insecure: false } },
+          extra: options.profile
+            ? {
+              api: { insecure: true, debug: true },
+              entryPoints: { traefik: { address: debugAddress } },
+            }
+            : { api: { insecure: false } },
         }),
         workDir: dir,
         api: traefikApi({ url: `http://127.0.0.1:${port}` }),
         readyPath: `/user/f${n - 1}/`,
       });
       const times: number[] = [];
+      let profiling: Promise<void> | undefined;
       try {
+        if (options.profile) {
+          const seconds = Math.max(5, Math.ceil(samples * (n / 1000) * 0.4) + 2);
+          const out = options.profile;
+          profiling = fetch(`http://${debugAddress}/debug/pprof/profile?seconds=${seconds}`)
+            .then((response) => response.arrayBuffer())
+            .then((body) => Deno.writeFile(out, new Uint8Array(body)));
+        }
         for (let i = 0; i < samples; i++) {
           const extra = route(`new${i}`);
           routes.push(extra);
@@ -118,6 +149,7 @@ export async function traefikFloor(
           times.push(performance.now() - t0);
           await new Promise((r) => setTimeout(r, 50));
         }
+        await profiling;
       } finally {
         await traefik.stop();
         await client?.quit();
