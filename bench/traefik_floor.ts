@@ -32,6 +32,12 @@ export interface FloorOptions {
   shape?: (config: ConfigTree) => ConfigTree;
   /** Writes a CPU profile of traefik (Go pprof, `api.debug`) taken during the samples here. */
   profile?: string;
+  /**
+   * Pause between requests for the new route, ms; default 1. Every request costs traefik a
+   * walk over its routers (linear in N), so at 10,000 routes fast polling competes with the
+   * reload it measures.
+   */
+  pollMs?: number;
 }
 
 /** One measurement: N existing routes, the median and worst of `samples` reloads. */
@@ -144,7 +150,7 @@ export async function traefikFloor(
             const response = await fetch(`http://127.0.0.1:${port}/user/new${i}/`);
             await response.body?.cancel();
             if (response.status === 200) break;
-            await new Promise((r) => setTimeout(r, 1));
+            await new Promise((r) => setTimeout(r, options.pollMs ?? 1));
           }
           times.push(performance.now() - t0);
           await new Promise((r) => setTimeout(r, 50));
