@@ -59,6 +59,7 @@ export async function openSharedStore(
         path: `${context.workDir}/routes.toml`,
         entryPoint: context.entryPoint,
         fixed: context.fixed,
+        records: false, // derived from the store; never read back
       });
       closing.unshift(() => file.close());
       try {

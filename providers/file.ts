@@ -61,6 +61,14 @@ export interface FileStoreOptions {
   fixed?: ConfigTree;
   /** Called with a message for each entry of an existing file that could not be read. */
   onSkipped?: (message: string) => void;
+  /**
+   * Record each route under `jupyterhub.routes` (routespec, target, data), so that the file is
+   * the table itself, read back at the next start and shareable with the Python proxy; default
+   * true. Without them the file holds only traefik's routers and services (a third smaller, a
+   * fifth cheaper for traefik to reload at 10,000 routes): for a file derived from another
+   * store (a store-fed traefik), whose routes are not read back from it.
+   */
+  records?: boolean;
 }
 
 /**
@@ -108,6 +116,7 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
   const format = formatOf(path);
   const entryPoint = options.entryPoint ?? "http";
   const fixed = options.fixed ?? {};
+  const records = options.records !== false;
   let routes = new Map<string, Route>();
 
   let text: string | undefined;
@@ -150,7 +159,7 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
       pieces = [
         { path: ROUTERS, name: parts.routerName, value: parts.router },
         { path: SERVICES, name: parts.serviceName, value: parts.service },
-        { path: RECORDS, name: parts.routerName, value: parts.record },
+        ...(records ? [{ path: RECORDS, name: parts.routerName, value: parts.record }] : []),
       ].map((piece) => renderPiece(piece, format));
       rendered.set(route, pieces);
     }

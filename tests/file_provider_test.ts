@@ -318,3 +318,18 @@ Deno.test("file provider: every spelling of a reserved character reaches its rou
     assert.equal((await rawGet(publicUrl, "/user/x$y/", "127.0.0.1")).backend, "b");
   });
 });
+
+Deno.test("fileStore without records writes only traefik's routers and services", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "jhtp-test-" });
+  try {
+    const store = await fileStore({ path: `${dir}/routes.toml`, records: false });
+    await store.apply({ set: [{ routespec: "/user/a/", target: "http://127.0.0.1:9", data: {} }] });
+    await store.close();
+    const text = await Deno.readTextFile(`${dir}/routes.toml`);
+    assert.match(text, /\[http\.routers\.router__2Fuser_2Fa_2F\]/);
+    assert.match(text, /http:\/\/127\.0\.0\.1:9/);
+    assert.doesNotMatch(text, /jupyterhub\.routes/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
