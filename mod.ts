@@ -27,6 +27,8 @@ export { startProxy } from "./lib/proxy.ts";
 export type {
   EtcdProviderOptions,
   ExternalTraefikOptions,
+  FallbackHandlerOptions,
+  FallbackOptions,
   FileProviderOptions,
   ProviderOptions,
   RedisProviderOptions,
@@ -36,7 +38,9 @@ export type {
 export { fileStore } from "./providers/file.ts";
 export type { FileStore, FileStoreOptions } from "./providers/file.ts";
 export { type MemoryStore, memoryStore } from "./providers/memory.ts";
-export type { Store } from "./lib/core/store.ts";
+export type { Mirror, MirrorTarget, Store } from "./lib/core/store.ts";
+export type { FallbackRouter } from "./lib/fallback/router.ts";
+export type { RequestTarget } from "./lib/core/route_index.ts";
 export type { RouteConfirmer } from "./lib/core/confirmer.ts";
 export type { TraefikApi } from "./lib/traefik/api.ts";
 export type { TraefikProcess } from "./lib/traefik/process.ts";

@@ -65,6 +65,14 @@ const IMPORT_RULES: ImportRule[] = [
       "lib/routes.ts, lib/cli.ts or mod.ts",
   },
   {
+    files: under("lib/fallback/"),
+    allows: ({ specifier, target }) =>
+      specifier !== undefined && !upper(target) && !/^(?:providers|lib\/traefik)\//.test(target!),
+    why: "lib/fallback (the data plane) knows neither the stores nor traefik: it imports " +
+      "nothing from providers/, lib/traefik, lib/chp, lib/proxy.ts, lib/routes.ts, lib/cli.ts " +
+      "or mod.ts",
+  },
+  {
     files: (path) => under("providers/")(path) || under("lib/traefik/")(path),
     allows: ({ specifier, target }) => specifier !== undefined && !upper(target),
     why: "providers/ and lib/traefik import nothing from lib/chp, lib/proxy.ts, lib/routes.ts, " +

@@ -19,6 +19,23 @@ import { routeConfirmer } from "./traefik/confirm.ts";
 import { runAll } from "./async/run_all.ts";
 import type { ConfigTree } from "./core/types.ts";
 import { openStore, type ProviderOptions } from "../providers/mod.ts";
+import { ConfigError } from "./core/errors.ts";
+import { checkFallbackRouter, fallbackConfig } from "./traefik/fallback_router.ts";
+import { fallbackHandler, type FallbackHandlerOptions } from "./fallback/handler.ts";
+import { type FallbackRouter, fallbackRouter } from "./fallback/router.ts";
+
+export type { FallbackHandlerOptions } from "./fallback/handler.ts";
+
+/** Options of the fallback (see `StartProxyOptions.fallback`). */
+export interface FallbackOptions extends FallbackHandlerOptions {
+  /** Where the fallback server listens; default `127.0.0.1`. */
+  hostname?: string;
+  /**
+   * Its port; default a free one. Required with an external traefik, whose catch-all router
+   * must name it (checked at start).
+   */
+  port?: number;
+}
 
 export type {
   EtcdProviderOptions,
@@ -53,6 +70,17 @@ export interface StartProxyOptions {
   apiPassword?: string;
   /** Use an external traefik instead of starting one. */
   external?: ExternalTraefikOptions;
+  /**
+   * The fallback (on by default with a traefik started here): this process serves, through
+   * traefik's catch-all router, the routes traefik has not loaded yet, so that a new route is
+   * routable, and `addRoute` resolves, as soon as the store holds it; traefik takes each route
+   * over with its next rebuild. The root route `/` and the default target are always served
+   * by the fallback. `false`: no fallback, every change waits for traefik (and the caller
+   * routes unmatched requests itself, e.g. through `extraDynamicConfig`). With `external`, off
+   * unless given with a `port`, to which the external traefik must have the catch-all router
+   * (`fallbackConfig`; checked at start).
+   */
+  fallback?: false | FallbackOptions;
   /**
    * With routes in redis or etcd and a traefik started here: feed that traefik from a private
    * file rendered from the watched store (default true), instead of having it read the store
@@ -96,6 +124,8 @@ export interface RunningProxy {
   readonly api: TraefikApi;
   /** The traefik process, when this proxy started it. */
   readonly traefik?: TraefikProcess;
+  /** The fallback router, when the fallback is on. */
+  readonly fallback?: FallbackRouter;
   /** Stops traefik (if started here), closes the store and removes private files. */
   stop(): Promise<void>;
 }
@@ -139,7 +169,40 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
   const cleanups: (() => Promise<void>)[] = [() => Deno.remove(workDir, { recursive: true })];
 
   try {
+    const fallbackOptions = options.fallback || undefined;
+    if (options.external && fallbackOptions && !fallbackOptions.port) {
+      throw new ConfigError(
+        "the fallback with an external traefik needs a fixed port, to which traefik's catch-all " +
+          "router sends unmatched requests",
+      );
+    }
+    const useFallback = options.external
+      ? fallbackOptions !== undefined
+      : options.fallback !== false;
+    const abort = new AbortController();
+    cleanups.unshift(() => Promise.resolve(abort.abort(new Error("the proxy is stopping"))));
+    let router: FallbackRouter | undefined;
+    let fallbackPort: number | undefined;
+    if (useFallback) {
+      const handler = fallbackHandler(
+        { match: (request) => router?.match(request) },
+        fallbackOptions ?? {},
+      );
+      const server = Deno.serve({
+        hostname: fallbackOptions?.hostname ?? "127.0.0.1",
+        port: fallbackOptions?.port ?? 0,
+        // Responses go out as the target sent them (forward.ts).
+        automaticCompression: false,
+        onListen: () => {},
+      }, handler);
+      cleanups.unshift(() => server.shutdown());
+      fallbackPort = server.addr.port;
+    }
     let fixed: ConfigTree = options.extraDynamicConfig ?? {};
+    if (fallbackPort !== undefined && !options.external) {
+      const url = `http://127.0.0.1:${fallbackPort}`;
+      fixed = deepMerge(fixed, fallbackConfig({ entryPoint, url }));
+    }
     if (options.tls) {
       fixed = deepMerge(fixed, { tls: { certificates: [{ ...options.tls }] } });
     }
@@ -160,6 +223,9 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       fixed,
       log,
       feed: !options.external && options.feedTraefik !== false,
+      // With the fallback serving every route, traefik may start on the fixed part alone and
+      // take the routes over once it runs: a restart on a large table is served at once.
+      deferFeed: useFallback,
     });
     cleanups.unshift(() => opened.close());
     const { store, providers, traefikProvider } = opened;
@@ -171,6 +237,36 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
         password: options.external.password,
       })
       : traefikApi({ url: `http://${apiAddress}`, username, password });
+    const traefikConfirm = (intervalMs?: number) =>
+      routeConfirmer(api, {
+        provider: traefikProvider,
+        timeoutMs: options.checkRouteTimeoutMs,
+        intervalMs,
+        signal: abort.signal,
+      });
+    let confirm = traefikConfirm();
+    if (useFallback) {
+      if (!store.mirror) {
+        throw new ConfigError(
+          `the ${store.provider} store cannot be followed, which the fallback needs; turn it off`,
+        );
+      }
+      const followed = fallbackRouter({
+        traefik: confirm,
+        // Following traefik's takeovers needs no haste: a poll every 250 ms.
+        background: traefikConfirm(250),
+        indexWaitMs: options.checkRouteTimeoutMs,
+      });
+      // The whole table now, before traefik starts: the first request finds it.
+      const mirror = await store.mirror(followed);
+      cleanups.unshift(async () => {
+        abort.abort(new Error("the proxy is stopping")); // ends the background confirmations
+        await mirror.close();
+        await followed.close();
+      });
+      router = followed;
+      confirm = followed.confirm;
+    }
     let traefik: TraefikProcess | undefined;
     if (!options.external) {
       traefik = await startTraefik({
@@ -196,16 +292,21 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       });
       cleanups.unshift(() => traefik!.stop());
     }
-    const confirm = routeConfirmer(api, {
-      provider: traefikProvider,
-      timeoutMs: options.checkRouteTimeoutMs,
-    });
+    if (options.external && fallbackPort !== undefined) {
+      await checkFallbackRouter(api, {
+        port: fallbackPort,
+        entryPoint,
+        timeoutMs: options.startTimeoutMs ?? 10_000,
+      });
+    }
+    await opened.startFeed?.();
     let stopped: Promise<void> | undefined;
     return {
       store,
       confirm,
       api,
       traefik,
+      fallback: router,
       stop() {
         stopped ??= runAll(cleanups);
         return stopped;

@@ -6,7 +6,7 @@
  */
 
 import { runAll } from "../lib/async/run_all.ts";
-import type { Store } from "../lib/core/store.ts";
+import type { MirrorTarget, Store } from "../lib/core/store.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
 import { fileStore } from "./file.ts";
 import type { KvStore } from "./kv_store.ts";
@@ -54,7 +54,7 @@ export async function openSharedStore(
   const store = await open();
   const closing: (() => Promise<void>)[] = [() => store.close()];
   try {
-    if (context.feed && "mirror" in store) {
+    if (context.feed && store.mirror) {
       const file = await fileStore({
         path: `${context.workDir}/routes.toml`,
         entryPoint: context.entryPoint,
@@ -62,15 +62,26 @@ export async function openSharedStore(
         records: false, // derived from the store; never read back
       });
       closing.unshift(() => file.close());
-      try {
-        const mirror = await store.mirror(file);
+      const feed = async (target: MirrorTarget = file) => {
+        const mirror = await store.mirror!(target);
         closing.unshift(() => mirror.close());
-        return {
+        return mirror;
+      };
+      try {
+        const opened = {
           store,
           providers: { file: { filename: file.path, watch: true } },
           traefikProvider: file.provider,
           close: () => runAll(closing),
         };
+        if (!context.deferFeed) {
+          await feed();
+          return opened;
+        }
+        // The store can be followed (or this throws now, not once traefik runs).
+        await (await feed({ apply: () => Promise.resolve() })).close();
+        let started: Promise<void> | undefined;
+        return { ...opened, startFeed: () => started ??= feed().then(() => {}) };
       } catch (error) {
         context.log(
           `${store.provider}: traefik reads the store itself (${(error as Error).message})`,

@@ -9,7 +9,9 @@
  * @module
  */
 
-import { coalescer } from "../lib/async/coalesce.ts";
+import { type Coalescer, coalescer } from "../lib/async/coalesce.ts";
+import { mergeChanges } from "../lib/core/route_change.ts";
+import { runAll } from "../lib/async/run_all.ts";
 import {
   assemble,
   configPieces,
@@ -20,7 +22,7 @@ import { formatOf, parseConfig } from "../lib/core/config_format.ts";
 import { StoreError } from "../lib/core/errors.ts";
 import { deepMerge } from "../lib/core/tree.ts";
 import { routeParts, routesFromConfig, sentinelConfig } from "../lib/core/route_config.ts";
-import type { Store } from "../lib/core/store.ts";
+import type { Mirror, MirrorTarget, Store } from "../lib/core/store.ts";
 import type { ConfigTree, Route, RouteChange } from "../lib/core/types.ts";
 import type { StoreProvider } from "./provider.ts";
 
@@ -90,6 +92,8 @@ export interface FileStore extends Store {
   readonly path: string;
   /** Number of times the file has been written (for tests and benchmarks). */
   readonly writes: number;
+  /** Hands `target` the table, then every committed change (see `Store.mirror`). */
+  mirror(target: MirrorTarget): Promise<Mirror>;
 }
 
 /**
@@ -188,12 +192,22 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
     writes++;
   }
 
+  // Each follower gets the changes in order, in batches of its own: a slow one (a file) never
+  // holds up the writes or a quick one (the fallback router).
+  const mirrors = new Map<MirrorTarget, Coalescer<RouteChange>>();
   const changes = coalescer<RouteChange>({
     async commit(batch) {
       const next = new Map(routes);
       for (const change of batch) applyTo(next, change);
       await write(next);
       routes = next;
+      if (mirrors.size === 0) return;
+      const change = mergeChanges(batch);
+      for (const queue of mirrors.values()) {
+        queue.push(change).catch((error) =>
+          options.onSkipped?.(`${path}: cannot pass route changes on: ${error.message}`)
+        );
+      }
     },
   });
 
@@ -214,9 +228,25 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
       if (closed) return Promise.reject(new StoreError(`the file store ${path} is closed`));
       return changes.push(change);
     },
+    async mirror(target) {
+      // The table as it is now, then every commit's changes, in order.
+      const queue = coalescer<RouteChange>({
+        commit: (batch) => target.apply(mergeChanges(batch)),
+      });
+      mirrors.set(target, queue);
+      await queue.push({ set: [...routes.values()] });
+      return {
+        async close() {
+          mirrors.delete(target);
+          await queue.idle();
+        },
+      };
+    },
     async close() {
       closed = true;
       await changes.idle();
+      await Promise.all([...mirrors.values()].map((queue) => queue.idle()));
+      mirrors.clear();
     },
   };
   await write(routes);
@@ -249,12 +279,41 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
       fixed: context.fixed,
       onSkipped: (message) => context.log(message),
     });
-    return {
-      store,
-      providers: { file: { filename: path, watch: true } },
-      traefikProvider: store.provider,
-      close: () => store.close(),
-    };
+    if (!(context.feed && context.deferFeed)) {
+      return {
+        store,
+        providers: { file: { filename: path, watch: true } },
+        traefikProvider: store.provider,
+        close: () => store.close(),
+      };
+    }
+    // traefik reads a private copy that gets the routes only once it runs (a fallback serves
+    // them meanwhile): it starts without building every router first. The routes file stays
+    // the table, for the next start and for any other reader.
+    const closing: (() => Promise<void>)[] = [() => store.close()];
+    try {
+      const fed = await fileStore({
+        path: `${context.workDir}/traefik-routes.toml`,
+        entryPoint: context.entryPoint,
+        fixed: context.fixed,
+        records: false,
+      });
+      closing.unshift(() => fed.close());
+      let started: Promise<void> | undefined;
+      return {
+        store,
+        providers: { file: { filename: fed.path, watch: true } },
+        traefikProvider: fed.provider,
+        startFeed: () =>
+          started ??= store.mirror(fed).then((mirror) => {
+            closing.unshift(() => mirror.close());
+          }),
+        close: () => runAll(closing),
+      };
+    } catch (error) {
+      await runAll(closing);
+      throw error;
+    }
   },
 };
 

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { mergeChanges } from "../lib/core/route_change.ts";
 import type { KvDiff } from "../lib/core/kv.ts";
 import { coalescer } from "../lib/async/coalesce.ts";
 import {
@@ -31,10 +32,10 @@ import {
 } from "../lib/core/kv_layout.ts";
 import { StoreError } from "../lib/core/errors.ts";
 import { type ChangedValue, type ReadTicket, routeCache } from "../lib/core/route_cache.ts";
-import type { Store } from "../lib/core/store.ts";
+import type { Mirror, MirrorTarget, Store } from "../lib/core/store.ts";
 import type { Route, RouteChange } from "../lib/core/types.ts";
 
-export type { Store } from "../lib/core/store.ts";
+export type { Mirror, MirrorTarget, Store } from "../lib/core/store.ts";
 export type { JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
 export type { KvDiff } from "../lib/core/kv.ts";
 export type { KvLayoutOptions } from "../lib/core/kv_layout.ts";
@@ -205,23 +206,17 @@ export function kvLayout(options: KvStoreOptions): KvLayoutOptions {
   };
 }
 
-/** A running `KvStore.mirror`. */
-export interface Mirror {
-  /** Stops following the store. */
-  close(): Promise<void>;
-}
-
 /** A store over a key-value client. */
 export interface KvStore extends Store {
   /**
-   * Keeps `target` (the private file a traefik started by this process reads) equal to the
-   * table in the store: applies the whole table once, and resolves then; from then on applies
-   * every change the watch reports, from this process or any other, in batches (the changes
-   * that arrive while one is applied go together in the next).
+   * Keeps `target` (the private file a traefik started by this process reads, the fallback
+   * router) equal to the table in the store: applies the whole table once, and resolves then;
+   * from then on applies every change the watch reports, from this process or any other, in
+   * batches (the changes that arrive while one is applied go together in the next).
    *
    * @throws {StoreError} when the store cannot be watched (no watched copy).
    */
-  mirror(target: Pick<Store, "apply">): Promise<Mirror>;
+  mirror(target: MirrorTarget): Promise<Mirror>;
 }
 
 /**
@@ -301,11 +296,10 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     commit: (batch) =>
       wrap("write routes", async () => {
         await ready;
+        const merged = mergeChanges(batch);
         const final = new Map<string, Route | undefined>();
-        for (const change of batch) {
-          for (const route of change.set ?? []) final.set(route.routespec, route);
-          for (const spec of change.delete ?? []) final.set(spec, undefined);
-        }
+        for (const route of merged.set ?? []) final.set(route.routespec, route);
+        for (const spec of merged.delete ?? []) final.set(spec, undefined);
         const before = await readRecords([...final.keys()]);
         const groups: KvDiff[] = [];
         for (const [spec, after] of final) {
@@ -323,15 +317,17 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
 
   const cache = routeCache(layout);
   // The watch reports to the copy, and wakes the mirror for every record that changed.
-  let follow: (() => void) | undefined;
+  const followers = new Set<() => void>();
   const sink: KvWatchSink = {
     changed(key, value) {
       cache.changed(key, value);
-      if (follow && splitRecordKey(key, layout)) follow();
+      if (followers.size > 0 && splitRecordKey(key, layout)) {
+        for (const follow of followers) follow();
+      }
     },
     reset() {
       cache.reset();
-      follow?.();
+      for (const follow of followers) follow();
     },
   };
   let watch: KvWatch | undefined;
@@ -476,23 +472,24 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
           fed = table;
         },
       });
-      follow = () => {
+      const follow = () => {
         passes.push().catch((error) =>
           log(`${client.provider}: cannot pass route changes on: ${(error as Error).message}`)
         );
       };
+      followers.add(follow);
       await passes.push();
       return {
         async close() {
           stopped = true;
-          follow = undefined;
+          followers.delete(follow);
           await passes.idle();
         },
       };
     },
     async close() {
       closed = true;
-      follow = undefined;
+      followers.clear();
       await changes.idle();
       await watch?.close().catch(() => {});
       await client.close();

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Store } from "../lib/core/store.ts";
+import type { MirrorTarget, Store } from "../lib/core/store.ts";
 import type { Route, RouteChange } from "../lib/core/types.ts";
 
 export type { Store } from "../lib/core/store.ts";
@@ -47,16 +47,29 @@ export interface MemoryStore extends Store {
  */
 export function memoryStore(): MemoryStore {
   const routes = new Map<string, Route>();
+  const mirrors = new Set<MirrorTarget>();
   return {
     provider: "memory",
     entryPoint: "http",
     routes,
     getAllRoutes: () => Promise.resolve(new Map(routes)),
     getRoute: (routespec) => Promise.resolve(routes.get(routespec)),
-    apply(change: RouteChange) {
-      for (const route of change.set ?? []) routes.set(route.routespec, structuredClone(route));
+    async apply(change: RouteChange) {
+      const set = (change.set ?? []).map((route) => structuredClone(route));
+      for (const route of set) routes.set(route.routespec, route);
       for (const routespec of change.delete ?? []) routes.delete(routespec);
-      return Promise.resolve();
+      await Promise.all([...mirrors].map((target) => target.apply({ set, delete: change.delete })));
+    },
+    async mirror(target) {
+      const table = [...routes.values()];
+      mirrors.add(target);
+      await target.apply({ set: table });
+      return {
+        close() {
+          mirrors.delete(target);
+          return Promise.resolve();
+        },
+      };
     },
     close: () => Promise.resolve(),
   };

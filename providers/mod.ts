@@ -146,6 +146,8 @@ export interface OpenStoreOptions {
    * a private file (see `openSharedStore`); default false: traefik reads the store itself.
    */
   feed?: boolean;
+  /** With `feed`: fill traefik's file only at `OpenedStore.startFeed` (see `StoreContext`). */
+  deferFeed?: boolean;
 }
 
 /**
@@ -187,6 +189,7 @@ export async function openStore(
     fixed: options.fixed ?? {},
     log: options.log ?? (() => {}),
     feed: options.feed ?? false,
+    deferFeed: options.deferFeed ?? false,
   });
 }
 

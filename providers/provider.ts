@@ -46,6 +46,12 @@ export interface StoreContext {
    * private file instead of having traefik read the store itself.
    */
   feed: boolean;
+  /**
+   * With `feed`: hand the routes to traefik's file only when `OpenedStore.startFeed` is called
+   * (once traefik runs, with a fallback serving the routes meanwhile), so that a traefik starting
+   * on a large table comes up at once instead of after building every router.
+   */
+  deferFeed?: boolean;
 }
 
 /**
@@ -80,6 +86,11 @@ export interface OpenedStore {
    * from a file, else the store's own.
    */
   readonly traefikProvider: string;
+  /**
+   * Starts handing the routes to traefik's file, when `deferFeed` held it back; resolves once
+   * the file holds the whole table. Absent when there is nothing to start.
+   */
+  startFeed?(): Promise<void>;
   /** Waits for pending writes and closes everything `open` opened. */
   close(): Promise<void>;
 }

@@ -333,3 +333,39 @@ Deno.test("fileStore without records writes only traefik's routers and services"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("file provider with the fallback: a start on 3,000 routes serves them all at once, traefik takes over after", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/routes.toml`;
+  const backend = startBackend("big");
+  try {
+    const table = await fileStore({ path });
+    const routes = Array.from({ length: 3000 }, (_, i) => ({
+      routespec: `/user/u${i}/`,
+      target: backend.url,
+      data: {},
+    }));
+    await table.apply({ set: routes });
+    await table.close();
+    await withProxy("toml", async ({ proxy, publicUrl }) => {
+      // traefik came up on the fixed part alone: the fallback serves the table meanwhile.
+      assert.equal((await hit(`${publicUrl}/user/u2999/x`)).backend, "big");
+      assert.equal((await hit(`${publicUrl}/user/u0/`)).backend, "big");
+      // traefik gets the routes in its own file and takes them over.
+      await waitFor(
+        async () =>
+          (await proxy.api.get("/api/http/routers/router__2Fuser_2Fu2999_2F@file")).status === 200,
+        "traefik's router of the last route",
+        60_000,
+      );
+      // The routes file is still the table, with its records.
+      assert.match(
+        await Deno.readTextFile(path),
+        /\[jupyterhub\.routes\.router__2Fuser_2Fu2999_2F\]/,
+      );
+    }, path);
+  } finally {
+    await backend.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

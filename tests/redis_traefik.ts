@@ -14,6 +14,8 @@ import {
   type TraefikProcess,
 } from "../lib/traefik/mod.ts";
 import { freePort } from "./helpers.ts";
+import { stringifyConfig } from "../lib/core/config_format.ts";
+import type { ConfigTree } from "../lib/core/types.ts";
 
 /** A running traefik on a redis store. */
 export interface RedisTraefik {
@@ -31,8 +33,16 @@ export interface RedisTraefik {
 export async function startRedisTraefik(
   redisPort: number,
   readyPath = "/api/overview",
+  options: { dynamic?: ConfigTree } = {},
 ): Promise<RedisTraefik> {
   const workDir = await Deno.makeTempDir({ prefix: "jhtp-traefik-" });
+  // An operator's own dynamic configuration, beside the store.
+  const file = options.dynamic
+    ? { file: { filename: `${workDir}/dynamic.toml`, watch: true } }
+    : {};
+  if (options.dynamic) {
+    await Deno.writeTextFile(`${workDir}/dynamic.toml`, stringifyConfig(options.dynamic, "toml"));
+  }
   const publicPort = freePort();
   const apiAddress = `127.0.0.1:${freePort()}`;
   const api = traefikApi({ url: `http://${apiAddress}` });
@@ -42,7 +52,10 @@ export async function startRedisTraefik(
       staticConfig: staticConfig({
         publicAddress: `127.0.0.1:${publicPort}`,
         apiAddress: `127.0.0.1:${freePort()}`,
-        providers: { redis: { endpoints: [`127.0.0.1:${redisPort}`], rootKey: "traefik" } },
+        providers: {
+          redis: { endpoints: [`127.0.0.1:${redisPort}`], rootKey: "traefik" },
+          ...file,
+        },
         extra: { api: { insecure: true }, entryPoints: { traefik: { address: apiAddress } } },
       }),
       workDir,

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { rawRequestPath } from "../core/request_path.ts";
 import { chpPathFromRoutespec, routespecFromChpPath } from "./path.ts";
 import {
   ProxyError,
@@ -107,8 +108,7 @@ export function chpHandler(
   return async (request) => {
     const url = new URL(request.url);
     // The raw path, percent-encoding intact.
-    const rawPath = request.url.slice(request.url.indexOf("/", url.protocol.length + 2))
-      .replace(/[?#].*$/, "");
+    const rawPath = rawRequestPath(request.url).replace(/[?#].*$/, "");
     try {
       if (!authorized(request, options.authToken)) {
         await request.body?.cancel();

@@ -179,6 +179,21 @@ export const FLAGS = {
     kind: "boolean",
     help: "write traefik's keys to redis/etcd (default; --no- when only this proxy feeds traefik)",
   },
+  "fallback": {
+    kind: "boolean",
+    help: "serve new routes from this process until traefik loads them (default; --no- for " +
+      "traefik only)",
+  },
+  "fallback-ip": {
+    kind: "string",
+    arg: "ADDR",
+    help: "where the fallback listens (default 127.0.0.1)",
+  },
+  "fallback-port": {
+    kind: "number",
+    arg: "N",
+    help: "its port (default free; required to use it with --external-traefik)",
+  },
   "help": { kind: "boolean", help: "show this help" },
   "version": { kind: "boolean", help: "show the version" },
 } as const satisfies Record<string, FlagSpec>;

@@ -56,6 +56,11 @@ export interface InstanceConfigOptions {
   internalUrl: string;
   /** Where unmatched requests go (CHP's `--default-target`); default: a 404 page. */
   defaultTarget?: string;
+  /**
+   * This process's fallback takes traefik's unmatched requests (and the default target): no
+   * catch-all router here.
+   */
+  fallback?: boolean;
   /** Headers added to every proxied request (`Name: value`). */
   customHeaders?: string[];
 }
@@ -106,19 +111,21 @@ export function instanceConfig(options: InstanceConfigOptions): InstanceConfig {
       entryPoints,
       priority: 1 << 30,
     },
-    "jupyterhub-default": {
+  };
+  if (!options.fallback) {
+    routers["jupyterhub-default"] = {
       rule: 'PathPrefix("/")',
       service: options.defaultTarget ? "jupyterhub-default-target" : "jupyterhub-internal",
       entryPoints,
       priority: 2,
-    },
-  };
+    };
+  }
   const services: ConfigTree = {
     "jupyterhub-internal": {
       loadBalancer: { servers: [{ url: options.internalUrl }], passHostHeader: true },
     },
   };
-  if (options.defaultTarget) {
+  if (options.defaultTarget && !options.fallback) {
     services["jupyterhub-default-target"] = {
       loadBalancer: { servers: [{ url: options.defaultTarget }], passHostHeader: true },
     };

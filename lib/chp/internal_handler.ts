@@ -67,24 +67,45 @@ export function internalHandler(
         original = raw;
       }
     }
-    if (options.errorTarget) {
-      try {
-        const page = await fetch(
-          `${options.errorTarget.replace(/\/+$/, "")}/${code}?url=${encodeURIComponent(original)}`,
-          { signal: AbortSignal.timeout(5_000) },
-        );
-        const body = await page.arrayBuffer();
-        return new Response(body, {
-          status: code,
-          headers: { "content-type": page.headers.get("content-type") ?? "text/html" },
-        });
-      } catch {
-        // fall through to the plain page
-      }
-    }
-    return new Response(`${code} ${REASONS[code] ?? "Error"}: ${original}\n`, {
-      status: code,
-      headers: { "content-type": "text/plain; charset=utf-8" },
-    });
+    return await errorPage(code, original, options);
   };
+}
+
+/**
+ * An error page as configurable-http-proxy serves it: from `<errorTarget>/<code>?url=<path>`
+ * when `errorTarget` answers (keeping `code` as the status), else a plain-text page.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorPage } from "./internal_handler.ts";
+ * const page = await errorPage(503, "/user/a/", {});
+ * assert.equal(page.status, 503);
+ * assert.equal(await page.text(), "503 Service Unavailable: /user/a/\n");
+ * ```
+ */
+export async function errorPage(
+  code: number,
+  original: string,
+  options: InternalHandlerOptions = {},
+): Promise<Response> {
+  if (options.errorTarget) {
+    try {
+      const page = await fetch(
+        `${options.errorTarget.replace(/\/+$/, "")}/${code}?url=${encodeURIComponent(original)}`,
+        { signal: AbortSignal.timeout(5_000) },
+      );
+      const body = await page.arrayBuffer();
+      return new Response(body, {
+        status: code,
+        headers: { "content-type": page.headers.get("content-type") ?? "text/html" },
+      });
+    } catch {
+      // fall through to the plain page
+    }
+  }
+  return new Response(`${code} ${REASONS[code] ?? "Error"}: ${original}\n`, {
+    status: code,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
 }

@@ -6,10 +6,12 @@
  * @module
  */
 
+import { rawRequestPath } from "../core/request_path.ts";
 import { deepMerge } from "../core/tree.ts";
 import type { ConfigTree } from "../core/types.ts";
 import type { StartProxyOptions } from "../proxy.ts";
 import { instanceConfig } from "./instance_config.ts";
+import { errorPage } from "./internal_handler.ts";
 import { type CliSettings, traefikApiAddress } from "./settings.ts";
 
 /** How long traefik may take to stop after SIGTERM: JupyterHub restarts on the same ports. */
@@ -70,7 +72,9 @@ export function proxyOptions(settings: CliSettings, runtime: ProxyRuntime): Star
     internalUrl: runtime.internalUrl,
     defaultTarget: settings.defaultTarget,
     customHeaders: settings.customHeaders,
+    fallback: settings.fallback !== false,
   });
+  const pages = { errorTarget: settings.errorTarget };
   const extraDynamic = runtime.extraDynamicConfig ?? {};
   return {
     provider: settings.provider,
@@ -87,6 +91,14 @@ export function proxyOptions(settings: CliSettings, runtime: ProxyRuntime): Star
       }
       : undefined,
     feedTraefik: settings.feedTraefik,
+    fallback: settings.fallback
+      ? {
+        ...settings.fallback,
+        defaultTarget: settings.defaultTarget,
+        notFound: (request) => errorPage(404, rawRequestPath(request.url), pages),
+        unreachable: (request) => errorPage(503, rawRequestPath(request.url), pages),
+      }
+      : false,
     traefikBinary: settings.traefikBin,
     traefikLogLevel: settings.traefikLogLevel,
     tls: settings.tls,

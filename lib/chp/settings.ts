@@ -99,6 +99,8 @@ export interface CliSettings {
   external: boolean;
   /** Feed the traefik started here from a file rendered from redis/etcd (not external). */
   feedTraefik: boolean;
+  /** Serve routes traefik has not loaded yet from this process, listening here. */
+  fallback: false | { hostname: string; port?: number };
   /** traefik's API. */
   traefikApi: TraefikApiSettings;
   /** traefik binary, when given. */
@@ -254,6 +256,21 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
         "--traefik-reads-store)",
     );
   }
+  const fallbackPort = values["fallback-port"] === undefined
+    ? undefined
+    : port(values["fallback-port"], "fallback-port");
+  if (external && values.fallback === true && fallbackPort === undefined) {
+    throw new ConfigError(
+      "--fallback with --external-traefik needs --fallback-port, the port your traefik's " +
+        "catch-all router sends unmatched requests to (see the README)",
+    );
+  }
+  const fallback = values.fallback === false || (external && fallbackPort === undefined)
+    ? false as const
+    : { hostname: values["fallback-ip"] || "127.0.0.1", port: fallbackPort };
+  if (fallback && fallbackPort !== undefined) {
+    binds.push({ hostname: fallback.hostname, port: fallbackPort, what: "--fallback-port" });
+  }
   const { staticExtras, extraBinds } = staticExtrasOf(values, { ip, entryPoint });
   binds.push(...extraBinds);
   if (traefikApiUrl) {
@@ -276,6 +293,7 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
     provider: providerOptions(values),
     external,
     feedTraefik,
+    fallback,
     traefikApi: {
       url: traefikApiUrl,
       username: values["traefik-api-username"],

@@ -222,3 +222,27 @@ Deno.test("cliSettings feeds the traefik it starts unless told otherwise, and re
     );
   }
 });
+
+Deno.test("cliSettings: the fallback is on by default, off with --no-fallback, and needs a port with an external traefik", () => {
+  const settings = (argv: string[]) => cliSettings(parseFlags(argv).values);
+  assert.deepEqual(settings([]).fallback, { hostname: "127.0.0.1", port: undefined });
+  assert.equal(settings(["--no-fallback"]).fallback, false);
+  assert.deepEqual(settings(["--fallback-ip=0.0.0.0", "--fallback-port=8002"]).fallback, {
+    hostname: "0.0.0.0",
+    port: 8002,
+  });
+  const external = ["--external-traefik", "--traefik-api-url=http://127.0.0.1:8099"];
+  assert.equal(settings(external).fallback, false);
+  assert.deepEqual(settings([...external, "--fallback-port=8002"]).fallback, {
+    hostname: "127.0.0.1",
+    port: 8002,
+  });
+  assert.equal(settings([...external, "--fallback-port=8002", "--no-fallback"]).fallback, false);
+  assert.throws(
+    () => settings([...external, "--fallback"]),
+    (error: Error) => error instanceof ConfigError && /--fallback-port/.test(error.message),
+  );
+  assert.ok(
+    settings(["--fallback-port=8002"]).binds.some((bind) => bind.what === "--fallback-port"),
+  );
+});

@@ -18,9 +18,10 @@
 
 export * from "./errors.ts";
 export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "./types.ts";
-export type { Store } from "./store.ts";
+export type { Mirror, MirrorTarget, Store } from "./store.ts";
 export type { RouteConfirmer } from "./confirmer.ts";
 export {
+  canonicalSegment,
   encodedReserved,
   MAX_ROUTESPEC_LENGTH,
   normalizeRoutespec,
@@ -31,7 +32,21 @@ export {
   routingTokens,
 } from "./routespec.ts";
 export { escapeName, routerName, serviceName } from "./names.ts";
-export { goString, ROUTE_PRIORITY_BASE, routePriority, routeRule } from "./rule.ts";
+export {
+  FALLBACK_PRIORITY,
+  goString,
+  ROUTE_PRIORITY_BASE,
+  routePriority,
+  routeRule,
+} from "./rule.ts";
+export { rawRequestPath } from "./request_path.ts";
+export { mergeChanges } from "./route_change.ts";
+export {
+  type RequestTarget,
+  type RouteIndex,
+  routeIndex,
+  routespecPrefixes,
+} from "./route_index.ts";
 export {
   createRoute,
   type CreateRouteOptions,

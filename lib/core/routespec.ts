@@ -134,6 +134,44 @@ function canonicalPath(routespec: string, path: string): string {
   return segments.join("/");
 }
 
+/**
+ * The canonical form of one raw path segment as a client sent it (percent-encoding as
+ * received), as `parseRoutespec` writes segments; undefined when the segment cannot be part of
+ * a route (empty, `.` or `..`, invalid percent-encoding or UTF-8, a control character). Used to
+ * match request paths against routespecs.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { canonicalSegment } from "./routespec.ts";
+ * assert.equal(canonicalSegment("a$b"), "a%24b");
+ * assert.equal(canonicalSegment("a%24b"), "a%24b");
+ * assert.equal(canonicalSegment("%61lice"), "alice");
+ * assert.equal(canonicalSegment("a%2Fb"), "a%2Fb");
+ * assert.equal(canonicalSegment("%zz"), undefined);
+ * ```
+ */
+export function canonicalSegment(raw: string): string | undefined {
+  if (!raw.includes("%")) {
+    if (SIMPLE_SEGMENT.test(raw)) return raw;
+    if (raw === "" || !raw.isWellFormed()) return undefined;
+  }
+  let segment: string;
+  try {
+    segment = decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+  // deno-lint-ignore no-control-regex
+  if (segment === "" || segment === "." || segment === ".." || /[\x00-\x1f\x7f]/.test(segment)) {
+    return undefined;
+  }
+  return encodeSegment(segment);
+}
+
+// A segment already in canonical form with nothing to decode (the common case).
+const SIMPLE_SEGMENT = /^(?!\.\.?$)[A-Za-z0-9\-._~@]+$/;
+
 function encodeSegment(segment: string): string {
   let out = "";
   for (const ch of segment) {

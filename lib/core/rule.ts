@@ -19,6 +19,23 @@ import {
 export const ROUTE_PRIORITY_BASE = 100;
 
 /**
+ * Priority of the catch-all router that sends traefik's unmatched requests to this process's
+ * fallback: above the root route `/` (`ROUTE_PRIORITY_BASE + 1`), so that the fallback serves
+ * it, and below every other route (a path route has at least `ROUTE_PRIORITY_BASE + 3`, a host
+ * route `ROUTE_PRIORITY_BASE + 2` for a one-letter host, which ties).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FALLBACK_PRIORITY, routePriority } from "./rule.ts";
+ * import { parseRoutespec } from "./routespec.ts";
+ * assert.ok(FALLBACK_PRIORITY > routePriority(parseRoutespec("/")));
+ * assert.ok(FALLBACK_PRIORITY < routePriority(parseRoutespec("/a/")));
+ * ```
+ */
+export const FALLBACK_PRIORITY: number = ROUTE_PRIORITY_BASE + 2;
+
+/**
  * Quotes a value as a Go string literal for a traefik rule. `"` and `\` are escaped, control
  * characters and `{` are written as `\xHH` (so `{{` never reaches traefik's template engine).
  *

@@ -27,6 +27,25 @@ export interface Store {
    * at most 128 operations), so after a rejection some of its routes may have changed.
    */
   apply(change: RouteChange): Promise<void>;
+  /**
+   * Keeps `target` equal to the table: applies the whole table once and resolves then; from
+   * then on applies every change, from this process or (for a shared store) any other, in
+   * batches (changes that arrive while one is applied go together in the next). Several
+   * targets may follow one store. Optional: a store without it cannot feed a private traefik
+   * file or this process's fallback router.
+   *
+   * @throws {StoreError} when the store cannot be followed (a store without a watch).
+   */
+  mirror?(target: MirrorTarget): Promise<Mirror>;
   /** Waits for pending writes, then releases the store's resources. */
+  close(): Promise<void>;
+}
+
+/** What follows a store through `Store.mirror`: anything that applies changes. */
+export type MirrorTarget = Pick<Store, "apply">;
+
+/** A running `Store.mirror`. */
+export interface Mirror {
+  /** Stops following the store. */
   close(): Promise<void>;
 }

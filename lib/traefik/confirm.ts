@@ -29,6 +29,8 @@ export interface RouteConfirmerOptions {
    * whole table 50 times a second: 4.8x this process's CPU, 1.4x the time until routable.)
    */
   singleLimit?: number;
+  /** Ends the confirmer: pending changes reject with the signal's reason, no more polls. */
+  signal?: AbortSignal;
 }
 
 interface Expectation {
@@ -81,8 +83,15 @@ export function routeConfirmer(
   let pending: Expectation[] = [];
   let looping = false;
 
+  const signal = options.signal;
+  signal?.addEventListener("abort", () => {
+    for (const e of pending) e.reject(signal.reason);
+    pending = [];
+  }, { once: true });
+
   function expect(routespec: string, url: string | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
       pending.push({
         routespec,
         router: routerName(routespec) + at,

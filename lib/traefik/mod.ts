@@ -39,4 +39,11 @@ export {
 } from "./process.ts";
 export { type TraefikApi, traefikApi, type TraefikApiOptions } from "./api.ts";
 export { routeConfirmer, type RouteConfirmerOptions } from "./confirm.ts";
+export {
+  checkFallbackRouter,
+  type CheckFallbackRouterOptions,
+  FALLBACK_ROUTER,
+  fallbackConfig,
+  type FallbackConfigOptions,
+} from "./fallback_router.ts";
 export type { RouteConfirmer } from "../core/confirmer.ts";

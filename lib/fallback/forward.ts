@@ -1,0 +1,428 @@
+/**
+ * Forwarding one request to a route's target, as configurable-http-proxy does and traefik's load
+ * balancer with `passHostHeader: true`: the fallback server calls `forward` once it has found the
+ * route of a request traefik had no router for yet.
+ *
+ * - The upstream URL is the target without its trailing slash, followed by the request's path
+ *   and query exactly as the client sent them (`%2F`, `%24`, `+` and the case of `%7e` are
+ *   kept): target `http://127.0.0.1:9000/prefix` and request `/user/a%24b/api?x=1` go to
+ *   `http://127.0.0.1:9000/prefix/user/a%24b/api?x=1`. `fetch` parses that URL, so dot segments
+ *   (`/a/../b`, `/a/%2e%2e/b`) are resolved on the way; traefik cleans them before us anyway.
+ * - Every end-to-end header goes through unchanged, `Host` and the `X-Forwarded-*` and
+ *   `X-Real-Ip` headers traefik set included; the hop-by-hop headers (`Connection` and the
+ *   headers it names, `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`,
+ *   `Upgrade`) are dropped both ways. Several `Set-Cookie` headers stay several.
+ * - Bodies stream both ways and are never buffered; a request body's `Content-Length` is kept.
+ * - Redirects are passed to the client, not followed. A compressed response reaches the client
+ *   byte for byte with its `Content-Encoding`: Deno's `fetch` decodes gzip and br bodies unless
+ *   the first `Accept-Encoding` field is `identity`, so the upstream request carries an
+ *   `Accept-Encoding: identity` field before the client's own (identity is always acceptable,
+ *   so the client's preference is unchanged). The server that returns the response must not
+ *   compress it again: `Deno.serve` does not unless `automaticCompression` (or the environment
+ *   variable `DENO_SERVE_AUTOMATIC_COMPRESSION`) turns it on; pass `automaticCompression: false`.
+ * - A WebSocket upgrade opens a WebSocket to the target (ws:// or wss://) with the client's
+ *   headers and subprotocols; once it is open, the client's request is upgraded with the
+ *   subprotocol the target chose, and messages, close codes and reasons are relayed both ways.
+ * - A target that cannot be reached (refused, DNS, reset before the response headers) is
+ *   answered by `onUnreachable`, a plain-text 503 by default. A target that fails in the middle
+ *   of a response ends the client's response there; a client that goes away aborts the
+ *   upstream request.
+ *
+ * What Deno adds on its own: `fetch` sends an `Accept` of any media type, `Accept-Language: *`
+ * and a Deno `User-Agent` when the client sent none; a WebSocket handshake carries a Deno
+ * `User-Agent` field before the client's. A client's `request.signal` is used to abort the
+ * upstream request: with `Deno.serve`'s legacy abort behaviour (before
+ * `--unstable-no-legacy-abort`) Deno logs one warning about it per process.
+ *
+ * @module
+ */
+
+import { TargetError } from "../core/errors.ts";
+
+/**
+ * Options of `forward`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { forward, type ForwardOptions } from "./forward.ts";
+ * const options: ForwardOptions = {
+ *   onUnreachable: () => new Response("the server is starting, retry soon", { status: 503 }),
+ * };
+ * const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const port = probe.addr.port;
+ * probe.close(); // nothing listens on `port` any more
+ * const response = await forward(new Request("http://hub.example/user/a/"), `http://127.0.0.1:${port}`, options);
+ * assert.equal(response.status, 503);
+ * assert.equal(await response.text(), "the server is starting, retry soon");
+ * ```
+ */
+export interface ForwardOptions {
+  /**
+   * Called when the target cannot be reached (connection refused, DNS, reset before the response
+   * headers); returns the response to send. Default: a plain-text 503.
+   */
+  onUnreachable?: (request: Request, error: unknown) => Response | Promise<Response>;
+  /**
+   * The HTTP client to reach targets with; create it with `allowHost: true`, or the targets see
+   * their own address as `Host` instead of the client's (give it `caCerts`, `cert` and `key` for
+   * targets behind internal TLS). Default: one client with `allowHost: true`, shared by all
+   * calls.
+   */
+  client?: Deno.HttpClient;
+}
+
+/**
+ * Proxies `request` to `target`, an `http://` or `https://` URL that may end in a path prefix,
+ * and resolves to the response for the client: the target's response, a WebSocket upgrade
+ * relayed to the target, or `onUnreachable`'s answer. Rejects with `TargetError` when `target`
+ * is not an http(s) URL. Never rejects because of the target or the client.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { forward } from "./forward.ts";
+ * const backend = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+ *   (request) => new Response(`${request.headers.get("host")} ${new URL(request.url).pathname}`),
+ * );
+ * try {
+ *   const request = new Request("http://hub.example/user/a%24b/api", {
+ *     method: "POST",
+ *     headers: { host: "hub.example" }, // as Deno.serve shows the client's Host
+ *     body: "x",
+ *   });
+ *   const response = await forward(request, `http://127.0.0.1:${backend.addr.port}/prefix`);
+ *   assert.equal(response.status, 200);
+ *   assert.equal(await response.text(), "hub.example /prefix/user/a%24b/api");
+ * } finally {
+ *   await backend.shutdown();
+ * }
+ * ```
+ */
+export function forward(
+  request: Request,
+  target: string,
+  options: ForwardOptions = {},
+): Promise<Response> {
+  if (!target.startsWith("http://") && !target.startsWith("https://")) {
+    return Promise.reject(new TargetError(target, "only http and https targets are proxied"));
+  }
+  const url = upstreamUrl(target, request.url);
+  const client = options.client ?? sharedClient;
+  const onUnreachable = options.onUnreachable ?? unreachable;
+  if (isWebSocketUpgrade(request)) {
+    return forwardWebSocket(request, "ws" + url.slice(4), client, onUnreachable);
+  }
+  return forwardHttp(request, url, client, onUnreachable);
+}
+
+/** Created with the module, so that no caller (nor a test) sees it as a resource it leaked. */
+const sharedClient = Deno.createHttpClient({ allowHost: true });
+
+/** Headers that describe one connection, not the message (RFC 9110, section 7.6.1). */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** Headers of a WebSocket handshake that belong to one hop; `WebSocket` writes its own. */
+const WEBSOCKET_HANDSHAKE = new Set([
+  "sec-websocket-accept",
+  "sec-websocket-extensions",
+  "sec-websocket-key",
+  "sec-websocket-protocol",
+  "sec-websocket-version",
+]);
+
+/** Statuses whose responses have no body. */
+const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
+
+/** `ws.close` accepts no other codes from a client (the upstream side of the relay). */
+function isClientCloseCode(code: number): boolean {
+  return code === 1000 || (code >= 3000 && code <= 4999);
+}
+
+/** The default answer when the target cannot be reached. */
+function unreachable(): Response {
+  return new Response("503 Service Unavailable: the server of this route cannot be reached\n", {
+    status: 503,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+/**
+ * The target, without its trailing slash, followed by the request's raw path and query. The
+ * characters `fetch`'s URL parser would change rather than keep are escaped: `\` in the path
+ * (it would become `/`) and `#` (it would start a fragment and be dropped).
+ */
+function upstreamUrl(target: string, requestUrl: string): string {
+  const authority = requestUrl.indexOf("//");
+  const start = requestUrl.indexOf("/", authority < 0 ? 0 : authority + 2);
+  let path = start < 0 ? "/" : requestUrl.slice(start);
+  if (path.includes("\\") || path.includes("#")) {
+    const query = path.indexOf("?");
+    const end = query < 0 ? path.length : query;
+    path = path.slice(0, end).replaceAll("\\", "%5C").replaceAll("#", "%23") +
+      path.slice(end).replaceAll("#", "%23");
+  }
+  return (target.endsWith("/") ? target.slice(0, -1) : target) + path;
+}
+
+/** The lower-cased header names a `Connection` header lists. */
+function connectionTokens(headers: Headers): Set<string> | undefined {
+  const connection = headers.get("connection");
+  if (connection === null) return undefined;
+  const tokens = new Set<string>();
+  for (const token of connection.split(",")) tokens.add(token.trim().toLowerCase());
+  return tokens;
+}
+
+function isWebSocketUpgrade(request: Request): boolean {
+  if (request.method !== "GET") return false;
+  const upgrade = request.headers.get("upgrade");
+  return upgrade !== null && upgrade.toLowerCase().includes("websocket");
+}
+
+/**
+ * The request's end-to-end headers as a list, so that the `Accept-Encoding: identity` field
+ * stays a field of its own, before the client's (a `Headers` object would join them, and Deno's
+ * `fetch` would then decode compressed responses).
+ */
+function upstreamRequestHeaders(headers: Headers): [string, string][] {
+  const named = connectionTokens(headers);
+  const acceptEncoding = headers.get("accept-encoding");
+  const list: [string, string][] = acceptEncoding?.trim().toLowerCase() === "identity"
+    ? []
+    : [["accept-encoding", "identity"]];
+  for (const field of headers) {
+    const name = field[0];
+    if (!HOP_BY_HOP.has(name) && (named === undefined || !named.has(name))) list.push(field);
+  }
+  return list;
+}
+
+/** The response's headers without the hop-by-hop ones: the same object when it has none. */
+function clientResponseHeaders(headers: Headers): Headers {
+  const named = connectionTokens(headers);
+  let hopByHop = named !== undefined;
+  if (!hopByHop) {
+    for (const name of HOP_BY_HOP) {
+      if (headers.has(name)) {
+        hopByHop = true;
+        break;
+      }
+    }
+  }
+  if (!hopByHop) return headers;
+  const kept = new Headers();
+  for (const [name, value] of headers) {
+    if (!HOP_BY_HOP.has(name) && (named === undefined || !named.has(name))) {
+      kept.append(name, value);
+    }
+  }
+  return kept;
+}
+
+async function forwardHttp(
+  request: Request,
+  url: string,
+  client: Deno.HttpClient,
+  onUnreachable: NonNullable<ForwardOptions["onUnreachable"]>,
+): Promise<Response> {
+  // `duplex` is what the fetch standard asks of a streamed body; Deno streams without it.
+  const init: RequestInit & { client: Deno.HttpClient; duplex: "half" } = {
+    method: request.method,
+    headers: upstreamRequestHeaders(request.headers),
+    // fetch refuses a GET or HEAD with a body, which a client may still send
+    body: request.method === "GET" || request.method === "HEAD" ? null : request.body,
+    redirect: "manual",
+    signal: request.signal,
+    client,
+    duplex: "half",
+  };
+  let upstream: Response;
+  try {
+    upstream = await fetch(url, init);
+  } catch (error) {
+    if (request.signal.aborted) return clientGone();
+    return await onUnreachable(request, error);
+  }
+  if (upstream.status > 599) {
+    upstream.body?.cancel().catch(() => {});
+    return new Response(`the server of this route answered with status ${upstream.status}\n`, {
+      status: 502,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    });
+  }
+  const headers = clientResponseHeaders(upstream.headers);
+  const noBody = NULL_BODY_STATUS.has(upstream.status) || request.method === "HEAD";
+  if (headers === upstream.headers && !noBody) return upstream;
+  if (noBody) upstream.body?.cancel().catch(() => {});
+  return new Response(noBody ? null : upstream.body, {
+    status: upstream.status,
+    statusText: upstream.statusText,
+    headers,
+  });
+}
+
+/** The response to a client that went away (nginx's "client closed request"): nobody reads it. */
+function clientGone(): Response {
+  return new Response(null, { status: 499 });
+}
+
+/** The client's headers for the upstream handshake: the end-to-end ones, `Host` included. */
+function upstreamHandshakeHeaders(headers: Headers): [string, string][] {
+  const named = connectionTokens(headers);
+  const list: [string, string][] = [];
+  for (const field of headers) {
+    const name = field[0];
+    if (
+      !HOP_BY_HOP.has(name) && !WEBSOCKET_HANDSHAKE.has(name) &&
+      (named === undefined || !named.has(name))
+    ) {
+      list.push(field);
+    }
+  }
+  return list;
+}
+
+/** The subprotocols a `Sec-WebSocket-Protocol` header asks for, in order. */
+function requestedProtocols(header: string | null): string[] {
+  if (header === null) return [];
+  const protocols: string[] = [];
+  for (const protocol of header.split(",")) {
+    const trimmed = protocol.trim();
+    if (trimmed !== "") protocols.push(trimmed);
+  }
+  return protocols;
+}
+
+/** Resolves once `socket` is open (true), or failed or the client left (the error, or false). */
+function opened(socket: WebSocket, signal: AbortSignal): Promise<true | false | ErrorEvent> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const abort = () => resolve(false);
+    signal.addEventListener("abort", abort, { once: true });
+    socket.onopen = () => {
+      signal.removeEventListener("abort", abort);
+      resolve(true);
+    };
+    socket.onerror = (event) => {
+      signal.removeEventListener("abort", abort);
+      resolve(event instanceof ErrorEvent ? event : new ErrorEvent("error"));
+    };
+  });
+}
+
+async function forwardWebSocket(
+  request: Request,
+  url: string,
+  client: Deno.HttpClient,
+  onUnreachable: NonNullable<ForwardOptions["onUnreachable"]>,
+): Promise<Response> {
+  let upstream: WebSocket;
+  try {
+    upstream = new WebSocket(url, {
+      protocols: requestedProtocols(request.headers.get("sec-websocket-protocol")),
+      headers: upstreamHandshakeHeaders(request.headers),
+      client,
+    });
+  } catch (error) {
+    return badRequest(`invalid WebSocket request: ${message(error)}`);
+  }
+  upstream.binaryType = "arraybuffer";
+  const outcome = await opened(upstream, request.signal);
+  if (outcome === false) {
+    upstream.close();
+    return clientGone();
+  }
+  if (outcome !== true) {
+    // A handshake the target answered without upgrading is not an unreachable target.
+    const refused = /Invalid status code: (\d{3})/.exec(outcome.message);
+    if (refused === null) return await onUnreachable(request, outcome.error ?? outcome.message);
+    const status = Number(refused[1]);
+    return new Response(`the server of this route refused the WebSocket upgrade (${status})\n`, {
+      status: status >= 400 && status <= 599 ? status : 502,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    });
+  }
+  let upgrade: { socket: WebSocket; response: Response };
+  try {
+    upgrade = Deno.upgradeWebSocket(request, {
+      protocol: upstream.protocol === "" ? undefined : upstream.protocol,
+    });
+  } catch (error) {
+    upstream.close();
+    return badRequest(`invalid WebSocket request: ${message(error)}`);
+  }
+  relay(upgrade.socket, upstream);
+  return upgrade.response;
+}
+
+function badRequest(text: string): Response {
+  return new Response(text + "\n", {
+    status: 400,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Relays messages and the close between the client's socket (not yet open) and the open
+ * upstream socket. Messages from upstream wait for the client's socket to open.
+ */
+function relay(downstream: WebSocket, upstream: WebSocket): void {
+  downstream.binaryType = "arraybuffer";
+  let waiting: (string | ArrayBuffer)[] | undefined = [];
+  let upstreamClose: CloseEvent | undefined;
+  upstream.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
+    if (waiting !== undefined) waiting.push(event.data);
+    else if (downstream.readyState === WebSocket.OPEN) downstream.send(event.data);
+  };
+  upstream.onclose = (event) => {
+    if (waiting !== undefined) upstreamClose = event;
+    else closeDownstream(downstream, event);
+  };
+  downstream.onopen = () => {
+    const messages = waiting ?? [];
+    waiting = undefined;
+    for (const data of messages) downstream.send(data);
+    if (upstreamClose !== undefined) closeDownstream(downstream, upstreamClose);
+  };
+  downstream.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
+    if (upstream.readyState === WebSocket.OPEN) upstream.send(event.data);
+  };
+  downstream.onclose = (event) => {
+    waiting = undefined;
+    if (upstream.readyState === WebSocket.CLOSING || upstream.readyState === WebSocket.CLOSED) {
+      return;
+    }
+    // A client may send only 1000 and 3000-4999; 1005 means the close frame had no code.
+    if (isClientCloseCode(event.code)) upstream.close(event.code, event.reason);
+    else if (event.code === 1005) upstream.close();
+    else upstream.close(1000, event.reason);
+  };
+  // A failed socket also fires "close", which closes the other side.
+  upstream.onerror = downstream.onerror = () => {};
+}
+
+/** Closes the client's socket as the upstream socket closed. */
+function closeDownstream(downstream: WebSocket, event: CloseEvent): void {
+  if (downstream.readyState === WebSocket.CLOSING || downstream.readyState === WebSocket.CLOSED) {
+    return;
+  }
+  // 1005 and 1006 must not be sent: no close frame, a connection lost without one.
+  if (event.code === 1005) downstream.close();
+  else if (event.code === 1006 || event.code === 1015 || event.code === 0) {
+    downstream.close(1011, "the connection to the server of this route was lost");
+  } else downstream.close(event.code, event.reason);
+}

@@ -1,0 +1,84 @@
+/**
+ * The fallback's HTTP handler: the requests traefik's catch-all router sends here go to the
+ * route the fallback router matches (CHP's rules: the longest whole-segment prefix, host
+ * routing), else to the default target, else to a 404 page; a target that cannot be reached
+ * answers a 503 page.
+ *
+ * @module
+ */
+
+import { rawRequestPath } from "../core/request_path.ts";
+import { forward } from "./forward.ts";
+import type { RequestTarget } from "./router.ts";
+import type { Route } from "../core/types.ts";
+
+/**
+ * Options of `fallbackHandler`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fallbackHandler, type FallbackHandlerOptions } from "./handler.ts";
+ * const options: FallbackHandlerOptions = {
+ *   notFound: () => new Response("nothing here", { status: 404 }),
+ * };
+ * const handler = fallbackHandler({ match: () => undefined }, options);
+ * const response = await handler(new Request("http://127.0.0.1/user/nobody/"));
+ * assert.equal(await response.text(), "nothing here");
+ * ```
+ */
+export interface FallbackHandlerOptions {
+  /** Where requests no route matches go (CHP's `--default-target`); default: `notFound`. */
+  defaultTarget?: string;
+  /** The answer when no route matches and there is no default target; default a plain 404. */
+  notFound?: (request: Request) => Response | Promise<Response>;
+  /** The answer when the target cannot be reached; default a plain 503. */
+  unreachable?: (request: Request, error: unknown) => Response | Promise<Response>;
+}
+
+/**
+ * Creates the handler over anything that matches requests to routes (a `FallbackRouter`).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fallbackHandler } from "./handler.ts";
+ * import { routeIndex } from "../core/route_index.ts";
+ * const backend = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+ *   (request) => new Response(`backend saw ${new URL(request.url).pathname}`),
+ * );
+ * const index = routeIndex();
+ * const target = `http://127.0.0.1:${backend.addr.port}`;
+ * index.apply({ set: [{ routespec: "/user/a%24b/", target, data: {} }] });
+ * const handler = fallbackHandler(index, {});
+ * const served = await handler(new Request("http://127.0.0.1/user/a$b/lab"));
+ * assert.equal(await served.text(), "backend saw /user/a$b/lab");
+ * const missing = await handler(new Request("http://127.0.0.1/user/c/"));
+ * assert.equal(missing.status, 404);
+ * await missing.body?.cancel();
+ * await backend.shutdown();
+ * ```
+ */
+export function fallbackHandler(
+  router: { match(request: RequestTarget): Route | undefined },
+  options: FallbackHandlerOptions,
+): (request: Request) => Promise<Response> {
+  const notFound = options.notFound ??
+    ((request: Request) =>
+      new Response(`404 Not Found: ${rawRequestPath(request.url)}\n`, {
+        status: 404,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      }));
+  const onUnreachable = options.unreachable;
+  return async (request) => {
+    const path = rawRequestPath(request.url).replace(/[?#].*$/, "");
+    const route = router.match({ path, host: request.headers.get("host") });
+    const target = route?.target ?? options.defaultTarget;
+    if (target === undefined) {
+      await request.body?.cancel().catch(() => {});
+      return await notFound(request);
+    }
+    return await forward(request, target, onUnreachable ? { onUnreachable } : {});
+  };
+}

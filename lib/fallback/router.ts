@@ -1,0 +1,240 @@
+/**
+ * The fallback router: this process's own copy of the routing table, kept by following the
+ * store (`Store.mirror`), that serves the requests traefik has no router for yet. traefik's
+ * catch-all router sends them here; once traefik has rebuilt with a new route, its router
+ * takes the route's traffic and the fallback stops seeing it, by itself.
+ *
+ * It also decides when a change may be acknowledged at once. A new route may be as soon as the
+ * fallback has it, because traefik sends its requests to the catch-all until it takes the route
+ * over — unless traefik may send them somewhere else meanwhile:
+ *
+ * - traefik still has a router for this routespec (a changed target, a route deleted or added
+ *   moments ago and not yet rebuilt): the old router answers until traefik rebuilds;
+ * - traefik has a router for a prefix of it (`/user/alice/` while `/user/alice/lab/` is added):
+ *   that router captures the new route's requests until traefik rebuilds.
+ *
+ * Those changes, and deletions, wait for traefik as without a fallback. The root route `/` is
+ * never waited for: the catch-all outranks its router, so the fallback alone serves it.
+ *
+ * @module
+ */
+
+import type { RouteConfirmer } from "../core/confirmer.ts";
+import { type RequestTarget, routeIndex, routespecPrefixes } from "../core/route_index.ts";
+import type { Route, RouteChange } from "../core/types.ts";
+
+export type { RequestTarget } from "../core/route_index.ts";
+
+/** The routespec the catch-all outranks: the fallback alone serves it. */
+const SHADOWED = "/";
+
+/**
+ * Options of `fallbackRouter`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fallbackRouter, type FallbackRouterOptions } from "./router.ts";
+ * const never = { served: () => new Promise<void>(() => {}), removed: () => Promise.resolve() };
+ * const options: FallbackRouterOptions = { traefik: never, indexWaitMs: 1_000 };
+ * const router = fallbackRouter(options);
+ * assert.equal(router.size, 0);
+ * await router.close();
+ * ```
+ */
+export interface FallbackRouterOptions {
+  /** Confirms changes with traefik, for the changes the fallback cannot serve alone. */
+  traefik: RouteConfirmer;
+  /**
+   * Follows traefik taking over each change, in the background (a confirmer that polls less
+   * often); default `traefik`.
+   */
+  background?: RouteConfirmer;
+  /**
+   * How long a change may take to reach the fallback's copy after the store holds it, in ms;
+   * past it, the change waits for traefik instead; default 10,000.
+   */
+  indexWaitMs?: number;
+  /** Receives a line when traefik has taken a change over, with the time it took. */
+  onTakeover?: (routespec: string, ms: number) => void;
+}
+
+/** See `fallbackRouter`. */
+export interface FallbackRouter {
+  /** Number of routes in the fallback's copy. */
+  readonly size: number;
+  /** Number of changes traefik has not yet taken over. */
+  readonly pending: number;
+  /** The route a request goes to, or undefined. */
+  match(request: RequestTarget): Route | undefined;
+  /** Applies a change from the store (the `Store.mirror` target); the first is the whole table. */
+  apply(change: RouteChange): Promise<void>;
+  /**
+   * Resolves a change once it is served as it should be: a new route when the fallback has it
+   * (or traefik, when traefik may route it elsewhere meanwhile), a deletion once traefik and
+   * the fallback no longer route it.
+   */
+  readonly confirm: RouteConfirmer;
+  /** Waits for the background confirmations under way. */
+  close(): Promise<void>;
+}
+
+interface Unsettled {
+  generation: number;
+  /** traefik had no router for the routespec and none that captures it: the fallback serves it. */
+  fresh: boolean;
+}
+
+/**
+ * Creates a fallback router with an empty table.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fallbackRouter } from "./router.ts";
+ * let traefikAsked = 0;
+ * const traefik = {
+ *   served: () => (traefikAsked++, Promise.resolve()),
+ *   removed: () => (traefikAsked++, Promise.resolve()),
+ * };
+ * const never = { served: () => new Promise<void>(() => {}), removed: () => Promise.resolve() };
+ * const router = fallbackRouter({ traefik, background: never, indexWaitMs: 1_000 });
+ * await router.apply({ set: [] }); // the table at start: empty
+ * const alice = { routespec: "/user/alice/", target: "http://127.0.0.1:9000", data: {} };
+ * const confirmed = router.confirm.served([alice]);
+ * await router.apply({ set: [alice] }); // the store's change reaches the fallback
+ * await confirmed; // at once: traefik has no router that could take alice's requests
+ * assert.equal(traefikAsked, 0);
+ * assert.equal(router.match({ path: "/user/alice/lab" })?.target, "http://127.0.0.1:9000");
+ * // A route inside alice's waits for traefik: alice's router captures it until then.
+ * const lab = { routespec: "/user/alice/lab/", target: "http://127.0.0.1:9001", data: {} };
+ * await router.apply({ set: [lab] });
+ * await router.confirm.served([lab]);
+ * assert.equal(traefikAsked, 1);
+ * ```
+ */
+export function fallbackRouter(options: FallbackRouterOptions): FallbackRouter {
+  const index = routeIndex();
+  const traefik = options.traefik;
+  const background = options.background ?? traefik;
+  const indexWaitMs = options.indexWaitMs ?? 10_000;
+  const unsettled = new Map<string, Unsettled>();
+  const waiters = new Map<string, Set<() => void>>();
+  const running = new Set<Promise<void>>();
+  let generation = 0;
+  let loaded = false;
+
+  function track(routespec: string, fresh: boolean, confirm: () => Promise<void>): void {
+    const mine = ++generation;
+    unsettled.set(routespec, { generation: mine, fresh });
+    const started = performance.now();
+    const done: Promise<void> = confirm()
+      .then(() => options.onTakeover?.(routespec, performance.now() - started))
+      .catch(() => {}) // traefik did not take it over in time: its next change starts afresh
+      .finally(() => {
+        if (unsettled.get(routespec)?.generation === mine) unsettled.delete(routespec);
+        running.delete(done);
+      });
+    running.add(done);
+  }
+
+  function wake(routespec: string): void {
+    const waiting = waiters.get(routespec);
+    if (!waiting) return;
+    waiters.delete(routespec);
+    for (const wake of waiting) wake();
+  }
+
+  // Resolves true once `test` holds for the fallback's copy of `routespec`, false after
+  // indexWaitMs.
+  function indexed(routespec: string, test: () => boolean): Promise<boolean> {
+    if (test()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        waiters.get(routespec)?.delete(check);
+        resolve(false);
+      }, indexWaitMs);
+      const check = () => {
+        if (test()) {
+          clearTimeout(timer);
+          resolve(true);
+        } else waitFor();
+      };
+      const waitFor = () => {
+        let set = waiters.get(routespec);
+        if (!set) waiters.set(routespec, set = new Set());
+        set.add(check);
+      };
+      waitFor();
+    });
+  }
+
+  function captured(routespec: string): boolean {
+    return routespecPrefixes(routespec).some((prefix) =>
+      prefix !== SHADOWED && (index.get(prefix) !== undefined || unsettled.has(prefix))
+    );
+  }
+
+  async function served(route: Route): Promise<void> {
+    const spec = route.routespec;
+    if (!await indexed(spec, () => index.get(spec)?.target === route.target)) {
+      return traefik.served([route]);
+    }
+    if (spec === SHADOWED) return;
+    const state = unsettled.get(spec);
+    // Settled: traefik serves this very target already (the same route added again).
+    if (state === undefined) return;
+    if (state.fresh && !captured(spec)) return;
+    await traefik.served([route]);
+  }
+
+  async function removed(routespec: string): Promise<void> {
+    await Promise.all([
+      traefik.removed([routespec]),
+      indexed(routespec, () => index.get(routespec) === undefined),
+    ]);
+  }
+
+  return {
+    get size() {
+      return index.size;
+    },
+    get pending() {
+      return unsettled.size;
+    },
+    match: (request) => index.match(request),
+    apply(change) {
+      // The first change is the table traefik loads at start: nothing to follow.
+      const follow = loaded;
+      loaded = true;
+      const changed: string[] = [];
+      for (const route of change.set ?? []) {
+        const spec = route.routespec;
+        const before = index.get(spec);
+        changed.push(spec);
+        if (!follow || before?.target === route.target) continue;
+        const fresh = before === undefined && !unsettled.has(spec);
+        track(spec, fresh, () => background.served([route]));
+      }
+      for (const spec of change.delete ?? []) {
+        changed.push(spec);
+        if (!follow || (index.get(spec) === undefined && !unsettled.has(spec))) continue;
+        track(spec, false, () => background.removed([spec]));
+      }
+      index.apply(change);
+      for (const spec of changed) wake(spec);
+      return Promise.resolve();
+    },
+    confirm: {
+      async served(routes) {
+        await Promise.all(routes.map(served));
+      },
+      async removed(routespecs) {
+        await Promise.all(routespecs.map(removed));
+      },
+    },
+    async close() {
+      while (running.size > 0) await Promise.all(running);
+    },
+  };
+}
