@@ -19,7 +19,7 @@ import { routeConfirmer } from "./traefik/confirm.ts";
 import { runAll } from "./async/run_all.ts";
 import type { ConfigTree } from "./core/types.ts";
 import { openStore, type ProviderOptions } from "../providers/mod.ts";
-import { ConfigError } from "./core/errors.ts";
+import { ConfigError, FallbackError } from "./core/errors.ts";
 import { checkFallbackRouter, fallbackConfig } from "./traefik/fallback_router.ts";
 import { fallbackHandler, type FallbackHandlerOptions } from "./fallback/handler.ts";
 import { type FallbackRouter, fallbackRouter } from "./fallback/router.ts";
@@ -157,6 +157,7 @@ export interface RunningProxy {
  * }
  * ```
  * @throws {TraefikNotFoundError | TraefikStartError} when traefik cannot be started.
+ * @throws {FallbackError} when the fallback cannot run with this store or external traefik.
  * @throws {StoreError | ConfigError} when the store cannot be opened.
  */
 export async function startProxy(options: StartProxyOptions = {}): Promise<RunningProxy> {
@@ -183,6 +184,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     cleanups.unshift(() => Promise.resolve(abort.abort(new Error("the proxy is stopping"))));
     let router: FallbackRouter | undefined;
     let fallbackPort: number | undefined;
+    let fallbackHost = "127.0.0.1";
     if (useFallback) {
       const handler = fallbackHandler(
         { match: (request) => router?.match(request) },
@@ -195,12 +197,25 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
         automaticCompression: false,
         onListen: () => {},
       }, handler);
-      cleanups.unshift(() => server.shutdown());
+      // Streams (downloads, event streams) hold a graceful shutdown open: give them a moment.
+      cleanups.unshift(() =>
+        Promise.race([server.shutdown(), new Promise((resolve) => setTimeout(resolve, 2_000))])
+          .then(() => {})
+      );
       fallbackPort = server.addr.port;
+      fallbackHost = server.addr.hostname;
     }
     let fixed: ConfigTree = options.extraDynamicConfig ?? {};
     if (fallbackPort !== undefined && !options.external) {
-      const url = `http://127.0.0.1:${fallbackPort}`;
+      // traefik runs here: a wildcard address is reached on the loopback interface.
+      const host = fallbackHost === "0.0.0.0"
+        ? "127.0.0.1"
+        : fallbackHost === "::"
+        ? "[::1]"
+        : fallbackHost.includes(":")
+        ? `[${fallbackHost}]`
+        : fallbackHost;
+      const url = `http://${host}:${fallbackPort}`;
       fixed = deepMerge(fixed, fallbackConfig({ entryPoint, url }));
     }
     if (options.tls) {
@@ -247,18 +262,19 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     let confirm = traefikConfirm();
     if (useFallback) {
       if (!store.mirror) {
-        throw new ConfigError(
-          `the ${store.provider} store cannot be followed, which the fallback needs; turn it off`,
-        );
+        throw new FallbackError(`the ${store.provider} store cannot be followed`);
       }
       const followed = fallbackRouter({
         traefik: confirm,
         // Following traefik's takeovers needs no haste: a poll every 250 ms.
         background: traefikConfirm(250),
         indexWaitMs: options.checkRouteTimeoutMs,
+        signal: abort.signal,
       });
       // The whole table now, before traefik starts: the first request finds it.
-      const mirror = await store.mirror(followed);
+      const mirror = await store.mirror(followed).catch((error) => {
+        throw new FallbackError((error as Error).message, { cause: error });
+      });
       cleanups.unshift(async () => {
         abort.abort(new Error("the proxy is stopping")); // ends the background confirmations
         await mirror.close();

@@ -8,8 +8,9 @@
 import { runAll } from "../lib/async/run_all.ts";
 import type { MirrorTarget, Store } from "../lib/core/store.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
-import { fileStore } from "./file.ts";
+import { FEED_INTERVAL_MS, fileStore } from "./file.ts";
 import type { KvStore } from "./kv_store.ts";
+import { paced } from "../lib/async/paced.ts";
 import type { OpenedStore, StoreContext } from "./provider.ts";
 
 /**
@@ -81,7 +82,11 @@ export async function openSharedStore(
         // The store can be followed (or this throws now, not once traefik runs).
         await (await feed({ apply: () => Promise.resolve() })).close();
         let started: Promise<void> | undefined;
-        return { ...opened, startFeed: () => started ??= feed().then(() => {}) };
+        return {
+          ...opened,
+          startFeed: () =>
+            started ??= feed(paced(file, { intervalMs: FEED_INTERVAL_MS })).then(() => {}),
+        };
       } catch (error) {
         context.log(
           `${store.provider}: traefik reads the store itself (${(error as Error).message})`,

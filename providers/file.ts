@@ -12,6 +12,15 @@
 import { type Coalescer, coalescer } from "../lib/async/coalesce.ts";
 import { mergeChanges } from "../lib/core/route_change.ts";
 import { runAll } from "../lib/async/run_all.ts";
+import { paced } from "../lib/async/paced.ts";
+
+/**
+ * With a fallback, traefik's own file gets the table's changes at most once a second: each
+ * write costs traefik a rebuild of every router (seconds at 10,000 routes), and writes at the
+ * pace of the API (a hub's logins) kept it rebuilding without pause, taking the CPU from the
+ * rest. New routes are served by the fallback meanwhile.
+ */
+export const FEED_INTERVAL_MS = 1_000;
 import {
   assemble,
   configPieces,
@@ -305,7 +314,7 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
         providers: { file: { filename: fed.path, watch: true } },
         traefikProvider: fed.provider,
         startFeed: () =>
-          started ??= store.mirror(fed).then((mirror) => {
+          started ??= store.mirror(paced(fed, { intervalMs: FEED_INTERVAL_MS })).then((mirror) => {
             closing.unshift(() => mirror.close());
           }),
         close: () => runAll(closing),

@@ -6,6 +6,7 @@ import { addRoute, type RunningProxy, startProxy } from "../mod.ts";
 import { routeConfirmer } from "../lib/traefik/confirm.ts";
 import { internalHandler } from "../lib/chp/internal_handler.ts";
 import { proxyOptions } from "../lib/chp/proxy_options.ts";
+import { targetClient } from "../lib/chp/config_file.ts";
 import { cliSettings } from "../lib/chp/settings.ts";
 import { parseFlags } from "../lib/chp/flags.ts";
 import { rawRequestPath } from "../lib/core/request_path.ts";
@@ -66,14 +67,17 @@ async function withCliProxy(body: (env: Env) => Promise<void>, flags: string[] =
     internalHandler({ errorTarget: settings.errorTarget }),
   );
   let proxy: RunningProxy | undefined;
+  const client = await targetClient(settings);
   try {
     proxy = await startProxy(proxyOptions(settings, {
       traefikApiUrl: `http://127.0.0.1:${freePort()}`,
       internalUrl: `http://127.0.0.1:${internal.addr.port}`,
+      targetClient: client,
     }));
     await body({ proxy, publicUrl: `http://127.0.0.1:${port}`, errors: errors.url });
   } finally {
     await proxy?.stop();
+    client?.close();
     await internal.shutdown();
     await errors.close();
   }
@@ -111,6 +115,8 @@ Deno.test("fallback: a route served by the fallback answers as the same route se
       const routes: Route[] = [
         { routespec: "/user/alice/", target: echo.url, data: {} },
         { routespec: "/user/a%24b/", target: echo.url, data: {} },
+        { routespec: "/user/c%2Fd/", target: echo.url, data: {} },
+        { routespec: "/user/c/d/", target: hub.url, data: {} },
         { routespec: "h.example/user/h/", target: echo.url, data: {} },
         { routespec: "/user/gone/", target: `http://127.0.0.1:${freePort()}`, data: {} },
       ];
@@ -126,6 +132,9 @@ Deno.test("fallback: a route served by the fallback answers as the same route se
         ["/user/h/x", { host: "other.example" }],
         ["/user/gone/", {}],
         ["/user/nobody/", {}],
+        ["/user/c%2Fd/x", {}],
+        ["/user/c%2fd/x", {}],
+        ["/user/c/d/x", {}],
       ];
       const ask = () =>
         Promise.all(requests.map(([path, init]) => answer(`${publicUrl}${path}`, init)));
@@ -162,6 +171,12 @@ Deno.test("fallback: a route served by the fallback answers as the same route se
       assert.equal(otherHost.backend, "hub");
       assert.equal(gone.status, 503);
       assert.equal(nobody.body.backend, "hub");
+      // An encoded slash stays inside its segment in either case; a real slash does not.
+      const [upper, lower, slash] = byFallback.slice(-3) as typeof byFallback;
+      assert.deepEqual(
+        [upper, lower, slash].map((a) => (a as { body: { backend: string } }).body.backend),
+        ["user", "user", "hub"],
+      );
     });
   } finally {
     await echo.close();
@@ -367,5 +382,85 @@ Deno.test("fallback with an external traefik: its catch-all router is checked at
     await user.close();
     await hub.close();
     await redis.stop();
+  }
+});
+
+/** A CA and a certificate for 127.0.0.1 signed by it, in a temporary directory. */
+async function testCertificates(dir: string) {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command("openssl", { args, cwd: dir, stderr: "piped" }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  };
+  await run(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=test-ca",
+  );
+  await run(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+    "-subj",
+    "/CN=127.0.0.1",
+  );
+  await Deno.writeTextFile(`${dir}/ext.cnf`, "subjectAltName=IP:127.0.0.1\n");
+  await run(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.pem",
+    "-days",
+    "2",
+    "-extfile",
+    "ext.cnf",
+  );
+  return { ca: `${dir}/ca.pem`, cert: `${dir}/server.pem`, key: `${dir}/server.key` };
+}
+
+Deno.test("fallback: https targets are reached with --client-ssl-ca (JupyterHub's internal SSL)", async () => {
+  const dir = await Deno.makeTempDir();
+  const files = await testCertificates(dir);
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(files.cert),
+    key: await Deno.readTextFile(files.key),
+    onListen: () => {},
+  }, () => Response.json({ backend: "tls" }));
+  const target = `https://127.0.0.1:${server.addr.port}`;
+  try {
+    for (const [flags, want] of [[["--client-ssl-ca", files.ca], 200], [[], 503]] as const) {
+      await withCliProxy(async ({ proxy, publicUrl }) => {
+        await proxy.fallback!.apply({ set: [{ routespec: "/user/tls/", target, data: {} }] });
+        const got = await answer(`${publicUrl}/user/tls/`);
+        assert.equal(got.status, want, JSON.stringify(flags));
+        if (want === 200) assert.equal((got.body as { backend: string }).backend, "tls");
+      }, [...flags]);
+    }
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -369,3 +369,39 @@ Deno.test("file provider with the fallback: a start on 3,000 routes serves them 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("file provider: a traefik that keeps failing to restart runs as one instance at a time", async () => {
+  let configPath = "";
+  await withProxy("toml", async ({ proxy, publicUrl, backends: [a] }) => {
+    await addRoute(proxy, { routespec: "/user/k/", target: a.url });
+    configPath = proxy.traefik!.configPath;
+    const port = Number(new URL(publicUrl).port);
+    Deno.kill(proxy.traefik!.pid, "SIGKILL");
+    // Hold traefik's public port: every restart fails until it is free again.
+    let listener: Deno.Listener | undefined;
+    await waitFor(() => {
+      try {
+        listener = Deno.listen({ hostname: "127.0.0.1", port });
+        return true;
+      } catch {
+        return false;
+      }
+    }, "the public port");
+    let most = 0;
+    const deadline = Date.now() + 3_000;
+    while (Date.now() < deadline) {
+      most = Math.max(most, (await traefikPids(configPath)).length);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    listener!.close();
+    assert.ok(proxy.traefik!.restarts >= 2, `${proxy.traefik!.restarts} restarts`);
+    assert.ok(most <= 1, `${most} traefik instances at once`);
+    await waitFor(
+      async () => (await hit(publicUrl + "/user/k/")).backend === "a",
+      "routes again",
+      30_000,
+    );
+    assert.equal((await traefikPids(configPath)).length, 1);
+  });
+  assert.deepEqual(await traefikPids(configPath), []);
+});

@@ -103,3 +103,39 @@ export async function readExtraConfig(
     extraDynamicConfig: await read(settings.extraDynamicConfigFile, "--extra-dynamic-config"),
   };
 }
+
+/**
+ * The HTTP client the fallback reaches https targets with: the CA and client certificate of
+ * `--client-ssl-ca/-cert/-key` (JupyterHub's internal SSL), sending the client's `Host`.
+ * Undefined without them (the fallback's default client).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { targetClient } from "./config_file.ts";
+ * assert.equal(await targetClient({}), undefined);
+ * ```
+ * @throws {ConfigError} when a file cannot be read.
+ */
+export async function targetClient(
+  settings: Pick<CliSettings, "targetTls">,
+): Promise<Deno.HttpClient | undefined> {
+  const tls = settings.targetTls;
+  if (!tls) return undefined;
+  const read = async (path: string | undefined, what: string) => {
+    if (!path) return undefined;
+    try {
+      return await Deno.readTextFile(path);
+    } catch (error) {
+      throw new ConfigError(`cannot read ${what} ${path}: ${(error as Error).message}`);
+    }
+  };
+  const ca = await read(tls.caFile, "--client-ssl-ca");
+  const cert = await read(tls.certFile, "--client-ssl-cert");
+  const key = await read(tls.keyFile, "--client-ssl-key");
+  return Deno.createHttpClient({
+    allowHost: true,
+    ...(ca ? { caCerts: [ca] } : {}),
+    ...(cert && key ? { cert, key } : {}),
+  });
+}

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { RouteTimeoutError, TraefikNotFoundError } from "../core/errors.ts";
+import { FallbackError, RouteTimeoutError, TraefikNotFoundError } from "../core/errors.ts";
 
 /**
  * The message of `error`, with the CLI flag that fixes it when there is one:
@@ -26,6 +26,9 @@ export function withFlagHint(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof TraefikNotFoundError) {
     return `${message} (the binary is set by --traefik-bin or TRAEFIK_BIN)`;
+  }
+  if (error instanceof FallbackError) {
+    return `${message}; the fallback needs it: fix it, or turn the fallback off (--no-fallback)`;
   }
   if (error instanceof RouteTimeoutError) {
     return `${message}: raise --check-route-timeout (now ${error.timeoutMs / 1000} s)`;

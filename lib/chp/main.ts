@@ -15,7 +15,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { runAll } from "../async/run_all.ts";
 import { type RunningProxy, startProxy } from "../proxy.ts";
 import { chpHandler } from "./api_handler.ts";
-import { loadFlags, readExtraConfig } from "./config_file.ts";
+import { loadFlags, readExtraConfig, targetClient } from "./config_file.ts";
 import { withFlagHint } from "./error_hint.ts";
 import { helpText } from "./flags.ts";
 import { internalHandler } from "./internal_handler.ts";
@@ -77,6 +77,8 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     for (const bind of settings.binds) checkFree(bind);
     const traefikApiUrl = settings.traefikApi.url ?? `http://127.0.0.1:${freeLoopbackPort()}`;
     const extra = await readExtraConfig(settings);
+    const client = await targetClient(settings);
+    if (client) cleanups.push(() => client.close());
 
     // The internal server behind /_chp_healthz, the 404 catch-all and error pages.
     const internal = Deno.serve(
@@ -89,6 +91,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       traefikApiUrl,
       internalUrl: `http://127.0.0.1:${internal.addr.port}`,
       ...extra,
+      targetClient: client,
       log: (message) => log.info(message),
     }));
     cleanups.unshift(() => proxy.stop());
@@ -103,7 +106,8 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     }
     log.info(
       `proxying ${settings.publicAddress} through traefik (${settings.provider.kind} provider, ` +
-        `${settings.external ? "external" : `pid ${proxy.traefik?.pid}`}); ` +
+        `${settings.external ? "external" : `pid ${proxy.traefik?.pid}`}; fallback ` +
+        `${proxy.fallback ? "on" : settings.fallbackOff ?? "off"}); ` +
         `REST API on ${apiWhere(settings)}`,
     );
 

@@ -45,6 +45,8 @@ export interface ProxyRuntime {
   extraDynamicConfig?: ConfigTree;
   /** Receives the proxy's lifecycle messages. */
   log?: (message: string) => void;
+  /** The fallback's client for https targets (`targetClient`). */
+  targetClient?: Deno.HttpClient;
 }
 
 /**
@@ -94,6 +96,7 @@ export function proxyOptions(settings: CliSettings, runtime: ProxyRuntime): Star
     fallback: settings.fallback
       ? {
         ...settings.fallback,
+        ...(runtime.targetClient ? { client: runtime.targetClient } : {}),
         defaultTarget: settings.defaultTarget,
         notFound: (request) => errorPage(404, rawRequestPath(request.url), pages),
         unreachable: (request) => errorPage(503, rawRequestPath(request.url), pages),

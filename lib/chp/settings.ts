@@ -101,6 +101,10 @@ export interface CliSettings {
   feedTraefik: boolean;
   /** Serve routes traefik has not loaded yet from this process, listening here. */
   fallback: false | { hostname: string; port?: number };
+  /** Why the fallback is off although not turned off (`--insecure`), for the log. */
+  fallbackOff?: string;
+  /** Certificates to reach https targets with (`--client-ssl-ca/-cert/-key`). */
+  targetTls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** traefik's API. */
   traefikApi: TraefikApiSettings;
   /** traefik binary, when given. */
@@ -265,9 +269,28 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
         "catch-all router sends unmatched requests to (see the README)",
     );
   }
-  const fallback = values.fallback === false || (external && fallbackPort === undefined)
+  // Deno's fetch always verifies a target's certificate: --insecure is traefik's alone.
+  const insecure = values.insecure === true || values["client-ssl-reject-unauthorized"] === false;
+  if (insecure && values.fallback === true) {
+    throw new ConfigError(
+      "--fallback cannot skip the verification of targets' certificates that --insecure asks " +
+        "for; drop one of them",
+    );
+  }
+  const fallbackOff = insecure && values.fallback === undefined
+    ? "off: --insecure targets are reached through traefik only"
+    : undefined;
+  const fallback = values.fallback === false || (external && fallbackPort === undefined) ||
+      fallbackOff
     ? false as const
     : { hostname: values["fallback-ip"] || "127.0.0.1", port: fallbackPort };
+  const targetTls = values["client-ssl-ca"] || values["client-ssl-cert"]
+    ? {
+      caFile: values["client-ssl-ca"] || undefined,
+      certFile: values["client-ssl-cert"] || undefined,
+      keyFile: values["client-ssl-key"] || undefined,
+    }
+    : undefined;
   if (fallback && fallbackPort !== undefined) {
     binds.push({ hostname: fallback.hostname, port: fallbackPort, what: "--fallback-port" });
   }
@@ -294,6 +317,8 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
     external,
     feedTraefik,
     fallback,
+    fallbackOff,
+    targetTls,
     traefikApi: {
       url: traefikApiUrl,
       username: values["traefik-api-username"],

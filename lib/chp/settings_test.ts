@@ -245,4 +245,16 @@ Deno.test("cliSettings: the fallback is on by default, off with --no-fallback, a
   assert.ok(
     settings(["--fallback-port=8002"]).binds.some((bind) => bind.what === "--fallback-port"),
   );
+  // Deno's fetch always verifies certificates: --insecure leaves targets to traefik alone.
+  assert.equal(settings(["--insecure"]).fallback, false);
+  assert.match(settings(["--insecure"]).fallbackOff ?? "", /--insecure/);
+  assert.throws(
+    () => settings(["--insecure", "--fallback"]),
+    (error: Error) => error instanceof ConfigError && /--insecure/.test(error.message),
+  );
+  assert.deepEqual(settings(["--client-ssl-ca=/ca.pem"]).targetTls, {
+    caFile: "/ca.pem",
+    certFile: undefined,
+    keyFile: undefined,
+  });
 });

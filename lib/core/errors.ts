@@ -167,3 +167,18 @@ export class StoreError extends ProxyError {}
  * ```
  */
 export class ConfigError extends ProxyError {}
+
+/**
+ * The fallback cannot run with this store or traefik (a store that cannot be followed, an
+ * external traefik without the catch-all router to it): turn it off, or fix what is named.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError, FallbackError } from "./errors.ts";
+ * const error = new FallbackError("the redis store cannot be followed");
+ * assert.equal(error.name, "FallbackError");
+ * assert.ok(error instanceof ConfigError);
+ * ```
+ */
+export class FallbackError extends ConfigError {}

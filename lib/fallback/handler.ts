@@ -34,6 +34,8 @@ export interface FallbackHandlerOptions {
   notFound?: (request: Request) => Response | Promise<Response>;
   /** The answer when the target cannot be reached; default a plain 503. */
   unreachable?: (request: Request, error: unknown) => Response | Promise<Response>;
+  /** The client that reaches targets (see `ForwardOptions.client`: https CAs, certificates). */
+  client?: Deno.HttpClient;
 }
 
 /**
@@ -70,7 +72,10 @@ export function fallbackHandler(
         status: 404,
         headers: { "content-type": "text/plain; charset=utf-8" },
       }));
-  const onUnreachable = options.unreachable;
+  const forwardOptions = {
+    ...(options.unreachable ? { onUnreachable: options.unreachable } : {}),
+    ...(options.client ? { client: options.client } : {}),
+  };
   return async (request) => {
     const path = rawRequestPath(request.url).replace(/[?#].*$/, "");
     const route = router.match({ path, host: request.headers.get("host") });
@@ -79,6 +84,6 @@ export function fallbackHandler(
       await request.body?.cancel().catch(() => {});
       return await notFound(request);
     }
-    return await forward(request, target, onUnreachable ? { onUnreachable } : {});
+    return await forward(request, target, forwardOptions);
   };
 }

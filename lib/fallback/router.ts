@@ -20,6 +20,7 @@
  */
 
 import type { RouteConfirmer } from "../core/confirmer.ts";
+import { RouteTimeoutError } from "../core/errors.ts";
 import { type RequestTarget, routeIndex, routespecPrefixes } from "../core/route_index.ts";
 import type { Route, RouteChange } from "../core/types.ts";
 
@@ -57,6 +58,8 @@ export interface FallbackRouterOptions {
   indexWaitMs?: number;
   /** Receives a line when traefik has taken a change over, with the time it took. */
   onTakeover?: (routespec: string, ms: number) => void;
+  /** Ends the waits for the fallback's copy (the proxy is stopping). */
+  signal?: AbortSignal;
 }
 
 /** See `fallbackRouter`. */
@@ -83,6 +86,13 @@ interface Unsettled {
   generation: number;
   /** traefik had no router for the routespec and none that captures it: the fallback serves it. */
   fresh: boolean;
+  /**
+   * Settles when traefik has taken the change over, or could not be seen to (then the entry
+   * stays, not fresh: traefik's state for the routespec is unknown until a later change).
+   */
+  settled: Promise<void>;
+  /** For a deletion: the takeover of the change before it. */
+  before?: Promise<void>;
 }
 
 /**
@@ -124,18 +134,30 @@ export function fallbackRouter(options: FallbackRouterOptions): FallbackRouter {
   let generation = 0;
   let loaded = false;
 
-  function track(routespec: string, fresh: boolean, confirm: () => Promise<void>): void {
+  function track(
+    routespec: string,
+    fresh: boolean,
+    confirm: () => Promise<void>,
+    deletion = false,
+  ): void {
     const mine = ++generation;
-    unsettled.set(routespec, { generation: mine, fresh });
+    // A change follows the one before it: traefik shows "no router" also before it has loaded
+    // an add, so a deletion (or a change back) counts only once the change before it was seen.
+    const before = unsettled.get(routespec)?.settled ?? Promise.resolve();
     const started = performance.now();
-    const done: Promise<void> = confirm()
-      .then(() => options.onTakeover?.(routespec, performance.now() - started))
-      .catch(() => {}) // traefik did not take it over in time: its next change starts afresh
-      .finally(() => {
+    const settled: Promise<void> = before
+      .then(confirm)
+      .then(() => {
+        options.onTakeover?.(routespec, performance.now() - started);
         if (unsettled.get(routespec)?.generation === mine) unsettled.delete(routespec);
-        running.delete(done);
-      });
-    running.add(done);
+      }, () => {
+        // Not seen in time: traefik's state for it is unknown; later changes wait for traefik.
+        const entry = unsettled.get(routespec);
+        if (entry?.generation === mine) entry.fresh = false;
+      })
+      .finally(() => running.delete(settled));
+    unsettled.set(routespec, { generation: mine, fresh, settled, ...deletion ? { before } : {} });
+    running.add(settled);
   }
 
   function wake(routespec: string): void {
@@ -149,14 +171,20 @@ export function fallbackRouter(options: FallbackRouterOptions): FallbackRouter {
   // indexWaitMs.
   function indexed(routespec: string, test: () => boolean): Promise<boolean> {
     if (test()) return Promise.resolve(true);
+    if (options.signal?.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const give = () => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener("abort", give);
         waiters.get(routespec)?.delete(check);
         resolve(false);
-      }, indexWaitMs);
+      };
+      const timer = setTimeout(give, indexWaitMs);
+      options.signal?.addEventListener("abort", give, { once: true });
       const check = () => {
         if (test()) {
           clearTimeout(timer);
+          options.signal?.removeEventListener("abort", give);
           resolve(true);
         } else waitFor();
       };
@@ -189,10 +217,20 @@ export function fallbackRouter(options: FallbackRouterOptions): FallbackRouter {
   }
 
   async function removed(routespec: string): Promise<void> {
-    await Promise.all([
-      traefik.removed([routespec]),
-      indexed(routespec, () => index.get(routespec) === undefined),
-    ]);
+    const gone = indexed(routespec, () => index.get(routespec) === undefined);
+    // An add traefik has not loaded yet shows as "no router" too: first see it loaded.
+    await unsettledAdd(routespec);
+    await traefik.removed([routespec]);
+    if (!await gone) {
+      throw new RouteTimeoutError(routespec, "removed", indexWaitMs);
+    }
+  }
+
+  // Waits for the takeover of the change before a pending deletion of `routespec` (or of a
+  // pending add), so that traefik's "no router" means removed, not "not loaded yet".
+  async function unsettledAdd(routespec: string): Promise<void> {
+    const entry = unsettled.get(routespec);
+    if (entry) await (entry.before ?? entry.settled);
   }
 
   return {
@@ -219,7 +257,7 @@ export function fallbackRouter(options: FallbackRouterOptions): FallbackRouter {
       for (const spec of change.delete ?? []) {
         changed.push(spec);
         if (!follow || (index.get(spec) === undefined && !unsettled.has(spec))) continue;
-        track(spec, false, () => background.removed([spec]));
+        track(spec, false, () => background.removed([spec]), true);
       }
       index.apply(change);
       for (const spec of changed) wake(spec);

@@ -29,6 +29,13 @@ function fakeTraefik() {
     release() {
       for (const resolve of held.splice(0)) resolve();
     },
+    /** Releases until nothing is held any more (changes that follow others ask later). */
+    async drain() {
+      for (let i = 0; i < 10; i++) {
+        for (const resolve of held.splice(0)) resolve();
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    },
   };
 }
 
@@ -110,7 +117,7 @@ Deno.test("a route deleted moments ago, or inside one, waits for traefik", async
   assert.equal(await state(inside), "waiting");
   assert.equal(traefik.asked.length, 2);
   traefik.release();
-  background.release();
+  await background.drain();
   await router.close();
 });
 
@@ -134,4 +141,42 @@ Deno.test("a deletion waits for traefik and for the fallback", async () => {
   assert.equal(router.match({ path: "/user/a/" }), undefined);
   background.release();
   await router.close();
+});
+
+Deno.test("a deletion of a route traefik has not loaded yet waits for traefik to load it first", async () => {
+  const { router, traefik, background } = await started();
+  await router.apply({ set: [route("/user/a/")] });
+  await router.confirm.served([route("/user/a/")]); // at once, through the fallback
+  const removed = router.confirm.removed(["/user/a/"]);
+  await router.apply({ delete: ["/user/a/"] });
+  // traefik shows no router for /user/a/: not because it was removed, but because the add is
+  // not loaded yet. The deletion is not confirmed before the add was seen.
+  traefik.release();
+  assert.equal(await state(removed), "waiting");
+  assert.deepEqual(traefik.asked, []);
+  background.release(); // traefik has taken the add over
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  assert.deepEqual(traefik.asked, ["removed /user/a/"]);
+  traefik.release();
+  assert.equal(await state(removed), "done");
+  await background.drain();
+  await router.close();
+});
+
+Deno.test("a change traefik was not seen to take over leaves the routespec waiting for traefik", async () => {
+  const failing: RouteConfirmer = {
+    served: () => Promise.reject(new Error("timed out")),
+    removed: () => Promise.reject(new Error("timed out")),
+  };
+  const traefik = fakeTraefik();
+  const router = fallbackRouter({ traefik: traefik.confirmer, background: failing });
+  await router.apply({ set: [] });
+  await router.apply({ set: [route("/user/a/", 9001)] });
+  await router.close();
+  assert.equal(router.pending, 1); // unknown, not settled
+  // The same route again: traefik's state is unknown, so it waits for traefik.
+  const again = router.confirm.served([route("/user/a/", 9001)]);
+  assert.equal(await state(again), "waiting");
+  traefik.release();
+  await again;
 });

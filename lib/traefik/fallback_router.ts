@@ -7,7 +7,7 @@
 
 import { FALLBACK_PRIORITY } from "../core/rule.ts";
 import type { ConfigTree } from "../core/types.ts";
-import { ConfigError } from "../core/errors.ts";
+import { FallbackError } from "../core/errors.ts";
 
 /** Name of the catch-all router and of its service. */
 export const FALLBACK_ROUTER = "jupyterhub-fallback";
@@ -98,15 +98,15 @@ type RawData = {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { ConfigError } from "../core/errors.ts";
+ * import { FallbackError } from "../core/errors.ts";
  * import { checkFallbackRouter } from "./fallback_router.ts";
  * const api = { get: () => Promise.resolve({ status: 200, body: { routers: {} } }) };
  * await assert.rejects(
  *   checkFallbackRouter(api, { port: 8002, entryPoint: "http", timeoutMs: 0 }),
- *   ConfigError,
+ *   FallbackError,
  * );
  * ```
- * @throws {ConfigError} when traefik does not show the router within `timeoutMs`, with the
+ * @throws {FallbackError} when traefik does not show the router within `timeoutMs`, with the
  *   configuration to add.
  */
 export async function checkFallbackRouter(
@@ -142,7 +142,7 @@ export async function checkFallbackRouter(
     entryPoint: options.entryPoint,
     url: `http://<this host>:${port}`,
   });
-  throw new ConfigError(
+  throw new FallbackError(
     `the external traefik has no catch-all router to this process's fallback on port ${port}; ` +
       `add it to traefik's dynamic configuration: ${JSON.stringify(example)}`,
   );

@@ -166,12 +166,24 @@ export async function startTraefik(options: StartTraefikOptions): Promise<Traefi
     exited.then((status) => {
       if (stopping || current !== child) return;
       log(`traefik (pid ${current.pid}) exited with code ${status.code}`);
-      if (options.restart === false) return;
+      if (options.restart === false || supervising) return; // the running loop restarts it
       supervise();
     });
   }
 
+  // One restart loop at a time: an instance that exits while the loop waits for it to be
+  // ready is the loop's to restart, not a second loop's (two loops doubled the instances).
+  let supervising = false;
   async function supervise(): Promise<void> {
+    supervising = true;
+    try {
+      await restartUntilReady();
+    } finally {
+      supervising = false;
+    }
+  }
+
+  async function restartUntilReady(): Promise<void> {
     let delay = 500;
     while (!stopping) {
       await new Promise((r) => setTimeout(r, delay));
