@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { lineChart } from "./plot.ts";
 import { parseWrk } from "./throughput.ts";
 import { percentile } from "./workload.ts";
+import { selected } from "./peers.ts";
+import { hasRouter, routerTotal, takeoverWatcher, type TraefikAccess } from "./takeover.ts";
+import { routerName } from "../lib/core/names.ts";
 
 Deno.test("parseWrk reads requests/s and latency percentiles in any unit", () => {
   const text = [
@@ -32,4 +35,68 @@ Deno.test("lineChart draws one line and legend entry per series, escaped", () =>
   assert.equal(svg.match(/stroke-dasharray/g)?.length, 1);
   assert.equal(svg.match(/<circle/g)?.length, 5);
   assert.ok(svg.includes("a&lt;b"));
+});
+
+Deno.test("selected keeps names containing any comma-separated part, or all without one", () => {
+  const rows: [string, string | undefined, boolean][] = [
+    ["this proxy, etcd", undefined, true],
+    ["this proxy, etcd", "", true],
+    ["this proxy, etcd", "file,etcd", true],
+    ["this proxy, file, no fallback", "no fallback", true],
+    ["Python jupyterhub-traefik-proxy 2.1, redis", "file", false],
+    ["this proxy, redis", "file,", false],
+  ];
+  for (const [name, only, want] of rows) {
+    assert.equal(selected(name, only), want, `${name} ${only}`);
+  }
+});
+
+/** A stand-in for traefik's API: basicAuth u:p, the overview and single routers. */
+function fakeTraefik(routers: Set<string>) {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    if (request.headers.get("authorization") !== "Basic " + btoa("u:p")) {
+      return new Response("no", { status: 401 });
+    }
+    const path = new URL(request.url).pathname;
+    if (path === "/api/overview") {
+      return Response.json({ http: { routers: { total: routers.size } } });
+    }
+    const name = path.replace("/api/http/routers/", "");
+    return routers.has(name) ? Response.json({ name }) : new Response("", { status: 404 });
+  });
+  const access: TraefikAccess = {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    username: "u",
+    password: "p",
+    provider: "file",
+  };
+  return { access, close: () => server.shutdown() };
+}
+
+Deno.test("takeoverWatcher resolves each route once traefik has its router", async () => {
+  const routers = new Set<string>([`${routerName("/user/old/")}@file`]);
+  const traefik = fakeTraefik(routers);
+  const watcher = takeoverWatcher(traefik.access);
+  try {
+    const t0 = performance.now();
+    const old = watcher.watch("/user/old/", t0);
+    const late = watcher.watch("/user/late/", t0);
+    const never = watcher.watch("/user/never/", t0);
+    const other = watcher.watch("/user/other/", t0);
+    assert.ok((await old) < 100, "already there: the first poll finds it");
+    await new Promise((r) => setTimeout(r, 150));
+    routers.add(`${routerName("/user/late/")}@redis`); // another provider: not taken over
+    routers.add(`${routerName("/user/late/")}@file`);
+    const lateMs = await late;
+    assert.ok(lateMs >= 150 && lateMs < 400, `late: ${lateMs}`);
+    routers.add(`${routerName("/user/other/")}@file`);
+    assert.ok((await other) >= lateMs);
+    await watcher.stop();
+    assert.ok(Number.isNaN(await never));
+    assert.equal(await hasRouter(traefik.access, "/user/late/"), true);
+    assert.equal(await routerTotal(traefik.access), 4);
+  } finally {
+    await watcher.stop();
+    await traefik.close();
+  }
 });

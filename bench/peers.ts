@@ -1,13 +1,22 @@
 /**
  * The proxies the benchmark compares, each started fresh on free loopback ports and driven
- * through configurable-http-proxy's REST API.
+ * through configurable-http-proxy's REST API. Our peers run with the fallback (the CLI's
+ * default) except "this proxy, file, no fallback" (`--no-fallback`: traefik only), each with a
+ * known traefik API (`--traefik-api-url`, `--traefik-api-password`) so that the benchmark can
+ * see when traefik has taken a route over.
  *
  * @module
  */
 
-import { canConnect, startCli } from "../tests/cli_helpers.ts";
+import { canConnect, SHIM } from "../tests/cli_helpers.ts";
 import { freePort } from "../tests/helpers.ts";
 import { startEtcd, startRedis, type StoreServer } from "../tests/stores.ts";
+import { fileStore } from "../providers/file.ts";
+import { redisStore } from "../providers/redis.ts";
+import { etcdStore } from "../providers/etcd.ts";
+import type { Store } from "../lib/core/store.ts";
+import type { Route } from "../lib/core/types.ts";
+import type { TraefikAccess } from "./takeover.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 /** configurable-http-proxy as installed by `./setup.sh bench`. */
@@ -22,8 +31,24 @@ export interface Running {
   apiUrl: string;
   /** Process whose resident memory is reported (the manager, not traefik). */
   pid: number;
+  /** `performance.now()` just before the manager process was spawned (after any prefill). */
+  spawnedAt: number;
+  /** This proxy's traefik API (our peers only), to see when traefik has a route. */
+  traefik?: TraefikAccess;
+  /** True when this proxy's fallback serves routes until traefik has them. */
+  fallback: boolean;
   /** Stops everything it started. */
   stop(): Promise<void>;
+}
+
+/** Options of `Peer.start`. */
+export interface StartOptions {
+  /**
+   * Routes the store holds before the process starts (written through the library in one
+   * batch; configurable-http-proxy, which keeps them in memory, gets them through its API
+   * right after its start).
+   */
+  routes?: Route[];
 }
 
 /** A proxy to compare. */
@@ -32,8 +57,10 @@ export interface Peer {
   name: string;
   /** Whose data plane it uses (peers sharing one are measured once). */
   dataPlane: "configurable-http-proxy" | "traefik";
+  /** True when `start` takes `routes` (not the Python proxy). */
+  prefill: boolean;
   /** Starts it. */
-  start(): Promise<Running>;
+  start(options?: StartOptions): Promise<Running>;
 }
 
 async function waitPort(port: number, ms = 30_000): Promise<void> {
@@ -63,22 +90,180 @@ async function stopChild(child: Deno.ChildProcess): Promise<void> {
   await child.status;
 }
 
-function ours(name: string, store?: () => Promise<[StoreServer, string[]]>): Peer {
+/** Our CLI, started as JupyterHub starts it (tests/bin/configurable-http-proxy). */
+interface OurCli {
+  child: Deno.ChildProcess;
+  publicUrl: string;
+  apiUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts our CLI with `flags` and waits up to `upMs` for its public and API ports (unlike
+ * tests/cli_helpers.ts's `startCli`, it stops the process when it does not come up).
+ */
+async function startOurCli(flags: string[], upMs: number): Promise<OurCli> {
+  const [port, apiPort] = [freePort(), freePort()];
+  const child = new Deno.Command(SHIM, {
+    args: [
+      ...flags,
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--api-ip",
+      "127.0.0.1",
+      "--api-port",
+      String(apiPort),
+      "--error-target",
+      `http://127.0.0.1:${freePort()}/hub/error`,
+      "--log-level",
+      "warn",
+    ],
+    env: { CONFIGPROXY_AUTH_TOKEN: "secret" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const decoder = new TextDecoder();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) output = (output + decoder.decode(chunk)).slice(-4000);
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let exited = false;
+  child.status.then(() => exited = true);
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // gone
+    }
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+    }, 15_000);
+    await child.status;
+    clearTimeout(timer);
+    await pumps;
+  };
+  const deadline = performance.now() + upMs;
+  while (!(await canConnect(port) && await canConnect(apiPort))) {
+    if (exited || performance.now() > deadline) {
+      await stop();
+      throw new Error(
+        `the CLI did not come up within ${upMs / 1000} s: ${output.trim().slice(-300)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    child,
+    publicUrl: `http://127.0.0.1:${port}`,
+    apiUrl: `http://127.0.0.1:${apiPort}`,
+    stop,
+  };
+}
+
+/** Where routes live for one of our peers. */
+export type StoreKind = "file" | "redis" | "etcd";
+
+/** A store for the CLI: its flags, its server (redis, etcd) and a library handle on it. */
+interface StoreSetup {
+  flags: string[];
+  server?: StoreServer;
+  open(): Promise<Store>;
+}
+
+async function storeSetup(kind: StoreKind, dir: string): Promise<StoreSetup> {
+  if (kind === "file") {
+    const path = `${dir}/rules.toml`;
+    return { flags: ["--dynamic-config-file", path], open: () => fileStore({ path }) };
+  }
+  if (kind === "redis") {
+    const server = await startRedis();
+    return {
+      flags: ["--provider", "redis", "--redis-url", server.url],
+      server,
+      open: () => redisStore({ url: server.url }),
+    };
+  }
+  const server = await startEtcd();
+  return {
+    flags: ["--provider", "etcd", "--etcd-url", server.url],
+    server,
+    open: () => etcdStore({ urls: [server.url] }),
+  };
+}
+
+/** How one of our peers is run. */
+interface OursOptions {
+  /** The store. */
+  store: StoreKind;
+  /** The fallback (default on, as in the CLI); false passes `--no-fallback`. */
+  fallback?: boolean;
+  /** `--traefik-reads-store`: traefik reads redis itself, not a file fed from it. */
+  traefikReadsStore?: boolean;
+}
+
+function ours(name: string, options: OursOptions): Peer {
+  const fallback = options.fallback ?? true;
   return {
     name,
     dataPlane: "traefik",
-    async start() {
-      const [server, flags] = store ? await store() : [undefined, []];
-      const cli = await startCli(flags);
-      return {
-        publicUrl: cli.publicUrl,
-        apiUrl: cli.apiUrl,
-        pid: cli.child.pid,
-        async stop() {
-          await cli.stop();
-          await server?.stop();
-        },
-      };
+    prefill: true,
+    async start(start = {}) {
+      const dir = await Deno.makeTempDir({ prefix: "jhtp-bench-" });
+      let setup: StoreSetup | undefined;
+      try {
+        setup = await storeSetup(options.store, dir);
+        if (start.routes) {
+          const store = await setup.open();
+          await store.apply({ set: start.routes });
+          await store.close();
+        }
+        const traefik: TraefikAccess = {
+          url: `http://127.0.0.1:${freePort()}`,
+          username: "jupyterhub",
+          password: crypto.randomUUID(),
+          provider: options.traefikReadsStore ? options.store : "file",
+        };
+        const flags = [
+          ...setup.flags,
+          ...(fallback ? [] : ["--no-fallback"]),
+          ...(options.traefikReadsStore ? ["--traefik-reads-store"] : []),
+          ...(start.routes ? ["--check-route-timeout", "300"] : []),
+          "--traefik-api-url",
+          traefik.url,
+          "--traefik-api-password",
+          traefik.password,
+        ];
+        const spawnedAt = performance.now();
+        // JupyterHub gives the proxy 15 s; a start on a large table may take longer, which the
+        // restart reports (as a time until routable past 15 s) rather than fails.
+        const cli = await startOurCli(flags, start.routes ? 120_000 : 30_000);
+        const server = setup.server;
+        return {
+          publicUrl: cli.publicUrl,
+          apiUrl: cli.apiUrl,
+          pid: cli.child.pid,
+          spawnedAt,
+          traefik,
+          fallback,
+          async stop() {
+            await cli.stop();
+            await server?.stop();
+            await Deno.remove(dir, { recursive: true }).catch(() => {});
+          },
+        };
+      } catch (error) {
+        await setup?.server?.stop();
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+        throw error;
+      }
     },
   };
 }
@@ -87,10 +272,13 @@ function python(provider: "file" | "redis"): Peer {
   return {
     name: `Python jupyterhub-traefik-proxy 2.1, ${provider}`,
     dataPlane: "traefik",
-    async start() {
+    prefill: false,
+    async start(start = {}) {
+      if (start.routes) throw new Error("the Python peer starts empty");
       const redis = provider === "redis" ? await startRedis() : undefined;
       const workdir = await Deno.makeTempDir({ prefix: "jhtp-python-" });
       const [publicPort, apiPort, traefikApiPort] = [freePort(), freePort(), freePort()];
+      const spawnedAt = performance.now();
       const child = process(PYTHON, [
         `${ROOT}bench/python_peer.py`,
         JSON.stringify({
@@ -107,6 +295,8 @@ function python(provider: "file" | "redis"): Peer {
         publicUrl: `http://127.0.0.1:${publicPort}`,
         apiUrl: `http://127.0.0.1:${apiPort}`,
         pid: child.pid,
+        spawnedAt,
+        fallback: false,
         async stop() {
           await stopChild(child);
           await redis?.stop();
@@ -117,47 +307,85 @@ function python(provider: "file" | "redis"): Peer {
   };
 }
 
-/** Every peer, in the order they are run. */
-export const PEERS: Peer[] = [
-  {
-    name: "configurable-http-proxy 5.3 (memory)",
-    dataPlane: "configurable-http-proxy",
-    async start() {
-      const [port, apiPort] = [freePort(), freePort()];
-      const child = process(CHP, [
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--api-ip",
-        "127.0.0.1",
-        "--api-port",
-        String(apiPort),
-        "--log-level",
-        "error",
-      ], { CONFIGPROXY_AUTH_TOKEN: "secret" });
+/** Adds `routes` through configurable-http-proxy's REST API, 50 at a time. */
+async function postAll(apiUrl: string, routes: Route[]): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: 50 }, async () => {
+    while (next < routes.length) {
+      const route = routes[next++];
+      const response = await fetch(`${apiUrl}/api/routes${route.routespec.replace(/\/$/, "")}`, {
+        method: "POST",
+        headers: { authorization: "token secret" },
+        body: JSON.stringify({ target: route.target, ...route.data }),
+      });
+      await response.body?.cancel();
+      if (response.status !== 201) throw new Error(`POST ${route.routespec}: ${response.status}`);
+    }
+  }));
+}
+
+/** configurable-http-proxy, JupyterHub's default (in memory). */
+export const CHP_PEER: Peer = {
+  name: "configurable-http-proxy 5.3 (memory)",
+  dataPlane: "configurable-http-proxy",
+  prefill: true,
+  async start(start = {}) {
+    const [port, apiPort] = [freePort(), freePort()];
+    const spawnedAt = performance.now();
+    const child = process(CHP, [
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--api-ip",
+      "127.0.0.1",
+      "--api-port",
+      String(apiPort),
+      "--log-level",
+      "error",
+    ], { CONFIGPROXY_AUTH_TOKEN: "secret" });
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    try {
       await waitPort(apiPort);
-      return {
-        publicUrl: `http://127.0.0.1:${port}`,
-        apiUrl: `http://127.0.0.1:${apiPort}`,
-        pid: child.pid,
-        stop: () => stopChild(child),
-      };
-    },
+      if (start.routes) await postAll(apiUrl, start.routes);
+    } catch (error) {
+      await stopChild(child);
+      throw error;
+    }
+    return {
+      publicUrl: `http://127.0.0.1:${port}`,
+      apiUrl,
+      pid: child.pid,
+      spawnedAt,
+      fallback: false,
+      stop: () => stopChild(child),
+    };
   },
-  ours("this proxy, file"),
-  ours("this proxy, redis", async () => {
-    const server = await startRedis();
-    return [server, ["--provider", "redis", "--redis-url", server.url]];
-  }),
-  ours("this proxy, redis, traefik reads redis", async () => {
-    const server = await startRedis();
-    return [server, ["--provider", "redis", "--redis-url", server.url, "--traefik-reads-store"]];
-  }),
-  ours("this proxy, etcd", async () => {
-    const server = await startEtcd();
-    return [server, ["--provider", "etcd", "--etcd-url", server.url]];
-  }),
-  python("file"),
-  python("redis"),
+};
+
+/** This proxy on each store, with the fallback (the default) unless the name says otherwise. */
+export const OURS: Peer[] = [
+  ours("this proxy, file", { store: "file" }),
+  ours("this proxy, file, no fallback", { store: "file", fallback: false }),
+  ours("this proxy, redis", { store: "redis" }),
+  ours("this proxy, redis, traefik reads redis", { store: "redis", traefikReadsStore: true }),
+  ours("this proxy, etcd", { store: "etcd" }),
 ];
+
+/** Every peer, in the order they are run. */
+export const PEERS: Peer[] = [CHP_PEER, ...OURS, python("file"), python("redis")];
+
+/**
+ * True when `name` contains one of the comma-separated substrings of `only` (or `only` is
+ * empty): `--only=file,configurable`.
+ *
+ * @example
+ * ```ts
+ * import { selected } from "./peers.ts";
+ * selected("this proxy, etcd", "file,etcd"); // true
+ * ```
+ */
+export function selected(name: string, only: string | undefined): boolean {
+  if (!only) return true;
+  return only.split(",").some((part) => part !== "" && name.includes(part));
+}

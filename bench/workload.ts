@@ -1,12 +1,15 @@
 /**
  * The routing-table workload: fill a proxy with N routes at concurrency C, then add a further
  * sample of routes at N existing, timing each from the start of its POST until a request
- * through the public port reaches the backend.
+ * through the public port reaches the backend. With this proxy's fallback, each sample route is
+ * also timed from the start of its POST until traefik has taken it over (bench/takeover.ts).
  *
  * @module
  */
 
 import type { Running } from "./peers.ts";
+import { hasRouter, pollUntil, takeoverWatcher } from "./takeover.ts";
+import type { Route } from "../lib/core/types.ts";
 
 /** One result row. */
 export interface WorkloadResult {
@@ -14,9 +17,9 @@ export interface WorkloadResult {
   n: number;
   /** Concurrency. */
   c: number;
-  /** Routes added while filling (less than `n` when the time cap ran out). */
+  /** Routes added while filling (less than `n` when the time cap ran out; `n` when prefilled). */
   filled: number;
-  /** Time until all filled routes were routable, ms. */
+  /** Time until all filled routes were routable, ms (NaN when prefilled). */
   fillMs: number;
   /** Add-to-routable p50 and p99 at `n` existing routes, ms. */
   p50: number;
@@ -32,6 +35,15 @@ export interface WorkloadResult {
   toDelete: number;
   /** Resident memory of the manager process at `filled` routes, MB. */
   rssMb: number;
+  /**
+   * With the fallback: from the start of a sample route's POST until traefik's API has its
+   * router, median, ms (NaN without the fallback, or when none was taken over in 60 s).
+   */
+  takeoverP50: number;
+  /** See `takeoverP50`: the slowest. */
+  takeoverMax: number;
+  /** Sample routes traefik had not taken over within 60 s. */
+  takeoverMissed: number;
 }
 
 /** Options of `runWorkload`. */
@@ -46,6 +58,29 @@ export interface WorkloadOptions {
   capMs: number;
   /** Routes added (and timed) at N existing. */
   sample?: number;
+  /**
+   * The proxy was started on `fillRoutes(n, target)` (`Peer.start({ routes })`): no fill, the
+   * sample starts once the last of them is served (with traefik, by traefik).
+   */
+  prefilled?: boolean;
+}
+
+/**
+ * The N routes a workload fills (`/user/b<i>/`), as route records for `Peer.start`.
+ *
+ * @example
+ * ```ts
+ * import { fillRoutes } from "./workload.ts";
+ * fillRoutes(2, "http://127.0.0.1:9000")[1].routespec; // "/user/b1/"
+ * ```
+ */
+export function fillRoutes(n: number, target = ""): Route[] {
+  return Array.from({ length: n }, (_, i) => ({
+    routespec: `/user/b${i}/`,
+    target,
+    data: { user: `b${i}`, server_name: "" },
+    lastActivity: new Date().toISOString(),
+  }));
 }
 
 /**
@@ -80,8 +115,29 @@ async function routable(url: string): Promise<void> {
   }
 }
 
-/** Adds `/user/<user>` through the API; resolves to ms until it is routable. */
-export async function addTimed(proxy: Running, user: string, target: string): Promise<number> {
+/** An add, timed. */
+export interface TimedAdd {
+  /** `performance.now()` at the start of its POST. */
+  since: number;
+  /** ms from then until it was routable. */
+  ms: number;
+}
+
+/**
+ * Adds `/user/<user>` through the API; resolves to the start of its POST and the ms until it
+ * is routable.
+ *
+ * @example
+ * ```ts
+ * import { addUntilRoutable } from "./workload.ts";
+ * // const { since, ms } = await addUntilRoutable(proxy, "alice", backend.url);
+ * ```
+ */
+export async function addUntilRoutable(
+  proxy: Running,
+  user: string,
+  target: string,
+): Promise<TimedAdd> {
   const t0 = performance.now();
   const response = await call(proxy, "POST", `/user/${user}`, {
     target,
@@ -92,7 +148,20 @@ export async function addTimed(proxy: Running, user: string, target: string): Pr
   await response.body?.cancel();
   if (response.status !== 201) throw new Error(`POST /user/${user}: ${response.status}`);
   await routable(`${proxy.publicUrl}/user/${user}/`);
-  return performance.now() - t0;
+  return { since: t0, ms: performance.now() - t0 };
+}
+
+/**
+ * Adds `/user/<user>` through the API; resolves to ms until it is routable.
+ *
+ * @example
+ * ```ts
+ * import { addTimed } from "./workload.ts";
+ * // const ms = await addTimed(proxy, "alice", backend.url);
+ * ```
+ */
+export async function addTimed(proxy: Running, user: string, target: string): Promise<number> {
+  return (await addUntilRoutable(proxy, user, target)).ms;
 }
 
 /** Runs `fn` over `names` with `c` at a time, starting none after `deadline`. */
@@ -108,7 +177,16 @@ export async function pool(
   }));
 }
 
-async function rssMb(pid: number): Promise<number> {
+/**
+ * Resident memory of process `pid`, MB (one decimal).
+ *
+ * @example
+ * ```ts
+ * import { rssMb } from "./workload.ts";
+ * // await rssMb(Deno.pid); // e.g. 61.2
+ * ```
+ */
+export async function rssMb(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return Math.round(kb / 102.4) / 10;
@@ -130,24 +208,45 @@ export async function runWorkload(
   const { n, c, target } = options;
   const added: string[] = [];
   const fillStart = performance.now();
-  await pool(
-    Array.from({ length: n }, (_, i) => `b${i}`),
-    c,
-    fillStart + options.capMs,
-    async (user) => {
+  const fill = fillRoutes(n).map((route) => route.data.user as string);
+  if (options.prefilled) {
+    // Started on them: wait until the last is served, by traefik itself where it can tell.
+    const last = `/user/${fill[n - 1]}/`;
+    const traefik = proxy.traefik;
+    const ready = await pollUntil(async () => {
+      const response = await fetch(proxy.publicUrl + last);
+      const text = await response.text();
+      return text.includes('"backend":"bench"') && (!traefik || await hasRouter(traefik, last));
+    }, fillStart);
+    if (Number.isNaN(ready)) throw new Error(`the ${n} routes it started on are not served`);
+    added.push(...fill);
+  } else {
+    await pool(fill, c, fillStart + options.capMs, async (user) => {
       await addTimed(proxy, user, target);
-      added.push(user);
-    },
-  );
-  const fillMs = performance.now() - fillStart;
-  const latencies: number[] = [];
-  if (added.length === n) {
-    const sample = Array.from({ length: options.sample ?? 50 }, (_, i) => `s${i}`);
-    await pool(sample, c, Infinity, async (user) => {
-      latencies.push(await addTimed(proxy, user, target));
       added.push(user);
     });
   }
+  const fillMs = options.prefilled ? NaN : performance.now() - fillStart;
+  const latencies: number[] = [];
+  const takeovers: Promise<number>[] = [];
+  if (added.length === n) {
+    const watcher = proxy.fallback && proxy.traefik ? takeoverWatcher(proxy.traefik) : undefined;
+    const sample = Array.from({ length: options.sample ?? 50 }, (_, i) => `s${i}`);
+    try {
+      await pool(sample, c, Infinity, async (user) => {
+        const { since, ms } = await addUntilRoutable(proxy, user, target);
+        latencies.push(ms);
+        added.push(user);
+        // Not awaited here: the next add starts at once, as without the watcher.
+        if (watcher) takeovers.push(watcher.watch(`/user/${user}/`, since));
+      });
+      await Promise.all(takeovers);
+    } finally {
+      await watcher?.stop();
+    }
+  }
+  const takeover = await Promise.all(takeovers);
+  const taken = takeover.filter((ms) => !Number.isNaN(ms));
   const rss = await rssMb(proxy.pid);
   const g0 = performance.now();
   const all = await (await call(proxy, "GET", "")).json();
@@ -174,5 +273,8 @@ export async function runWorkload(
     deleted,
     toDelete: added.length,
     rssMb: rss,
+    takeoverP50: percentile(taken, 50),
+    takeoverMax: taken.length ? Math.max(...taken) : NaN,
+    takeoverMissed: takeover.length - taken.length,
   };
 }
