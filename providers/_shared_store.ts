@@ -85,7 +85,9 @@ export async function openSharedStore(
         return {
           ...opened,
           startFeed: () =>
-            started ??= feed(paced(file, { intervalMs: FEED_INTERVAL_MS })).then(() => {}),
+            started ??= feed(
+              paced(file, { intervalMs: FEED_INTERVAL_MS, urgent: context.feedUrgent }),
+            ).then(() => {}),
         };
       } catch (error) {
         context.log(

@@ -10,6 +10,8 @@ import type { MirrorTarget } from "../core/store.ts";
 export interface PacedOptions {
   /** The least time between two changes handed on, in ms. */
   intervalMs: number;
+  /** True while someone waits for the target to get the changes: no pause then. */
+  urgent?: () => boolean;
 }
 
 /**
@@ -36,8 +38,9 @@ export function paced(target: MirrorTarget, options: PacedOptions): MirrorTarget
   let last = -Infinity;
   return {
     async apply(change) {
-      const wait = last + options.intervalMs - Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      while (last + options.intervalMs > Date.now() && !options.urgent?.()) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       last = Date.now();
       await target.apply(change);
     },
