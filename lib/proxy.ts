@@ -241,8 +241,6 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       // With the fallback serving every route, traefik may start on the fixed part alone and
       // take the routes over once it runs: a restart on a large table is served at once.
       deferFeed: useFallback,
-      // A deletion or a changed target waits for traefik: its file is written at once then.
-      feedUrgent: () => (router?.waiting ?? 0) > 0,
     });
     cleanups.unshift(() => opened.close());
     const { store, providers, traefikProvider } = opened;

@@ -85,9 +85,7 @@ export async function openSharedStore(
         return {
           ...opened,
           startFeed: () =>
-            started ??= feed(
-              paced(file, { intervalMs: FEED_INTERVAL_MS, urgent: context.feedUrgent }),
-            ).then(() => {}),
+            started ??= feed(paced(file, { intervalMs: FEED_INTERVAL_MS })).then(() => {}),
         };
       } catch (error) {
         context.log(

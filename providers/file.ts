@@ -314,9 +314,7 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
         providers: { file: { filename: fed.path, watch: true } },
         traefikProvider: fed.provider,
         startFeed: () =>
-          started ??= store.mirror(
-            paced(fed, { intervalMs: FEED_INTERVAL_MS, urgent: context.feedUrgent }),
-          ).then((mirror) => {
+          started ??= store.mirror(paced(fed, { intervalMs: FEED_INTERVAL_MS })).then((mirror) => {
             closing.unshift(() => mirror.close());
           }),
         close: () => runAll(closing),

@@ -148,8 +148,6 @@ export interface OpenStoreOptions {
   feed?: boolean;
   /** With `feed`: fill traefik's file only at `OpenedStore.startFeed` (see `StoreContext`). */
   deferFeed?: boolean;
-  /** See `StoreContext.feedUrgent`. */
-  feedUrgent?: () => boolean;
 }
 
 /**
@@ -192,7 +190,6 @@ export async function openStore(
     log: options.log ?? (() => {}),
     feed: options.feed ?? false,
     deferFeed: options.deferFeed ?? false,
-    ...(options.feedUrgent ? { feedUrgent: options.feedUrgent } : {}),
   });
 }
 

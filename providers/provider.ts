@@ -52,11 +52,6 @@ export interface StoreContext {
    * on a large table comes up at once instead of after building every router.
    */
   deferFeed?: boolean;
-  /**
-   * With `deferFeed`: true while a caller waits for traefik to reflect a change (a deletion, a
-   * changed target), so that traefik's file is written at once instead of at its pace.
-   */
-  feedUrgent?: () => boolean;
 }
 
 /**

@@ -10,8 +10,6 @@ import type { MirrorTarget } from "../core/store.ts";
 export interface PacedOptions {
   /** The least time between two changes handed on, in ms. */
   intervalMs: number;
-  /** True while someone waits for the target to get the changes: no pause then. */
-  urgent?: () => boolean;
 }
 
 /**
@@ -38,9 +36,8 @@ export function paced(target: MirrorTarget, options: PacedOptions): MirrorTarget
   let last = -Infinity;
   return {
     async apply(change) {
-      while (last + options.intervalMs > Date.now() && !options.urgent?.()) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const wait = last + options.intervalMs - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       last = Date.now();
       await target.apply(change);
     },

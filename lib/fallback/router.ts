@@ -68,8 +68,6 @@ export interface FallbackRouter {
   readonly size: number;
   /** Number of changes traefik has not yet taken over. */
   readonly pending: number;
-  /** Number of confirmations waiting for traefik now (a deletion, a changed target). */
-  readonly waiting: number;
   /** The route a request goes to, or undefined. */
   match(request: RequestTarget): Route | undefined;
   /** Applies a change from the store (the `Store.mirror` target); the first is the whole table. */
@@ -205,36 +203,24 @@ export function fallbackRouter(options: FallbackRouterOptions): FallbackRouter {
     );
   }
 
-  let waiting = 0;
-  async function onTraefik(confirm: () => Promise<void>): Promise<void> {
-    waiting++;
-    try {
-      await confirm();
-    } finally {
-      waiting--;
-    }
-  }
-
   async function served(route: Route): Promise<void> {
     const spec = route.routespec;
     if (!await indexed(spec, () => index.get(spec)?.target === route.target)) {
-      return onTraefik(() => traefik.served([route]));
+      return traefik.served([route]);
     }
     if (spec === SHADOWED) return;
     const state = unsettled.get(spec);
     // Settled: traefik serves this very target already (the same route added again).
     if (state === undefined) return;
     if (state.fresh && !captured(spec)) return;
-    await onTraefik(() => traefik.served([route]));
+    await traefik.served([route]);
   }
 
   async function removed(routespec: string): Promise<void> {
     const gone = indexed(routespec, () => index.get(routespec) === undefined);
     // An add traefik has not loaded yet shows as "no router" too: first see it loaded.
-    await onTraefik(async () => {
-      await unsettledAdd(routespec);
-      await traefik.removed([routespec]);
-    });
+    await unsettledAdd(routespec);
+    await traefik.removed([routespec]);
     if (!await gone) {
       throw new RouteTimeoutError(routespec, "removed", indexWaitMs);
     }
@@ -253,9 +239,6 @@ export function fallbackRouter(options: FallbackRouterOptions): FallbackRouter {
     },
     get pending() {
       return unsettled.size;
-    },
-    get waiting() {
-      return waiting;
     },
     match: (request) => index.match(request),
     apply(change) {
