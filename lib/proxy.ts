@@ -16,6 +16,7 @@ import { startTraefik, type TraefikProcess } from "./traefik/process.ts";
 import type { RouteConfirmer } from "./core/confirmer.ts";
 import { type TraefikApi, traefikApi } from "./traefik/api.ts";
 import { routeConfirmer } from "./traefik/confirm.ts";
+import { feedConfirmer } from "./traefik/feed_confirmer.ts";
 import { runAll } from "./async/run_all.ts";
 import type { ConfigTree } from "./core/types.ts";
 import { openStore, type ProviderOptions } from "../providers/mod.ts";
@@ -259,7 +260,21 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
         intervalMs,
         signal: abort.signal,
       });
-    let confirm = traefikConfirm();
+    // A traefik fed from a stamped file: one small request per poll confirms every change.
+    const feedWrites = opened.feedWrites;
+    const feedConfirm = (intervalMs?: number): RouteConfirmer => {
+      const confirmer = feedConfirmer(api, {
+        timeoutMs: options.checkRouteTimeoutMs,
+        intervalMs,
+        signal: abort.signal,
+      });
+      const unsubscribe = feedWrites!.subscribe(confirmer.written);
+      cleanups.unshift(() => Promise.resolve(unsubscribe()).then(() => {}));
+      return confirmer;
+    };
+    const confirmerOf = (intervalMs?: number) =>
+      feedWrites ? feedConfirm(intervalMs ?? 20) : traefikConfirm(intervalMs);
+    let confirm = confirmerOf();
     if (useFallback) {
       if (!store.mirror) {
         throw new FallbackError(`the ${store.provider} store cannot be followed`);
@@ -267,7 +282,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       const followed = fallbackRouter({
         traefik: confirm,
         // Following traefik's takeovers needs no haste: a poll every 250 ms.
-        background: traefikConfirm(250),
+        background: confirmerOf(250),
         indexWaitMs: options.checkRouteTimeoutMs,
         signal: abort.signal,
       });

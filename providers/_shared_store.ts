@@ -61,6 +61,7 @@ export async function openSharedStore(
         entryPoint: context.entryPoint,
         fixed: context.fixed,
         records: false, // derived from the store; never read back
+        stamp: true,
       });
       closing.unshift(() => file.close());
       const feed = async (target: MirrorTarget = file) => {
@@ -73,6 +74,7 @@ export async function openSharedStore(
           store,
           providers: { file: { filename: file.path, watch: true } },
           traefikProvider: file.provider,
+          feedWrites: file.written,
           close: () => runAll(closing),
         };
         if (!context.deferFeed) {

@@ -17,6 +17,7 @@ import { mergeChanges } from "../lib/core/route_change.ts";
 import type { KvDiff } from "../lib/core/kv.ts";
 import { coalescer } from "../lib/async/coalesce.ts";
 import {
+  completeRecord,
   groupRecords,
   type KvLayoutOptions,
   misnamedRecords,
@@ -78,6 +79,13 @@ export interface KvClient {
    * `data_json`). Without it, `getPrefix(base)` is used.
    */
   getRecordFields?(base: string): Promise<Map<string, string>>;
+  /**
+   * Optional, for a store where listing a record's keys costs a scan of every key (redis): the
+   * keys of the given records (prefixes without the trailing `/`) read by name, `RECORD_KEYS`,
+   * and the `data/...` keys of the records that have no `data_json` (see `completeRecord`).
+   * Without it, each record is read with `getPrefix`.
+   */
+  getRecords?(records: string[]): Promise<Map<string, string>>;
   /**
    * Applies the changes: every group wholly or not at all, all groups in one transaction where
    * the backend allows it.
@@ -272,20 +280,35 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     }
   }
 
+  // The keys under each record prefix (without its trailing "/"): read by name where the client
+  // can (see `KvClient.getRecords`), else listed record by record.
+  async function readRecordKeys(records: string[]): Promise<Map<string, string>> {
+    if (client.getRecords) {
+      const pairs = await client.getRecords(records);
+      const groups = groupRecords(pairs, layout);
+      const out = new Map<string, string>();
+      for (const record of records) {
+        const own = groups.get(record);
+        if (own) { for (const pair of completeRecord(own, { record, layout })) out.set(...pair); }
+      }
+      return out;
+    }
+    const found = await Promise.all(records.map((record) => client.getPrefix(`${record}/`)));
+    return new Map(found.flatMap((pairs) => [...pairs]));
+  }
+
   async function readRecords(routespecs: string[]) {
     const records = new Map<string, { route?: Route; pairs: Map<string, string> }>();
-    // One read of every record for a large batch, one read per route for a small one.
-    const pairs = routespecs.length > READ_ALL_ABOVE
+    const prefixes = routespecs.map((spec) => recordPrefix(spec, layout).slice(0, -1));
+    // A large batch without reads by name: one read of every record.
+    const pairs = routespecs.length > READ_ALL_ABOVE && !client.getRecords
       ? await client.getPrefix(routesPrefix)
-      : new Map((await Promise.all(
-        routespecs.map((spec) => client.getPrefix(recordPrefix(spec, layout))),
-      )).flatMap((found) => [...found]));
+      : await readRecordKeys(prefixes);
     const groups = groupRecords(pairs, layout);
-    for (const spec of routespecs) {
-      const prefix = recordPrefix(spec, layout).slice(0, -1);
-      const own = groups.get(prefix) ?? new Map<string, string>();
-      records.set(spec, { route: routeFromRecord(own, prefix), pairs: own });
-    }
+    routespecs.forEach((spec, i) => {
+      const own = groups.get(prefixes[i]) ?? new Map<string, string>();
+      records.set(spec, { route: routeFromRecord(own, prefixes[i]), pairs: own });
+    });
     return records;
   }
 
@@ -359,11 +382,8 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     if (cache.dirty.size > 0) {
       const records = [...cache.dirty];
       const ticket = cache.beginRead();
-      const found = await wrap(
-        "read routes",
-        () => Promise.all(records.map((record) => client.getPrefix(`${record}/`))),
-      );
-      return cache.loadRecords(records, new Map(found.flatMap((pairs) => [...pairs])), ticket);
+      const found = await wrap("read routes", () => readRecordKeys(records));
+      return cache.loadRecords(records, found, ticket);
     }
     return true;
   }
@@ -443,7 +463,7 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
       const record = recordPrefix(routespec, layout).slice(0, -1);
       // A whole-table load is not worth it for one route: use the cache only once it is loaded.
       if (cache.loaded && await refresh()) return cache.record(record);
-      const pairs = await wrap("read a route", () => client.getPrefix(`${record}/`));
+      const pairs = await wrap("read a route", () => readRecordKeys([record]));
       return routeFromRecord(pairs, record);
     },
     apply(change: RouteChange) {
@@ -458,6 +478,7 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
       }
       let fed = new Map<string, Route>();
       let stopped = false;
+      let first = true; // the target gets the table even when it is empty
       // One pass: bring the copy up to date, then hand the target what differs from what it
       // was given last. The copy's routes are the same objects while their records are unchanged.
       const passes = coalescer<void>({
@@ -468,7 +489,10 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
           const set: Route[] = [];
           for (const [spec, route] of table) if (fed.get(spec) !== route) set.push(route);
           const gone = [...fed.keys()].filter((spec) => !table.has(spec));
-          if (set.length > 0 || gone.length > 0) await target.apply({ set, delete: gone });
+          if (first || set.length > 0 || gone.length > 0) {
+            await target.apply({ set, delete: gone });
+          }
+          first = false;
           fed = table;
         },
       });

@@ -7,6 +7,7 @@
 
 import type { Store } from "../lib/core/store.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
+import type { FeedWrites } from "../lib/core/feed_stamp.ts";
 
 export type { Store } from "../lib/core/store.ts";
 export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
@@ -91,6 +92,12 @@ export interface OpenedStore {
    * the file holds the whole table. Absent when there is nothing to start.
    */
   startFeed?(): Promise<void>;
+  /**
+   * The writes of the file traefik is fed from, each stamped with its number
+   * (`feedStampConfig`): traefik's API then tells which one it has applied. Absent when traefik
+   * reads the store itself.
+   */
+  readonly feedWrites?: FeedWrites;
   /** Waits for pending writes and closes everything `open` opened. */
   close(): Promise<void>;
 }

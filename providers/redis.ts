@@ -9,7 +9,7 @@
 
 import { createClient } from "redis";
 import { StoreError } from "../lib/core/errors.ts";
-import { RECORD_FIELDS } from "../lib/core/kv_layout.ts";
+import { RECORD_FIELDS, RECORD_KEYS } from "../lib/core/kv_layout.ts";
 import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
 import type { KvDiff } from "../lib/core/kv.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
@@ -104,6 +104,27 @@ for _, pair in ipairs(datakeys) do
   if not typed[pair[1]] then wanted[#wanted + 1] = pair[2] end
 end
 return mget_pairs(wanted)
+`;
+
+// The keys of the records ARGV[1], ARGV[3]... read by name (RECORD_KEYS): no listing of the
+// keyspace, except for the data/... keys (glob in ARGV[2], ARGV[4]...) of records that have a
+// routespec and no data_json (the Python proxy's).
+const READ_RECORDS = `${MGET_PAIRS}
+local names = { ${RECORD_KEYS.map((field) => JSON.stringify(field)).join(", ")} }
+local wanted = {}
+for i = 1, #ARGV, 2 do
+  for _, name in ipairs(names) do wanted[#wanted + 1] = ARGV[i] .. '/' .. name end
+end
+local out = mget_pairs(wanted)
+local found = {}
+for i = 1, #out, 2 do found[out[i]] = true end
+for i = 1, #ARGV, 2 do
+  if found[ARGV[i] .. '/routespec'] and not found[ARGV[i] .. '/data_json'] then
+    local more = mget_pairs(redis.call('KEYS', ARGV[i + 1]))
+    for j = 1, #more do out[#out + 1] = more[j] end
+  end
+end
+return out
 `;
 
 function glob(prefix: string): string {
@@ -307,6 +328,8 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
     provider: "redis",
     getPrefix: (prefix: string) => evalPairs(READ_PREFIX, [glob(prefix)]),
     getRecordFields: (base: string) => evalPairs(READ_RECORD_FIELDS, [base, glob(base)]),
+    getRecords: (records: string[]) =>
+      evalPairs(READ_RECORDS, records.flatMap((record) => [record, glob(`${record}/data/`)])),
     async commit(groups: KvDiff[]) {
       const multi = client.multi();
       const marked = watching?.mark(groups);

@@ -2,7 +2,9 @@
 // traefik serves it give the same answers; a route hammered while it is added and traefik
 // reloads never reaches the hub; websockets, large bodies and a target that is down.
 import assert from "node:assert/strict";
-import { addRoute, type RunningProxy, startProxy } from "../mod.ts";
+import { addRoute, deleteRoute, type RunningProxy, startProxy } from "../mod.ts";
+import { routerName, serviceName } from "../lib/core/names.ts";
+import { startEtcd, startRedis } from "./stores.ts";
 import { routeConfirmer } from "../lib/traefik/confirm.ts";
 import { internalHandler } from "../lib/chp/internal_handler.ts";
 import { proxyOptions } from "../lib/chp/proxy_options.ts";
@@ -11,7 +13,7 @@ import { cliSettings } from "../lib/chp/settings.ts";
 import { parseFlags } from "../lib/chp/flags.ts";
 import { rawRequestPath } from "../lib/core/request_path.ts";
 import type { Route } from "../lib/core/types.ts";
-import { freePort, rawGet, startBackend } from "./helpers.ts";
+import { freePort, rawGet, startBackend, waitFor } from "./helpers.ts";
 
 /** A backend that answers with what it received. */
 function startEcho(name: string) {
@@ -464,3 +466,60 @@ Deno.test("fallback: https targets are reached with --client-ssl-ca (JupyterHub'
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// traefik's takeover is read from the stamp of the file it is fed: when the fallback has nothing
+// pending, traefik's own API has every router; a changed target and a deletion answer once
+// traefik has applied them.
+for (const kind of ["file", "redis", "etcd"] as const) {
+  Deno.test(`fallback, ${kind}: a takeover confirmed by the feed's stamp is traefik's own state`, async () => {
+    const server = kind === "redis"
+      ? await startRedis()
+      : kind === "etcd"
+      ? await startEtcd()
+      : undefined;
+    const backends = [startBackend("one"), startBackend("two")];
+    let proxy: RunningProxy | undefined;
+    try {
+      proxy = await startProxy({
+        provider: kind === "redis"
+          ? { kind, url: server!.url }
+          : kind === "etcd"
+          ? { kind, urls: [server!.url] }
+          : { kind: "file" },
+        publicAddress: `127.0.0.1:${freePort()}`,
+        apiAddress: `127.0.0.1:${freePort()}`,
+        checkRouteTimeoutMs: 20_000,
+      });
+      const running = proxy;
+      const routerOf = async (route: string) => {
+        const name = encodeURIComponent(`${routerName(route)}@file`);
+        return (await running.api.get(`/api/http/routers/${name}`)).status;
+      };
+      const urlOf = async (route: string) => {
+        const name = encodeURIComponent(`${serviceName(route)}@file`);
+        const { status, body } = await running.api.get(`/api/http/services/${name}`);
+        if (status !== 200) return status;
+        return (body as { loadBalancer: { servers: { url: string }[] } }).loadBalancer.servers[0]
+          .url;
+      };
+      const specs = Array.from({ length: 20 }, (_, i) => `/user/t${i}/`);
+      await Promise.all(
+        specs.map((spec) => addRoute(running, { routespec: spec, target: backends[0].url })),
+      );
+      await waitFor(() => running.fallback!.pending === 0, "the takeover of 20 routes", 20_000);
+      for (const spec of specs) {
+        assert.equal(await routerOf(spec), 200, spec);
+        assert.equal(await urlOf(spec), backends[0].url, spec);
+      }
+      // A new target answers once traefik has it, and so does a deletion.
+      await addRoute(running, { routespec: specs[0], target: backends[1].url });
+      assert.equal(await urlOf(specs[0]), backends[1].url);
+      await deleteRoute(running, specs[1]);
+      assert.equal(await routerOf(specs[1]), 404);
+    } finally {
+      await proxy?.stop();
+      for (const backend of backends) await backend.close();
+      await server?.stop();
+    }
+  });
+}

@@ -82,7 +82,8 @@ export function coalescer<T>(options: CoalescerOptions<T>): Coalescer<T> {
         queue.push({ item, resolve, reject });
         if (running) return;
         running = true;
-        done = new Promise<void>((r) => setTimeout(r, 0)).then(drain);
+        // After the pushes of the current task: they go in the first batch together.
+        done = Promise.resolve().then(drain);
       });
     },
     async idle() {

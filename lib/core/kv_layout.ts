@@ -183,6 +183,57 @@ function routeFromFields(
  */
 export const RECORD_FIELDS = ["routespec", "target", "data_json", "last_activity"] as const;
 
+/**
+ * Every field a record holds besides its `data/...` keys, as this proxy and the Python proxy
+ * write them: `RECORD_FIELDS` and `router`, `service`, `rule`. A store that cannot list a
+ * record's keys cheaply (redis lists the whole keyspace) reads these by name.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RECORD_FIELDS, RECORD_KEYS } from "./kv_layout.ts";
+ * for (const field of RECORD_FIELDS) assert.ok(RECORD_KEYS.includes(field));
+ * assert.ok(RECORD_KEYS.includes("rule"));
+ * ```
+ */
+export const RECORD_KEYS = [...RECORD_FIELDS, "router", "service", "rule"] as const;
+
+/**
+ * A record read by name (`RECORD_KEYS`), completed with the `data/...` keys its `data_json`
+ * implies: this proxy writes both in one transaction, so the record's keys are then known
+ * without listing them. A record without `data_json` (the Python proxy's) is returned as it is:
+ * its `data/...` keys must have been listed. Returns a new map.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { completeRecord } from "./kv_layout.ts";
+ * const layout = { traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" };
+ * const record = "jupyterhub/routes/router__2Fa_2F";
+ * const pairs = completeRecord(new Map([
+ *   [`${record}/routespec`, "/a/"],
+ *   [`${record}/target`, "http://h:1"],
+ *   [`${record}/data_json`, '{"user":"a"}'],
+ * ]), { record, layout });
+ * assert.equal(pairs.get(`${record}/data/user`), "a");
+ * ```
+ */
+export function completeRecord(
+  pairs: Map<string, string>,
+  options: { record: string; layout: KvLayoutOptions },
+): Map<string, string> {
+  const { record, layout } = options;
+  const out = new Map(pairs);
+  if (!pairs.has(`${record}/data_json`)) return out;
+  const route = routeFromRecord(pairs, record);
+  if (!route) return out;
+  const data = `${record}/data/`;
+  for (const [key, value] of routeKeys(route, layout)) {
+    if (key.startsWith(data) && !out.has(key)) out.set(key, value);
+  }
+  return out;
+}
+
 /** Routes read from key-value pairs, and the records that could not be read. */
 export interface KvRoutes {
   /** Routes by normalised routespec. */

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import {
+  completeRecord,
+  RECORD_KEYS,
   recordPrefix,
   routeChange,
   routeFromRecord,
@@ -117,4 +119,30 @@ Deno.test("routeKeys without traefik's keys writes the record alone, and a later
   const gone = routeChange(route, stored, route, bare);
   assert.ok(gone.delete.includes(`traefik/http/routers/${r}/rule`));
   assert.equal(gone.set.size, 0);
+});
+
+Deno.test("completeRecord adds the data/ keys a record's data_json implies, and only those", () => {
+  const layout = { traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" };
+  const route = {
+    routespec: "/user/a/",
+    target: "http://h:1",
+    data: { user: "a", nested: { n: 1, flag: true } },
+  };
+  const all = routeKeys(route, layout);
+  const record = recordPrefix(route.routespec, layout).slice(0, -1);
+  const byName = new Map(
+    [...all].filter(([key]) => RECORD_KEYS.some((field) => key === `${record}/${field}`)),
+  );
+  const complete = completeRecord(byName, { record, layout });
+  assert.deepEqual(
+    complete,
+    new Map([...all].filter(([key]) => key.startsWith(`${record}/`))),
+    "every key this proxy wrote under the record",
+  );
+  // The Python proxy's record (no data_json) is left as read: its data/ keys were listed.
+  const python = new Map([[`${record}/routespec`, "/user/a/"], [`${record}/target`, "http://h:1"]]);
+  assert.deepEqual(completeRecord(python, { record, layout }), python);
+  // A record without a routespec is not a route: nothing to add.
+  const broken = new Map([[`${record}/data_json`, '{"a":1}']]);
+  assert.deepEqual(completeRecord(broken, { record, layout }), broken);
 });

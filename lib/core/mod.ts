@@ -40,6 +40,13 @@ export {
   routeRule,
 } from "./rule.ts";
 export { rawRequestPath } from "./request_path.ts";
+export {
+  FEED_STAMP_NAME,
+  feedStampConfig,
+  feedStampOf,
+  type FeedWrite,
+  type FeedWrites,
+} from "./feed_stamp.ts";
 export { mergeChanges } from "./route_change.ts";
 export {
   type RequestTarget,
@@ -71,9 +78,11 @@ export {
 } from "./route_config.ts";
 export { diff, flatten, type KvDiff, unflatten } from "./kv.ts";
 export {
+  completeRecord,
   type KvLayoutOptions,
   type KvRoutes,
   RECORD_FIELDS,
+  RECORD_KEYS,
   recordPrefix,
   routeFromRecord,
   routeKeys,

@@ -130,6 +130,9 @@ export function fallbackRouter(options: FallbackRouterOptions): FallbackRouter {
   const indexWaitMs = options.indexWaitMs ?? 10_000;
   const unsettled = new Map<string, Unsettled>();
   const waiters = new Map<string, Set<() => void>>();
+  // The number of the last change the index applied to each routespec (numbers only grow).
+  const versions = new Map<string, number>();
+  let changes = 0;
   const running = new Set<Promise<void>>();
   let generation = 0;
   let loaded = false;
@@ -213,17 +216,59 @@ export function fallbackRouter(options: FallbackRouterOptions): FallbackRouter {
     // Settled: traefik serves this very target already (the same route added again).
     if (state === undefined) return;
     if (state.fresh && !captured(spec)) return;
-    await traefik.served([route]);
+    // A later change to another target (or a deletion) ends the wait: traefik may never
+    // show this target, as the changes can reach its file together.
+    const version = versions.get(spec) ?? 0;
+    await unlessSuperseded(
+      spec,
+      () => (versions.get(spec) ?? 0) > version && index.get(spec)?.target !== route.target,
+      traefik.served([route]),
+    );
   }
 
   async function removed(routespec: string): Promise<void> {
-    const gone = indexed(routespec, () => index.get(routespec) === undefined);
-    // An add traefik has not loaded yet shows as "no router" too: first see it loaded.
-    await unsettledAdd(routespec);
-    await traefik.removed([routespec]);
-    if (!await gone) {
-      throw new RouteTimeoutError(routespec, "removed", indexWaitMs);
-    }
+    // The route set again after this call (the hub adding back a route it found missing)
+    // ends the wait: traefik may never drop its router, as both changes can reach its file
+    // together.
+    const version = versions.get(routespec) ?? 0;
+    await unlessSuperseded(
+      routespec,
+      () => (versions.get(routespec) ?? 0) > version && index.get(routespec) !== undefined,
+      (async () => {
+        const gone = indexed(routespec, () => index.get(routespec) === undefined);
+        // An add traefik has not loaded yet shows as "no router" too: first see it loaded.
+        await unsettledAdd(routespec);
+        await traefik.removed([routespec]);
+        if (!await gone) {
+          throw new RouteTimeoutError(routespec, "removed", indexWaitMs);
+        }
+      })(),
+    );
+  }
+
+  // Settles as `wait` does, or resolves once `superseded` holds after a change to `routespec`
+  // (`wait` is then left to end on its own).
+  function unlessSuperseded(
+    routespec: string,
+    superseded: () => boolean,
+    wait: Promise<void>,
+  ): Promise<void> {
+    let stop = () => {};
+    const later = new Promise<void>((resolve) => {
+      const check = () => {
+        if (superseded()) resolve();
+        else waitFor();
+      };
+      const waitFor = () => {
+        let set = waiters.get(routespec);
+        if (!set) waiters.set(routespec, set = new Set());
+        set.add(check);
+      };
+      stop = () => waiters.get(routespec)?.delete(check);
+      waitFor();
+    });
+    wait.catch(() => {}); // a superseded wait may still reject later: nobody listens then
+    return Promise.race([wait, later]).finally(stop);
   }
 
   // Waits for the takeover of the change before a pending deletion of `routespec` (or of a
@@ -260,7 +305,12 @@ export function fallbackRouter(options: FallbackRouterOptions): FallbackRouter {
         track(spec, false, () => background.removed([spec]), true);
       }
       index.apply(change);
-      for (const spec of changed) wake(spec);
+      for (const spec of changed) {
+        versions.set(spec, ++changes);
+        wake(spec);
+        // A deleted routespec nobody waits on is forgotten (a missing version reads as 0).
+        if (index.get(spec) === undefined && !waiters.has(spec)) versions.delete(spec);
+      }
       return Promise.resolve();
     },
     confirm: {

@@ -180,3 +180,43 @@ Deno.test("a change traefik was not seen to take over leaves the routespec waiti
   traefik.release();
   await again;
 });
+
+Deno.test("a deletion ends its wait when the route is set again (the changes may reach traefik together)", async () => {
+  // Deleted, then added back before traefik's next write: traefik may never drop the router.
+  const { router, traefik, background } = await started([route("/user/a/")]);
+  await router.apply({ delete: ["/user/a/"] });
+  const deleted = router.confirm.removed(["/user/a/"]);
+  assert.equal(await state(deleted), "waiting");
+  await router.apply({ set: [route("/user/a/")] });
+  assert.equal(await state(deleted), "done", "traefik never confirmed the removal");
+  // Both changes merged into one (the fallback never saw the deletion): the same.
+  const merged = router.confirm.removed(["/user/a/"]);
+  assert.equal(await state(merged), "waiting");
+  await router.apply({ set: [route("/user/a/", 9001)] });
+  assert.equal(await state(merged), "done");
+  traefik.release();
+  await background.drain();
+  await traefik.drain();
+  await router.close();
+});
+
+Deno.test("a deletion alone, or a change that is not its own target, does not end a wait", async () => {
+  const { router, traefik, background } = await started([route("/user/a/"), route("/user/b/")]);
+  const deleted = router.confirm.removed(["/user/a/"]);
+  await router.apply({ delete: ["/user/a/"] }); // the deletion itself reaches the fallback later
+  assert.equal(await state(deleted), "waiting");
+  // A changed target waits for traefik; the same target set again does not end that wait, a
+  // deletion does.
+  await router.apply({ set: [route("/user/b/", 9001)] });
+  const changed = router.confirm.served([route("/user/b/", 9001)]);
+  assert.equal(await state(changed), "waiting");
+  await router.apply({ set: [{ ...route("/user/b/", 9001), data: { n: 1 } }] });
+  assert.equal(await state(changed), "waiting");
+  await router.apply({ delete: ["/user/b/"] });
+  assert.equal(await state(changed), "done");
+  traefik.release();
+  assert.equal(await state(deleted), "done");
+  await background.drain();
+  await traefik.drain();
+  await router.close();
+});

@@ -39,6 +39,7 @@ export {
 } from "./process.ts";
 export { type TraefikApi, traefikApi, type TraefikApiOptions } from "./api.ts";
 export { routeConfirmer, type RouteConfirmerOptions } from "./confirm.ts";
+export { type FeedConfirmer, feedConfirmer, type FeedConfirmerOptions } from "./feed_confirmer.ts";
 export {
   checkFallbackRouter,
   type CheckFallbackRouterOptions,

@@ -1,0 +1,150 @@
+/**
+ * Confirms route changes on a traefik fed from a file this process writes with a stamp
+ * (`feedStampConfig`): a change is taken over once a write that holds it is the one traefik has
+ * applied. One small request per poll (the stamp router) serves every waiting route, whatever
+ * their number and the table's size, where per-route checks or `/api/rawdata` grow with both.
+ *
+ * @module
+ */
+
+import { RouteTimeoutError } from "../core/errors.ts";
+import { FEED_STAMP_NAME, feedStampOf, type FeedWrite } from "../core/feed_stamp.ts";
+import type { RouteConfirmer } from "../core/confirmer.ts";
+import type { Route } from "../core/types.ts";
+import type { TraefikApi } from "./api.ts";
+
+/** Options of `feedConfirmer`. */
+export interface FeedConfirmerOptions {
+  /** How long to wait for each change, in ms; default 30,000. */
+  timeoutMs?: number;
+  /** Pause between polls, in ms; default 250. */
+  intervalMs?: number;
+  /** Ends the confirmer: pending changes reject with the signal's reason, no more polls. */
+  signal?: AbortSignal;
+}
+
+/** A `RouteConfirmer` told of the feed's writes. */
+export interface FeedConfirmer extends RouteConfirmer {
+  /** Hand it every write of the feed (`FeedWrites.subscribe`). */
+  written(write: FeedWrite): void;
+}
+
+interface Expectation {
+  routespec: string;
+  /** Target to see, or undefined when the route must be gone. */
+  target?: string;
+  /** The first write that holds the change, once written. */
+  write?: number;
+  deadline: number;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * A confirmer over a stamped feed: `served` and `removed` resolve once traefik has applied a
+ * write of the feed that holds the change; they reject with `RouteTimeoutError` after
+ * `timeoutMs`. The stamp is read from `GET /api/http/routers/jupyterhub-feed@file`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { feedConfirmer } from "./feed_confirmer.ts";
+ * import { feedStampConfig } from "../core/feed_stamp.ts";
+ * // A traefik API that has applied write 2.
+ * const stamp = feedStampConfig({ entryPoint: "http", write: 2 }) as {
+ *   http: { routers: Record<string, unknown> };
+ * };
+ * const api = {
+ *   url: "http://127.0.0.1:1",
+ *   get: () => Promise.resolve({ status: 200, body: stamp.http.routers["jupyterhub-feed"] }),
+ * };
+ * const confirmer = feedConfirmer(api, { intervalMs: 1 });
+ * const route = { routespec: "/a/", target: "http://127.0.0.1:9000", data: {} };
+ * confirmer.written({ write: 2, table: new Map([["/a/", route]]) });
+ * await confirmer.served([route]);
+ * await assert.rejects(feedConfirmer(api, { timeoutMs: 5, intervalMs: 1 }).removed(["/b/"]));
+ * ```
+ */
+export function feedConfirmer(api: TraefikApi, options: FeedConfirmerOptions = {}): FeedConfirmer {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const intervalMs = options.intervalMs ?? 250;
+  const signal = options.signal;
+  let latest: FeedWrite | undefined;
+  let pending: Expectation[] = [];
+  let looping = false;
+
+  signal?.addEventListener("abort", () => {
+    for (const e of pending) e.reject(signal.reason);
+    pending = [];
+  }, { once: true });
+
+  function holds(write: FeedWrite, e: Expectation): boolean {
+    return write.table.get(e.routespec)?.target === e.target;
+  }
+
+  function expect(routespec: string, target: string | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const e: Expectation = {
+        routespec,
+        target,
+        deadline: Date.now() + timeoutMs,
+        resolve,
+        reject,
+      };
+      if (latest && holds(latest, e)) e.write = latest.write;
+      pending.push(e);
+      if (!looping) {
+        looping = true;
+        loop();
+      }
+    });
+  }
+
+  async function applied(): Promise<number | undefined> {
+    const { status, body } = await api.get(
+      `/api/http/routers/${encodeURIComponent(`${FEED_STAMP_NAME}@file`)}`,
+    );
+    return status === 200 ? feedStampOf(body) : undefined;
+  }
+
+  async function loop(): Promise<void> {
+    while (pending.length > 0) {
+      let stamp: number | undefined;
+      if (pending.some((e) => e.write !== undefined)) {
+        try {
+          stamp = await applied();
+        } catch {
+          // traefik unreachable for a moment (restarting): keep waiting until the deadline
+        }
+      }
+      const now = Date.now();
+      pending = pending.filter((e) => {
+        if (e.write !== undefined && stamp !== undefined && stamp >= e.write) {
+          e.resolve();
+          return false;
+        }
+        if (now > e.deadline) {
+          e.reject(new RouteTimeoutError(e.routespec, e.target ? "served" : "removed", timeoutMs));
+          return false;
+        }
+        return true;
+      });
+      if (pending.length > 0) await new Promise((r) => setTimeout(r, intervalMs));
+    }
+    looping = false;
+  }
+
+  return {
+    written(write) {
+      latest = write;
+      for (const e of pending) if (e.write === undefined && holds(write, e)) e.write = write.write;
+    },
+    async served(routes: Route[]) {
+      await Promise.all(routes.map((r) => expect(r.routespec, r.target)));
+    },
+    async removed(routespecs: string[]) {
+      await Promise.all(routespecs.map((r) => expect(r, undefined)));
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { fileStore } from "./file.ts";
+import { parseConfig } from "../lib/core/config_format.ts";
+import { routesFromConfig } from "../lib/core/route_config.ts";
+import type { Route } from "../lib/core/types.ts";
+
+const route = (i: number, target = "http://127.0.0.1:9000"): Route => ({
+  routespec: `/user/u${i}/`,
+  target,
+  data: { user: `u${i}`, n: i },
+});
+
+/** The routes the table file itself holds (what the Python proxy or a reader sees). */
+async function inFile(path: string): Promise<string[]> {
+  const config = parseConfig(await Deno.readTextFile(path), "toml");
+  return [...routesFromConfig(config).routes.keys()].sort();
+}
+
+/** A copy of the directory as a crash would leave it (the store is not closed). */
+async function crashCopy(dir: string): Promise<string> {
+  const copy = await Deno.makeTempDir();
+  for await (const entry of Deno.readDir(dir)) {
+    await Deno.copyFile(`${dir}/${entry.name}`, `${copy}/${entry.name}`);
+  }
+  return copy;
+}
+
+Deno.test("file store with a journal: an acknowledged change survives a crash before the rewrite", async () => {
+  const dir = await Deno.makeTempDir();
+  const copies: string[] = [];
+  try {
+    const store = await fileStore({
+      path: `${dir}/rules.toml`,
+      journal: true,
+      compactIntervalMs: 60_000,
+    });
+    await store.apply({ set: [route(1), route(2), route(3)] });
+    await store.apply({ delete: ["/user/u2/"] });
+    await store.apply({ set: [route(3, "http://127.0.0.1:9001")] });
+    assert.deepEqual(await inFile(`${dir}/rules.toml`), [], "not rewritten yet");
+    assert.equal(store.writes, 1);
+    const crashed = await crashCopy(dir);
+    copies.push(crashed);
+    await store.close();
+
+    const skipped: string[] = [];
+    const reopened = await fileStore({
+      path: `${crashed}/rules.toml`,
+      onSkipped: (message) => skipped.push(message),
+    });
+    const routes = await reopened.getAllRoutes();
+    assert.deepEqual([...routes.keys()].sort(), ["/user/u1/", "/user/u3/"]);
+    assert.equal(routes.get("/user/u3/")?.target, "http://127.0.0.1:9001");
+    assert.deepEqual(routes.get("/user/u1/")?.data, { user: "u1", n: 1 });
+    assert.deepEqual(skipped, []);
+    // Without a journal of its own, the store folded the one it found into the file.
+    assert.deepEqual(await inFile(`${crashed}/rules.toml`), ["/user/u1/", "/user/u3/"]);
+    await assert.rejects(Deno.stat(`${crashed}/rules.toml.journal`), Deno.errors.NotFound);
+    await reopened.close();
+  } finally {
+    for (const path of [dir, ...copies]) await Deno.remove(path, { recursive: true });
+  }
+});
+
+Deno.test("file store with a journal: the file is rewritten after the interval, and at close", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/rules.toml`;
+  try {
+    const store = await fileStore({ path, journal: true, compactIntervalMs: 100 });
+    await store.apply({ set: [route(1)] });
+    const deadline = Date.now() + 5_000;
+    while ((await inFile(path)).length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(await inFile(path), ["/user/u1/"]);
+    assert.equal((await Deno.stat(`${path}.journal`)).size, 0, "emptied by the rewrite");
+    await store.apply({ set: [route(2)] });
+    await store.close();
+    assert.deepEqual(await inFile(path), ["/user/u1/", "/user/u2/"]);
+    await assert.rejects(Deno.stat(`${path}.journal`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("file store: an entry cut short by a crash is skipped, the ones before it are applied", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/rules.toml`;
+  try {
+    await (await fileStore({ path })).close();
+    const whole = JSON.stringify({ set: [route(1)] });
+    await Deno.writeTextFile(`${path}.journal`, `${whole}\n{"delete":["/user/u1/"`);
+    const skipped: string[] = [];
+    const store = await fileStore({ path, onSkipped: (message) => skipped.push(message) });
+    assert.deepEqual([...(await store.getAllRoutes()).keys()], ["/user/u1/"]);
+    assert.equal(skipped.length, 1);
+    assert.match(skipped[0], /rules\.toml\.journal: skipped an unfinished last entry/);
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("file store with a journal: changes reach a mirror as they are acknowledged", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = await fileStore({
+      path: `${dir}/rules.toml`,
+      journal: true,
+      compactIntervalMs: 60_000,
+    });
+    const seen: string[] = [];
+    const mirror = await store.mirror({
+      apply(change) {
+        for (const r of change.set ?? []) seen.push(`+${r.routespec}`);
+        for (const spec of change.delete ?? []) seen.push(`-${spec}`);
+        return Promise.resolve();
+      },
+    });
+    await store.apply({ set: [route(1)] });
+    await store.apply({ delete: ["/user/u1/"] });
+    await mirror.close();
+    await store.close();
+    assert.deepEqual(seen, ["+/user/u1/", "-/user/u1/"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
