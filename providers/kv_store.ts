@@ -340,13 +340,13 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
 
   const cache = routeCache(layout);
   // The watch reports to the copy, and wakes the mirror for every record that changed.
-  const followers = new Set<() => void>();
+  // Each follower is told which record changed (undefined: any of them may have).
+  const followers = new Set<(record?: string) => void>();
   const sink: KvWatchSink = {
     changed(key, value) {
       cache.changed(key, value);
-      if (followers.size > 0 && splitRecordKey(key, layout)) {
-        for (const follow of followers) follow();
-      }
+      const parts = followers.size > 0 ? splitRecordKey(key, layout) : undefined;
+      if (parts) { for (const follow of followers) follow(parts[0]); }
     },
     reset() {
       cache.reset();
@@ -476,27 +476,62 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
           `${client.provider}: the routes cannot be followed without a watch of the store`,
         );
       }
+      // What the target was given, by record; the records changed since (all after a reset).
       let fed = new Map<string, Route>();
+      let changed = new Set<string>();
+      let everything = true; // the first pass hands the whole table, even an empty one
       let stopped = false;
-      let first = true; // the target gets the table even when it is empty
       // One pass: bring the copy up to date, then hand the target what differs from what it
-      // was given last. The copy's routes are the same objects while their records are unchanged.
+      // was given last, looking only at the records reported changed: a pass costs the same at
+      // any table size. The copy's routes are the same objects while their records are unchanged.
       const passes = coalescer<void>({
         async commit() {
           await ready;
           if (stopped || !await refresh()) return; // the watch is down: its return wakes us
-          const table = cache.routes();
+          const whole = everything;
+          const records = whole ? undefined : changed;
+          everything = false;
+          changed = new Set();
           const set: Route[] = [];
-          for (const [spec, route] of table) if (fed.get(spec) !== route) set.push(route);
-          const gone = [...fed.keys()].filter((spec) => !table.has(spec));
-          if (first || set.length > 0 || gone.length > 0) {
-            await target.apply({ set, delete: gone });
+          const gone: string[] = [];
+          let next = fed;
+          if (records === undefined) {
+            next = new Map();
+            for (const [record, route] of cache.entries()) {
+              next.set(record, route);
+              if (fed.get(record) !== route) set.push(route);
+            }
+            for (const [record, route] of fed) if (!next.has(record)) gone.push(route.routespec);
           }
-          first = false;
-          fed = table;
+          const updates: [string, Route | undefined][] = [];
+          for (const record of records ?? []) {
+            const now = cache.record(record);
+            const before = fed.get(record);
+            if (now === before) continue;
+            if (before && before.routespec !== now?.routespec) gone.push(before.routespec);
+            if (now) set.push(now);
+            updates.push([record, now]);
+          }
+          if (whole || set.length > 0 || gone.length > 0) {
+            try {
+              await target.apply({ set, delete: gone });
+            } catch (error) {
+              // Not handed on: the next pass hands everything again.
+              everything = true;
+              throw error;
+            }
+          }
+          // Only what the target took counts as fed.
+          for (const [record, route] of updates) {
+            if (route) next.set(record, route);
+            else next.delete(record);
+          }
+          fed = next;
         },
       });
-      const follow = () => {
+      const follow = (record?: string) => {
+        if (record === undefined) everything = true;
+        else changed.add(record);
         passes.push().catch((error) =>
           log(`${client.provider}: cannot pass route changes on: ${(error as Error).message}`)
         );

@@ -49,6 +49,8 @@ export interface RouteCache {
   routes(): Map<string, Route>;
   /** The route of one record prefix (valid only when `loaded` and it is not dirty). */
   record(prefix: string): Route | undefined;
+  /** Every record prefix with its route, skipping invalid records (valid as `routes()`). */
+  entries(): IterableIterator<[string, Route]>;
 }
 
 interface Entry {
@@ -180,6 +182,12 @@ export function routeCache(layout: KvLayoutOptions): RouteCache {
         if (route) out.set(route.routespec, route);
       }
       return out;
+    },
+    *entries() {
+      for (const [record, entry] of entries) {
+        const route = derive(record, entry);
+        if (route) yield [record, route];
+      }
     },
     record(prefix) {
       const entry = entries.get(prefix);
