@@ -281,8 +281,8 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       }
       const followed = fallbackRouter({
         traefik: confirm,
-        // Following traefik's takeovers needs no haste: a poll every 250 ms.
-        background: confirmerOf(250),
+        // Following traefik's takeovers: a poll every 50 ms (one small request with the stamp).
+        background: confirmerOf(feedWrites ? 50 : 250),
         indexWaitMs: options.checkRouteTimeoutMs,
         signal: abort.signal,
       });

@@ -8,7 +8,7 @@
 import { runAll } from "../lib/async/run_all.ts";
 import type { MirrorTarget, Store } from "../lib/core/store.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
-import { FEED_INTERVAL_MS, fileStore } from "./file.ts";
+import { feedIntervalMs, fileStore } from "./file.ts";
 import type { KvStore } from "./kv_store.ts";
 import { paced } from "../lib/async/paced.ts";
 import type { OpenedStore, StoreContext } from "./provider.ts";
@@ -87,7 +87,9 @@ export async function openSharedStore(
         return {
           ...opened,
           startFeed: () =>
-            started ??= feed(paced(file, { intervalMs: FEED_INTERVAL_MS })).then(() => {}),
+            started ??= feed(paced(file, { intervalMs: () => feedIntervalMs(file.size) })).then(
+              () => {},
+            ),
         };
       } catch (error) {
         context.log(

@@ -39,6 +39,9 @@ export async function startCli(
 ): Promise<Cli> {
   const port = options.port ?? freePort();
   const apiPort = options.apiPort ?? freePort();
+  // The CLI's private work directory goes under a directory of the test's own, removed at
+  // stop(): a CLI killed with SIGKILL cannot remove it itself.
+  const tmp = await Deno.makeTempDir({ prefix: "jhtp-cli-" });
   const child = new Deno.Command(SHIM, {
     args: [
       ...extra,
@@ -55,7 +58,7 @@ export async function startCli(
       "--log-level",
       "info",
     ],
-    env: { CONFIGPROXY_AUTH_TOKEN: options.token ?? "secret", ...options.env },
+    env: { CONFIGPROXY_AUTH_TOKEN: options.token ?? "secret", TMPDIR: tmp, ...options.env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -73,6 +76,7 @@ export async function startCli(
     if (exited || Date.now() > deadline) {
       await child.status;
       await pumps;
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
       throw new Error(`the CLI did not come up within 15 s:\n${err}`);
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -92,6 +96,7 @@ export async function startCli(
       }
       const status = await child.status;
       await pumps;
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
       return status.code;
     },
   };

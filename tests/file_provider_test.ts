@@ -60,7 +60,7 @@ async function withProxy(
   } finally {
     await proxy?.stop();
     await Promise.all(backends.map((b) => b.close()));
-    if (!path) await Deno.remove(dir, { recursive: true });
+    await Deno.remove(dir, { recursive: true }); // a given path lives elsewhere
   }
 }
 

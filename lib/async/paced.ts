@@ -8,8 +8,11 @@ import type { MirrorTarget } from "../core/store.ts";
 
 /** Options of `paced`. */
 export interface PacedOptions {
-  /** The least time between two changes handed on, in ms. */
-  intervalMs: number;
+  /**
+   * The least time between two changes handed on, in ms; a function is asked before each
+   * change (the interval may follow the target's size).
+   */
+  intervalMs: number | (() => number);
 }
 
 /**
@@ -36,7 +39,10 @@ export function paced(target: MirrorTarget, options: PacedOptions): MirrorTarget
   let last = -Infinity;
   return {
     async apply(change) {
-      const wait = last + options.intervalMs - Date.now();
+      const interval = typeof options.intervalMs === "function"
+        ? options.intervalMs()
+        : options.intervalMs;
+      const wait = last + interval - Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       last = Date.now();
       await target.apply(change);

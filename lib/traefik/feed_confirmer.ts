@@ -45,6 +45,12 @@ interface Expectation {
  * write of the feed that holds the change; they reject with `RouteTimeoutError` after
  * `timeoutMs`. The stamp is read from `GET /api/http/routers/jupyterhub-feed@file`.
  *
+ * A change is matched on the table a write holds, not on its place in the store's history: a
+ * write made before an earlier change to the same route reached the file can look like it
+ * (add, delete and add again within one paced write). The fallback router orders the changes to
+ * one routespec to narrow this; carrying each change's position through the mirrors to the
+ * feed's writes would close it.
+ *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
