@@ -4,8 +4,34 @@
  * @module
  */
 
-/** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
+// Ports handed out by freePort in this process, never twice.
+const handedOut = new Set<number>();
+
+/**
+ * Returns a TCP port on 127.0.0.1 that was free a moment ago, below the kernel's range of
+ * ephemeral ports (from `/proc/sys/net/ipv4/ip_local_port_range`): a port the kernel picked for
+ * `port: 0` could be taken by any outgoing connection (a redis client, a fetch) before the
+ * server meant for it binds it, and traefik then fails to start.
+ */
 export function freePort(): number {
+  let low = 32768;
+  try {
+    low = Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").split(/\s+/)[0]);
+  } catch {
+    // not Linux: below the usual range
+  }
+  const bottom = 10_000;
+  for (let attempt = 0; attempt < 200 && low - bottom > 1_000; attempt++) {
+    const port = bottom + Math.floor(Math.random() * (low - bottom));
+    if (handedOut.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      continue; // in use
+    }
+    handedOut.add(port);
+    return port;
+  }
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
