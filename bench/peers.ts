@@ -8,7 +8,7 @@
  * @module
  */
 
-import { canConnect, SHIM } from "../tests/cli_helpers.ts";
+import { canConnect, startCli } from "../tests/cli_helpers.ts";
 import { freePort } from "../tests/helpers.ts";
 import { startEtcd, startRedis, type StoreServer } from "../tests/stores.ts";
 import { fileStore } from "../providers/file.ts";
@@ -90,84 +90,6 @@ async function stopChild(child: Deno.ChildProcess): Promise<void> {
   await child.status;
 }
 
-/** Our CLI, started as JupyterHub starts it (tests/bin/configurable-http-proxy). */
-interface OurCli {
-  child: Deno.ChildProcess;
-  publicUrl: string;
-  apiUrl: string;
-  stop(): Promise<void>;
-}
-
-/**
- * Starts our CLI with `flags` and waits up to `upMs` for its public and API ports (unlike
- * tests/cli_helpers.ts's `startCli`, it stops the process when it does not come up).
- */
-async function startOurCli(flags: string[], upMs: number): Promise<OurCli> {
-  const [port, apiPort] = [freePort(), freePort()];
-  const child = new Deno.Command(SHIM, {
-    args: [
-      ...flags,
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--api-ip",
-      "127.0.0.1",
-      "--api-port",
-      String(apiPort),
-      "--error-target",
-      `http://127.0.0.1:${freePort()}/hub/error`,
-      "--log-level",
-      "warn",
-    ],
-    env: { CONFIGPROXY_AUTH_TOKEN: "secret" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let output = "";
-  const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) output = (output + decoder.decode(chunk)).slice(-4000);
-  };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  let exited = false;
-  child.status.then(() => exited = true);
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // gone
-    }
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // gone
-      }
-    }, 15_000);
-    await child.status;
-    clearTimeout(timer);
-    await pumps;
-  };
-  const deadline = performance.now() + upMs;
-  while (!(await canConnect(port) && await canConnect(apiPort))) {
-    if (exited || performance.now() > deadline) {
-      await stop();
-      throw new Error(
-        `the CLI did not come up within ${upMs / 1000} s: ${output.trim().slice(-300)}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return {
-    child,
-    publicUrl: `http://127.0.0.1:${port}`,
-    apiUrl: `http://127.0.0.1:${apiPort}`,
-    stop,
-  };
-}
-
 /** Where routes live for one of our peers. */
 export type StoreKind = "file" | "redis" | "etcd";
 
@@ -244,7 +166,10 @@ function ours(name: string, options: OursOptions): Peer {
         const spawnedAt = performance.now();
         // JupyterHub gives the proxy 15 s; a start on a large table may take longer, which the
         // restart reports (as a time until routable past 15 s) rather than fails.
-        const cli = await startOurCli(flags, start.routes ? 120_000 : 30_000);
+        const cli = await startCli(flags, {
+          logLevel: "warn",
+          upMs: start.routes ? 120_000 : 30_000,
+        });
         const server = setup.server;
         return {
           publicUrl: cli.publicUrl,

@@ -269,7 +269,10 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
         signal: abort.signal,
       });
       const unsubscribe = feedWrites!.subscribe(confirmer.written);
-      cleanups.unshift(() => Promise.resolve(unsubscribe()).then(() => {}));
+      cleanups.unshift(() => {
+        unsubscribe();
+        return Promise.resolve();
+      });
       return confirmer;
     };
     const confirmerOf = (intervalMs?: number) =>

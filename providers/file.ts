@@ -140,7 +140,10 @@ export interface FileStore extends Store {
   readonly size: number;
   /** Hands `target` the table, then every committed change (see `Store.mirror`). */
   mirror(target: MirrorTarget): Promise<Mirror>;
-  /** Reports every write of the file: its number (as in its stamp) and the routes it holds. */
+  /**
+   * Reports every write of the file made for a change (its number, as in its stamp, and the
+   * routes it holds); with a journal, nothing: the file then follows the table later.
+   */
   readonly written: FeedWrites;
 }
 

@@ -32,13 +32,30 @@ export async function canConnect(port: number): Promise<boolean> {
   }
 }
 
-/** Launches the CLI exactly as JupyterHub's ConfigurableHTTPProxy does, and waits for both ports. */
-export async function startCli(
-  extra: string[] = [],
-  options: { token?: string; port?: number; apiPort?: number; env?: Record<string, string> } = {},
-): Promise<Cli> {
+/** Options of `startCli`. */
+export interface StartCliOptions {
+  /** `CONFIGPROXY_AUTH_TOKEN`; default `secret`. */
+  token?: string;
+  /** Public port; default a free one. */
+  port?: number;
+  /** API port; default a free one. */
+  apiPort?: number;
+  /** More environment. */
+  env?: Record<string, string>;
+  /** `--log-level`; default `info`. */
+  logLevel?: string;
+  /** How long the ports may take to open, in ms; default 15,000 (JupyterHub's limit). */
+  upMs?: number;
+}
+
+/**
+ * Launches the CLI exactly as JupyterHub's ConfigurableHTTPProxy does, and waits for both
+ * ports. A CLI that does not come up in time is stopped, and the error carries its output.
+ */
+export async function startCli(extra: string[] = [], options: StartCliOptions = {}): Promise<Cli> {
   const port = options.port ?? freePort();
   const apiPort = options.apiPort ?? freePort();
+  const upMs = options.upMs ?? 15_000;
   // The CLI's private work directory goes under a directory of the test's own, removed at
   // stop(): a CLI killed with SIGKILL cannot remove it itself.
   const tmp = await Deno.makeTempDir({ prefix: "jhtp-cli-" });
@@ -56,7 +73,7 @@ export async function startCli(
       "--error-target",
       `http://127.0.0.1:${freePort()}/hub/error`,
       "--log-level",
-      "info",
+      options.logLevel ?? "info",
     ],
     env: { CONFIGPROXY_AUTH_TOKEN: options.token ?? "secret", TMPDIR: tmp, ...options.env },
     stdin: "null",
@@ -71,15 +88,33 @@ export async function startCli(
   const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
   let exited = false;
   child.status.then(() => exited = true);
-  const deadline = Date.now() + 15_000; // JupyterHub's limit
+  // SIGTERM, and SIGKILL if the CLI is still there after 15 s.
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // gone
+    }
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+    }, 15_000);
+    const status = await child.status;
+    clearTimeout(timer);
+    await pumps;
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    return status.code;
+  };
+  const deadline = Date.now() + upMs;
   while (!(await canConnect(port) && await canConnect(apiPort))) {
     if (exited || Date.now() > deadline) {
-      await child.status;
-      await pumps;
-      await Deno.remove(tmp, { recursive: true }).catch(() => {});
-      throw new Error(`the CLI did not come up within 15 s:\n${err}`);
+      await stop();
+      throw new Error(`the CLI did not come up within ${upMs / 1000} s:\n${err.slice(-4000)}`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 20));
   }
   return {
     child,
@@ -88,17 +123,7 @@ export async function startCli(
     publicUrl: `http://127.0.0.1:${port}`,
     apiUrl: `http://127.0.0.1:${apiPort}`,
     stderr: () => err,
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // gone
-      }
-      const status = await child.status;
-      await pumps;
-      await Deno.remove(tmp, { recursive: true }).catch(() => {});
-      return status.code;
-    },
+    stop,
   };
 }
 

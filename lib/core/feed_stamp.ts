@@ -11,6 +11,7 @@
  */
 
 import type { ConfigTree, Route } from "./types.ts";
+import { reservedRouter } from "./_reserved_router.ts";
 
 /** The stamp router's name (`jupyterhub-feed@file` in traefik's API). */
 export const FEED_STAMP_NAME = "jupyterhub-feed";
@@ -39,12 +40,7 @@ export function feedStampConfig(options: { entryPoint: string; write: number }):
   return {
     http: {
       routers: {
-        [FEED_STAMP_NAME]: {
-          rule: `Host("${FEED_STAMP_NAME}-${write}.invalid")`,
-          service: "noop@internal",
-          entryPoints: [options.entryPoint],
-          priority: 1,
-        },
+        [FEED_STAMP_NAME]: reservedRouter(`${FEED_STAMP_NAME}-${write}`, options.entryPoint),
       },
     },
   };

@@ -6,7 +6,7 @@
 
 /**
  * The path and query of a request URL exactly as the client sent them (percent-encoding
- * intact, no normalisation), as `Request.url` of `Deno.serve` carries them.
+ * intact, no normalisation), as the `Request.url` an HTTP server hands its handler carries them.
  *
  * @example Usage
  * ```ts

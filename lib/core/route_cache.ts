@@ -111,6 +111,13 @@ export function routeCache(layout: KvLayoutOptions): RouteCache {
     return entry.route;
   }
 
+  function* routeEntries(): IterableIterator<[string, Route]> {
+    for (const [record, entry] of entries) {
+      const route = derive(record, entry);
+      if (route) yield [record, route];
+    }
+  }
+
   function finish(ticket: ReadTicket): boolean {
     const valid = ticket.epoch === epoch;
     if (valid && touched) { for (const record of touched) dirty.add(record); }
@@ -177,18 +184,10 @@ export function routeCache(layout: KvLayoutOptions): RouteCache {
     },
     routes() {
       const out = new Map<string, Route>();
-      for (const [record, entry] of entries) {
-        const route = derive(record, entry);
-        if (route) out.set(route.routespec, route);
-      }
+      for (const [, route] of routeEntries()) out.set(route.routespec, route);
       return out;
     },
-    *entries() {
-      for (const [record, entry] of entries) {
-        const route = derive(record, entry);
-        if (route) yield [record, route];
-      }
-    },
+    entries: routeEntries,
     record(prefix) {
       const entry = entries.get(prefix);
       return entry ? derive(prefix, entry) : undefined;

@@ -28,6 +28,7 @@ import { routePriority, routeRule } from "./rule.ts";
 import { parseRoutespec } from "./routespec.ts";
 import { isPlainObject } from "./tree.ts";
 import type { ConfigTree, Route, RouteData } from "./types.ts";
+import { reservedRouter } from "./_reserved_router.ts";
 
 /** Name of the permanent router that keeps a store from ever becoming empty. */
 export const SENTINEL_NAME = "jupyterhub-sentinel";
@@ -167,12 +168,7 @@ export function sentinelConfig(options: RouteConfigOptions): ConfigTree {
   return {
     http: {
       routers: {
-        [SENTINEL_NAME]: {
-          rule: `Host("${SENTINEL_NAME}.invalid")`,
-          service: "noop@internal",
-          entryPoints: [options.entryPoint],
-          priority: 1,
-        },
+        [SENTINEL_NAME]: reservedRouter(SENTINEL_NAME, options.entryPoint),
       },
     },
   };

@@ -170,33 +170,46 @@ export function fallbackRouter(options: FallbackRouterOptions): FallbackRouter {
     for (const wake of waiting) wake();
   }
 
-  // Resolves true once `test` holds for the fallback's copy of `routespec`, false after
-  // indexWaitMs.
-  function indexed(routespec: string, test: () => boolean): Promise<boolean> {
-    if (test()) return Promise.resolve(true);
-    if (options.signal?.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const give = () => {
-        clearTimeout(timer);
-        options.signal?.removeEventListener("abort", give);
-        waiters.get(routespec)?.delete(check);
-        resolve(false);
-      };
-      const timer = setTimeout(give, indexWaitMs);
-      options.signal?.addEventListener("abort", give, { once: true });
+  // Resolves once `test` holds after a change to `routespec` has been applied (checked at
+  // each one); `cancel` stops watching.
+  function until(routespec: string, test: () => boolean) {
+    let cancel = () => {};
+    const done = new Promise<void>((resolve) => {
       const check = () => {
-        if (test()) {
-          clearTimeout(timer);
-          options.signal?.removeEventListener("abort", give);
-          resolve(true);
-        } else waitFor();
+        if (test()) resolve();
+        else watch();
       };
-      const waitFor = () => {
+      const watch = () => {
         let set = waiters.get(routespec);
         if (!set) waiters.set(routespec, set = new Set());
         set.add(check);
       };
-      waitFor();
+      cancel = () => waiters.get(routespec)?.delete(check);
+      watch();
+    });
+    return { done, cancel };
+  }
+
+  // Resolves true once `test` holds for the fallback's copy of `routespec`, false after
+  // indexWaitMs.
+  function indexed(routespec: string, test: () => boolean): Promise<boolean> {
+    if (test()) return Promise.resolve(true);
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.resolve(false);
+    const seen = until(routespec, test);
+    let give = () => {};
+    const given = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => give(), indexWaitMs);
+      give = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", give);
+        resolve(false);
+      };
+      signal?.addEventListener("abort", give, { once: true });
+    });
+    return Promise.race([seen.done.then(() => true), given]).finally(() => {
+      seen.cancel();
+      give();
     });
   }
 
@@ -253,22 +266,9 @@ export function fallbackRouter(options: FallbackRouterOptions): FallbackRouter {
     superseded: () => boolean,
     wait: Promise<void>,
   ): Promise<void> {
-    let stop = () => {};
-    const later = new Promise<void>((resolve) => {
-      const check = () => {
-        if (superseded()) resolve();
-        else waitFor();
-      };
-      const waitFor = () => {
-        let set = waiters.get(routespec);
-        if (!set) waiters.set(routespec, set = new Set());
-        set.add(check);
-      };
-      stop = () => waiters.get(routespec)?.delete(check);
-      waitFor();
-    });
+    const later = until(routespec, superseded);
     wait.catch(() => {}); // a superseded wait may still reject later: nobody listens then
-    return Promise.race([wait, later]).finally(stop);
+    return Promise.race([wait, later.done]).finally(later.cancel);
   }
 
   // Waits for the takeover of the change before a pending deletion of `routespec` (or of a

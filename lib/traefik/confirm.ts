@@ -7,10 +7,10 @@
  */
 
 import type { RouteConfirmer } from "../core/confirmer.ts";
-import { RouteTimeoutError } from "../core/errors.ts";
 import { routerName, serviceName } from "../core/names.ts";
 import type { Route } from "../core/types.ts";
 import type { TraefikApi } from "./api.ts";
+import { type Wait, waitPoller } from "./_poll.ts";
 
 export type { RouteConfirmer } from "../core/confirmer.ts";
 
@@ -33,15 +33,11 @@ export interface RouteConfirmerOptions {
   signal?: AbortSignal;
 }
 
-interface Expectation {
-  routespec: string;
+interface Expectation extends Wait {
   router: string;
   service: string;
   /** Target URL to see, or undefined when the route must be gone. */
   url?: string;
-  deadline: number;
-  resolve: () => void;
-  reject: (error: unknown) => void;
 }
 
 type RawService = { status?: string; loadBalancer?: { servers?: { url?: string }[] } };
@@ -76,35 +72,22 @@ export function routeConfirmer(
   api: TraefikApi,
   options: RouteConfirmerOptions,
 ): RouteConfirmer {
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const intervalMs = options.intervalMs ?? 20;
   const singleLimit = options.singleLimit ?? 64;
   const at = "@" + options.provider;
-  let pending: Expectation[] = [];
-  let looping = false;
-
-  const signal = options.signal;
-  signal?.addEventListener("abort", () => {
-    for (const e of pending) e.reject(signal.reason);
-    pending = [];
-  }, { once: true });
+  const waitFor = waitPoller<Expectation>({
+    timeoutMs: options.timeoutMs ?? 30_000,
+    intervalMs: options.intervalMs ?? 20,
+    signal: options.signal,
+    check,
+  });
 
   function expect(routespec: string, url: string | undefined): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      pending.push({
-        routespec,
-        router: routerName(routespec) + at,
-        service: serviceName(routespec) + at,
-        url,
-        deadline: Date.now() + timeoutMs,
-        resolve,
-        reject,
-      });
-      if (!looping) {
-        looping = true;
-        loop();
-      }
+    return waitFor({
+      routespec,
+      state: url === undefined ? "removed" : "served",
+      router: routerName(routespec) + at,
+      service: serviceName(routespec) + at,
+      url,
     });
   }
 
@@ -140,32 +123,6 @@ export function routeConfirmer(
     if (service.status !== 200 || !serves(service.body as RawService, e.url)) return false;
     const router = await api.get(`/api/http/routers/${encodeURIComponent(e.router)}`);
     return router.status === 200 && (router.body as { status?: string }).status === "enabled";
-  }
-
-  async function loop(): Promise<void> {
-    while (pending.length > 0) {
-      const batch = pending;
-      let done = new Set<Expectation>();
-      try {
-        done = await check(batch);
-      } catch {
-        // traefik unreachable for a moment (restarting): keep waiting until the deadline
-      }
-      const now = Date.now();
-      pending = pending.filter((e) => {
-        if (done.has(e)) {
-          e.resolve();
-          return false;
-        }
-        if (now > e.deadline) {
-          e.reject(new RouteTimeoutError(e.routespec, e.url ? "served" : "removed", timeoutMs));
-          return false;
-        }
-        return true;
-      });
-      if (pending.length > 0) await new Promise((r) => setTimeout(r, intervalMs));
-    }
-    looping = false;
   }
 
   return {

@@ -7,11 +7,11 @@
  * @module
  */
 
-import { RouteTimeoutError } from "../core/errors.ts";
 import { FEED_STAMP_NAME, feedStampOf, type FeedWrite } from "../core/feed_stamp.ts";
 import type { RouteConfirmer } from "../core/confirmer.ts";
 import type { Route } from "../core/types.ts";
 import type { TraefikApi } from "./api.ts";
+import { type Wait, waitPoller } from "./_poll.ts";
 
 /** Options of `feedConfirmer`. */
 export interface FeedConfirmerOptions {
@@ -29,15 +29,11 @@ export interface FeedConfirmer extends RouteConfirmer {
   written(write: FeedWrite): void;
 }
 
-interface Expectation {
-  routespec: string;
+interface Expectation extends Wait {
   /** Target to see, or undefined when the route must be gone. */
   target?: string;
   /** The first write that holds the change, once written. */
   write?: number;
-  deadline: number;
-  resolve: () => void;
-  reject: (error: unknown) => void;
 }
 
 /**
@@ -72,39 +68,36 @@ interface Expectation {
  * ```
  */
 export function feedConfirmer(api: TraefikApi, options: FeedConfirmerOptions = {}): FeedConfirmer {
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const intervalMs = options.intervalMs ?? 250;
-  const signal = options.signal;
   let latest: FeedWrite | undefined;
-  let pending: Expectation[] = [];
-  let looping = false;
-
-  signal?.addEventListener("abort", () => {
-    for (const e of pending) e.reject(signal.reason);
-    pending = [];
-  }, { once: true });
+  // The waits not settled yet, to be told of each write.
+  const open = new Set<Expectation>();
+  const waitFor = waitPoller<Expectation>({
+    timeoutMs: options.timeoutMs ?? 30_000,
+    intervalMs: options.intervalMs ?? 250,
+    signal: options.signal,
+    async check(waits) {
+      // Until a write holds one of them, there is nothing to ask traefik.
+      if (!waits.some((e) => e.write !== undefined)) return new Set();
+      const stamp = await applied();
+      return new Set(
+        waits.filter((e) => e.write !== undefined && stamp !== undefined && stamp >= e.write),
+      );
+    },
+  });
 
   function holds(write: FeedWrite, e: Expectation): boolean {
     return write.table.get(e.routespec)?.target === e.target;
   }
 
   function expect(routespec: string, target: string | undefined): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const e: Expectation = {
-        routespec,
-        target,
-        deadline: Date.now() + timeoutMs,
-        resolve,
-        reject,
-      };
-      if (latest && holds(latest, e)) e.write = latest.write;
-      pending.push(e);
-      if (!looping) {
-        looping = true;
-        loop();
-      }
-    });
+    const e: Expectation = {
+      routespec,
+      state: target === undefined ? "removed" : "served",
+      target,
+    };
+    if (latest && holds(latest, e)) e.write = latest.write;
+    open.add(e);
+    return waitFor(e).finally(() => open.delete(e));
   }
 
   async function applied(): Promise<number | undefined> {
@@ -114,37 +107,10 @@ export function feedConfirmer(api: TraefikApi, options: FeedConfirmerOptions = {
     return status === 200 ? feedStampOf(body) : undefined;
   }
 
-  async function loop(): Promise<void> {
-    while (pending.length > 0) {
-      let stamp: number | undefined;
-      if (pending.some((e) => e.write !== undefined)) {
-        try {
-          stamp = await applied();
-        } catch {
-          // traefik unreachable for a moment (restarting): keep waiting until the deadline
-        }
-      }
-      const now = Date.now();
-      pending = pending.filter((e) => {
-        if (e.write !== undefined && stamp !== undefined && stamp >= e.write) {
-          e.resolve();
-          return false;
-        }
-        if (now > e.deadline) {
-          e.reject(new RouteTimeoutError(e.routespec, e.target ? "served" : "removed", timeoutMs));
-          return false;
-        }
-        return true;
-      });
-      if (pending.length > 0) await new Promise((r) => setTimeout(r, intervalMs));
-    }
-    looping = false;
-  }
-
   return {
     written(write) {
       latest = write;
-      for (const e of pending) if (e.write === undefined && holds(write, e)) e.write = write.write;
+      for (const e of open) if (e.write === undefined && holds(write, e)) e.write = write.write;
     },
     async served(routes: Route[]) {
       await Promise.all(routes.map((r) => expect(r.routespec, r.target)));
