@@ -25,6 +25,7 @@ export type { RouteOptions, RouteTable } from "./lib/routes.ts";
 export type { RouteInput } from "./lib/core/route.ts";
 export { startProxy } from "./lib/proxy.ts";
 export type {
+  ConsulProviderOptions,
   EtcdProviderOptions,
   ExternalTraefikOptions,
   FallbackHandlerOptions,

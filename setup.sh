@@ -15,6 +15,7 @@ JUPYTERHUB_VERSION=6.1.1
 JUPYTER_SERVER_VERSION=2.21.1
 TRAEFIK_PROXY_VERSION=2.1.0
 CHP_VERSION=5.3.0
+CONSUL_VERSION=1.22.5
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tools="$root/.tools"
@@ -98,9 +99,54 @@ ensure_stores() {
   link "$(command -v etcdctl)" etcdctl
 }
 
+# consul: no registry ships a binary; it builds from the Go module proxy through a wrapper module
+# (consul's own go.mod has replace directives). About 1 minute to download and 8 to build on 2
+# cores, so the binary is cached outside the checkout, for every clone on this machine and CI;
+# the module and build caches it needed are removed afterwards.
+ensure_consul() {
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/jupyterhub-traefik-proxy-deno/consul-$CONSUL_VERSION"
+  if [ -x "$bin/consul" ] && "$bin/consul" version >/dev/null 2>&1; then return; fi
+  if [ ! -x "$cache/consul" ]; then
+    command -v go >/dev/null || { log "go is needed to build consul"; return 1; }
+    log "building consul $CONSUL_VERSION from the Go module proxy (about 9 minutes, once per machine)"
+    local work
+    work=$(mktemp -d)
+    cat >"$work/go.mod" <<GOMOD
+module consulbuild
+
+go 1.25.7
+
+exclude (
+	github.com/hashicorp/go-msgpack v1.1.5
+	github.com/hashicorp/go-msgpack v1.1.6
+)
+
+require (
+	github.com/hashicorp/consul v$CONSUL_VERSION
+	github.com/hashicorp/consul/api v1.33.2
+	github.com/hashicorp/consul/envoyextensions v0.9.2
+	github.com/hashicorp/consul/proto-public v0.7.1
+	github.com/hashicorp/consul/sdk v0.17.1
+	github.com/hashicorp/consul/troubleshoot v0.8.3
+)
+GOMOD
+    mkdir -p "$cache"
+    if ! (cd "$work" && export GOTOOLCHAIN=local GOFLAGS=-modcacherw GOMODCACHE="$work/mod" \
+      GOCACHE="$work/build" && go get "github.com/hashicorp/consul@v$CONSUL_VERSION" >&2 &&
+      go build -trimpath -ldflags=-s -o "$cache/consul.tmp" github.com/hashicorp/consul >&2); then
+      rm -rf "$work"
+      log "building consul failed"
+      return 1
+    fi
+    mv "$cache/consul.tmp" "$cache/consul"
+    rm -rf "$work"
+  fi
+  link "$cache/consul" consul
+}
+
 ensure_hub() {
   pip_pin "jupyterhub==$JUPYTERHUB_VERSION" "jupyter_server==$JUPYTER_SERVER_VERSION" \
-    "jupyterhub-traefik-proxy[redis]==$TRAEFIK_PROXY_VERSION"
+    "jupyterhub-traefik-proxy[redis,consul]==$TRAEFIK_PROXY_VERSION" python-consul2==0.1.5
   for b in jupyterhub jupyterhub-singleuser; do link "$tools/venv/bin/$b" "$b"; done
 }
 
@@ -128,12 +174,16 @@ cmd=${1:-}
 case "$cmd" in
   "") ensure_deno; ensure_traefik; cache_deps ;;
   start) ensure_deno; ensure_traefik; cache_deps; cd "$root"; exec "$bin/deno" task start "$@" ;;
-  deps) ensure_deno; ensure_traefik; ensure_stores; ensure_hub; ensure_hub_tests; ensure_chp; cache_deps ;;
+  deps)
+    ensure_deno; ensure_traefik; ensure_stores; ensure_consul; ensure_hub; ensure_hub_tests
+    ensure_chp; cache_deps ;;
   test)
-    ensure_deno; ensure_traefik; ensure_stores; ensure_hub; ensure_hub_tests; cache_deps
+    ensure_deno; ensure_traefik; ensure_stores; ensure_consul; ensure_hub; ensure_hub_tests
+    cache_deps
     cd "$root"; exec "$bin/deno" task test "$@" ;;
   bench)
-    ensure_deno; ensure_traefik; ensure_stores; ensure_hub; ensure_chp; ensure_wrk; cache_deps
+    ensure_deno; ensure_traefik; ensure_stores; ensure_consul; ensure_hub; ensure_chp; ensure_wrk
+    cache_deps
     cd "$root"; exec "$bin/deno" task bench "$@" ;;
   *) echo "usage: ./setup.sh [start|test|bench|deps] [ARGS...]" >&2; exit 2 ;;
 esac

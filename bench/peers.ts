@@ -10,10 +10,11 @@
 
 import { canConnect, startCli } from "../tests/cli_helpers.ts";
 import { freePort } from "../tests/helpers.ts";
-import { startEtcd, startRedis, type StoreServer } from "../tests/stores.ts";
+import { startConsul, startEtcd, startRedis, type StoreServer } from "../tests/stores.ts";
 import { fileStore } from "../providers/file.ts";
 import { redisStore } from "../providers/redis.ts";
 import { etcdStore } from "../providers/etcd.ts";
+import { consulStore } from "../providers/consul.ts";
 import type { Store } from "../lib/core/store.ts";
 import type { Route } from "../lib/core/types.ts";
 import type { TraefikAccess } from "./takeover.ts";
@@ -91,7 +92,7 @@ async function stopChild(child: Deno.ChildProcess): Promise<void> {
 }
 
 /** Where routes live for one of our peers. */
-export type StoreKind = "file" | "redis" | "etcd";
+export type StoreKind = "file" | "redis" | "etcd" | "consul";
 
 /** A store for the CLI: its flags, its server (redis, etcd) and a library handle on it. */
 interface StoreSetup {
@@ -111,6 +112,14 @@ async function storeSetup(kind: StoreKind, dir: string): Promise<StoreSetup> {
       flags: ["--provider", "redis", "--redis-url", server.url],
       server,
       open: () => redisStore({ url: server.url }),
+    };
+  }
+  if (kind === "consul") {
+    const server = await startConsul();
+    return {
+      flags: ["--provider", "consul", "--consul-url", server.url],
+      server,
+      open: () => consulStore({ url: server.url }),
     };
   }
   const server = await startEtcd();
@@ -295,6 +304,7 @@ export const OURS: Peer[] = [
   ours("this proxy, redis", { store: "redis" }),
   ours("this proxy, redis, traefik reads redis", { store: "redis", traefikReadsStore: true }),
   ours("this proxy, etcd", { store: "etcd" }),
+  ours("this proxy, consul", { store: "consul" }),
 ];
 
 /** Every peer, in the order they are run. */

@@ -23,7 +23,7 @@
  * the storm; configurable-http-proxy, the baseline, always runs), `--skip=a,b` (none of them),
  * `--prefill` (start each peer on its N routes instead of adding them: no fill time; the Python
  * proxy still adds them), `--sizes=100,1000`, `--c=1,10`, `--sections=workload,throughput,restart,storm,
- * rules,floor` (default all), `--restart-n=10000`, `--out=fallback`.
+ * rules,floor,socket` (default all), `--restart-n=10000`, `--out=fallback`.
  *
  * @module
  */
@@ -35,6 +35,7 @@ import { restartWithRoutes } from "./restart.ts";
 import { ruleCost } from "./rule_cost.ts";
 import { loginStorm, STORM_PEERS, type StormResult } from "./login_storm.ts";
 import { traefikFloor } from "./traefik_floor.ts";
+import { type SocketOverhead, socketOverhead } from "./socket.ts";
 import { fillRoutes, runWorkload, type WorkloadResult } from "./workload.ts";
 import { CHP, type Running } from "./peers.ts";
 import { hasRouter, pollUntil } from "./takeover.ts";
@@ -127,6 +128,8 @@ const backend = startBackend("bench");
 const restart: Awaited<ReturnType<typeof restartWithRoutes>> = [];
 const rows: Row[] = [];
 const throughput: { name: string; result?: Throughput; error?: string }[] = [];
+let socketResult: SocketOverhead | undefined;
+let socketError = "";
 
 /** POSTs `routespec` (`/` or `/user/x`) to `target`; with traefik, waits until it has it. */
 async function routeTo(running: Running, path: string, target: string): Promise<void> {
@@ -250,6 +253,15 @@ try {
       } finally {
         await running?.stop();
       }
+    }
+  }
+  if (runs("socket")) {
+    log("--socket: the relay in front of traefik");
+    try {
+      socketResult = await socketOverhead(backend.url);
+    } catch (error) {
+      socketError = (error as Error).message;
+      log(`  failed: ${socketError}`);
     }
   }
   if (runs("restart")) {
@@ -382,6 +394,26 @@ if (runs("throughput")) {
         } | ${fmt(t.result.p50, 2)} | ${fmt(t.result.p99, 2)} |`
         : `| ${t.name} | failed: ${t.error} | | | |`
     ),
+  );
+}
+if (runs("socket")) {
+  const row = (name: string, r: { rps: number; p50: number; p99: number }) =>
+    `| ${name} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} |`;
+  lines.push(
+    "",
+    "`--socket`: 50 concurrent keep-alive GET loops for 5 s (a Deno load generator: wrk cannot",
+    "dial a unix socket) to one route through traefik, once on a TCP port, once on the public unix",
+    "socket that this process relays to traefik's loopback entry point.",
+    "",
+    "| public side | requests/s | p50 ms | p99 ms |",
+    "| --- | --- | --- | --- |",
+    ...(socketResult
+      ? [
+        row("TCP port (traefik)", socketResult.tcp),
+        row("unix socket (relay -> traefik)", socketResult.socket),
+        `| socket / TCP | ${(socketResult.socket.rps / socketResult.tcp.rps).toFixed(2)}x | | |`,
+      ]
+      : [`| failed: ${socketError} | | | |`]),
   );
 }
 if (runs("restart")) {

@@ -23,7 +23,7 @@ export interface TraefikAccess {
   /** basicAuth password. */
   password: string;
   /** The provider suffix of the routes' routers: `file`, or `redis` when traefik reads redis. */
-  provider: "file" | "redis" | "etcd";
+  provider: "file" | "redis" | "etcd" | "consul";
 }
 
 /** How often the API is polled, ms. */

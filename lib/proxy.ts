@@ -20,7 +20,9 @@ import { feedConfirmer } from "./traefik/feed_confirmer.ts";
 import { runAll } from "./async/run_all.ts";
 import type { ConfigTree } from "./core/types.ts";
 import { openStore, type ProviderOptions } from "../providers/mod.ts";
-import { ConfigError, FallbackError } from "./core/errors.ts";
+import { ConfigError, FallbackError, TargetError } from "./core/errors.ts";
+import { unixTarget } from "./core/unix_target.ts";
+import { unixTargetRelays } from "./net/unix_targets.ts";
 import { checkFallbackRouter, fallbackConfig } from "./traefik/fallback_router.ts";
 import { fallbackHandler, type FallbackHandlerOptions } from "./fallback/handler.ts";
 import { type FallbackRouter, fallbackRouter } from "./fallback/router.ts";
@@ -39,6 +41,7 @@ export interface FallbackOptions extends FallbackHandlerOptions {
 }
 
 export type {
+  ConsulProviderOptions,
   EtcdProviderOptions,
   FileProviderOptions,
   ProviderOptions,
@@ -93,8 +96,19 @@ export interface StartProxyOptions {
   traefikBinary?: string;
   /** traefik's log level; default WARN. */
   traefikLogLevel?: string;
-  /** TLS certificate and key for the public entry point. */
-  tls?: { certFile: string; keyFile: string };
+  /**
+   * TLS certificate and key for the public entry point; it is also traefik's default
+   * certificate (served to clients that send no name it has a certificate for). With
+   * `clientCaFile`, every TLS client must present a certificate signed by that CA.
+   */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+  /**
+   * How traefik reaches every route's target (a dynamic `http.serversTransports` entry:
+   * `rootCAs`, `certificates`, `insecureSkipVerify`, `forwardingTimeouts`), when traefik's
+   * static default transport cannot say it (client certificates); default that transport. Not
+   * with `external` (that traefik's transports are its operator's).
+   */
+  serversTransport?: ConfigTree;
   /** Static configuration deep-merged last into the generated one. */
   extraStaticConfig?: ConfigTree;
   /** Dynamic configuration written beside the routes (file provider) . */
@@ -181,6 +195,9 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     const useFallback = options.external
       ? fallbackOptions !== undefined
       : options.fallback !== false;
+    // http+unix targets: a loopback relay per socket, for the traefik started here.
+    const unixRelays = options.external ? undefined : unixTargetRelays();
+    if (unixRelays) cleanups.unshift(() => unixRelays.close());
     const abort = new AbortController();
     cleanups.unshift(() => Promise.resolve(abort.abort(new Error("the proxy is stopping"))));
     let router: FallbackRouter | undefined;
@@ -189,7 +206,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     if (useFallback) {
       const handler = fallbackHandler(
         { match: (request) => router?.match(request) },
-        fallbackOptions ?? {},
+        { ...fallbackOptions, targetUrl: unixRelays?.url },
       );
       const server = Deno.serve({
         hostname: fallbackOptions?.hostname ?? "127.0.0.1",
@@ -219,8 +236,16 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       const url = `http://${host}:${fallbackPort}`;
       fixed = deepMerge(fixed, fallbackConfig({ entryPoint, url }));
     }
-    if (options.tls) {
-      fixed = deepMerge(fixed, { tls: { certificates: [{ ...options.tls }] } });
+    if (options.tls) fixed = withPublicTls(fixed, options.tls);
+    if (options.serversTransport && options.external) {
+      throw new ConfigError(
+        "serversTransport: an external traefik reaches targets through its own transports",
+      );
+    }
+    if (options.serversTransport) {
+      fixed = deepMerge(fixed, {
+        http: { serversTransports: { [TARGETS_TRANSPORT]: options.serversTransport } },
+      });
     }
     if (!options.external) {
       fixed = deepMerge(
@@ -236,6 +261,8 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     const opened = await openStore(options.provider ?? { kind: "file" }, {
       workDir,
       entryPoint,
+      serversTransport: options.serversTransport ? `${TARGETS_TRANSPORT}@file` : undefined,
+      targetUrl: unixRelays?.url,
       fixed,
       log,
       feed: !options.external && options.feedTraefik !== false,
@@ -244,7 +271,20 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       deferFeed: useFallback,
     });
     cleanups.unshift(() => opened.close());
-    const { store, providers, traefikProvider } = opened;
+    const { providers, traefikProvider } = opened;
+    // Relays serve the traefik fed from files rendered here; one that reads the store itself
+    // would get the http+unix URL, which it cannot dial.
+    const unixTargets = unixRelays !== undefined && traefikProvider === "file";
+    const store = unixTargets ? opened.store : refusingUnixTargets(opened.store, {
+      why: options.external
+        ? "an external traefik cannot reach a unix socket"
+        : "a traefik that reads the store itself cannot reach a unix socket; let this " +
+          "process feed it (the default)",
+    });
+    if (unixTargets && opened.store.mirror) {
+      const mirror = await opened.store.mirror(unixRelays);
+      cleanups.unshift(() => mirror.close());
+    }
 
     const api = options.external
       ? traefikApi({
@@ -256,6 +296,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     const traefikConfirm = (intervalMs?: number) =>
       routeConfirmer(api, {
         provider: traefikProvider,
+        targetUrl: unixRelays?.url,
         timeoutMs: options.checkRouteTimeoutMs,
         intervalMs,
         signal: abort.signal,
@@ -323,6 +364,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
         readyPath: `/api/http/routers/${SENTINEL_NAME}@${traefikProvider}`,
         startTimeoutMs: options.startTimeoutMs,
         log,
+        env: opened.traefikEnv,
       });
       cleanups.unshift(() => traefik!.stop());
     }
@@ -350,4 +392,50 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     await runAll(cleanups);
     throw error;
   }
+}
+
+/** Name of the servers transport of `StartProxyOptions.serversTransport` (in the file provider). */
+const TARGETS_TRANSPORT = "jupyterhub-targets";
+
+/**
+ * The public certificate as traefik's default (clients that connect by IP address or another
+ * name get it, as from CHP) and among its certificates (picked by name, beside any the fixed
+ * configuration already has); with a client CA, traefik's default TLS options require client
+ * certificates it signed.
+ */
+function withPublicTls(
+  fixed: ConfigTree,
+  tls: { certFile: string; keyFile: string; clientCaFile?: string },
+): ConfigTree {
+  const certificate = { certFile: tls.certFile, keyFile: tls.keyFile };
+  const current = (fixed.tls as ConfigTree | undefined)?.certificates;
+  const tlsConfig: ConfigTree = {
+    certificates: [...(Array.isArray(current) ? current : []), certificate],
+    stores: { default: { defaultCertificate: certificate } },
+  };
+  if (tls.clientCaFile) {
+    tlsConfig.options = {
+      default: {
+        clientAuth: { caFiles: [tls.clientCaFile], clientAuthType: "RequireAndVerifyClientCert" },
+      },
+    };
+  }
+  return deepMerge(fixed, { tls: tlsConfig });
+}
+
+/** `store`, except that routes to `http+unix://` targets are refused, saying `why`. */
+function refusingUnixTargets(store: Store, options: { why: string }): Store {
+  return {
+    provider: store.provider,
+    entryPoint: store.entryPoint,
+    getAllRoutes: () => store.getAllRoutes(),
+    getRoute: (routespec) => store.getRoute(routespec),
+    apply(change) {
+      const unix = change.set?.find((route) => unixTarget(route.target));
+      if (unix) return Promise.reject(new TargetError(unix.target, options.why));
+      return store.apply(change);
+    },
+    ...(store.mirror ? { mirror: (target) => store.mirror!(target) } : {}),
+    close: () => store.close(),
+  };
 }

@@ -51,6 +51,7 @@ export async function openSharedStore(
   open: () => Promise<Store | KvStore>,
   section: ConfigTree,
   context: StoreContext,
+  traefikEnv?: Record<string, string>,
 ): Promise<OpenedStore> {
   const store = await open();
   const closing: (() => Promise<void>)[] = [() => store.close()];
@@ -59,6 +60,8 @@ export async function openSharedStore(
       const file = await fileStore({
         path: `${context.workDir}/routes.toml`,
         entryPoint: context.entryPoint,
+        serversTransport: context.serversTransport,
+        targetUrl: context.targetUrl,
         fixed: context.fixed,
         records: false, // derived from the store; never read back
         stamp: true,
@@ -110,6 +113,7 @@ export async function openSharedStore(
       store,
       providers: { file: { filename: instance.path, watch: true }, [store.provider]: section },
       traefikProvider: store.provider,
+      ...(traefikEnv ? { traefikEnv } : {}),
       close: () => runAll(closing),
     };
   } catch (error) {

@@ -241,7 +241,13 @@ async function readRange(
 export const etcdProvider: StoreProvider<EtcdStoreOptions> = {
   open: (options, context) =>
     openSharedStore(
-      () => etcdStore({ ...options, entryPoint: context.entryPoint, log: context.log }),
+      () =>
+        etcdStore({
+          ...options,
+          entryPoint: context.entryPoint,
+          log: context.log,
+          serversTransport: context.serversTransport,
+        }),
       etcdProviderConfig(options),
       context,
     ),

@@ -84,6 +84,10 @@ export interface FileStoreOptions {
   path: string;
   /** Name of traefik's public entry point; default `http`. */
   entryPoint?: string;
+  /** The servers transport of every route's service (`name@provider`); default none. */
+  serversTransport?: string;
+  /** The URL traefik reaches a target at (`RouteConfigOptions.targetUrl`); default the target. */
+  targetUrl?: (target: string) => string;
   /**
    * Dynamic configuration written into the file with every write, beside the routes (the
    * private API router, TLS certificates, operator extras).
@@ -170,6 +174,11 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
   const path = options.path;
   const format = formatOf(path);
   const entryPoint = options.entryPoint ?? "http";
+  const routeOptions = {
+    entryPoint,
+    serversTransport: options.serversTransport,
+    targetUrl: options.targetUrl,
+  };
   const fixed = options.fixed ?? {};
   const records = options.records !== false;
   const stamp = options.stamp === true;
@@ -231,7 +240,7 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
   function piecesOf(route: Route): RenderedPiece[] {
     let pieces = rendered.get(route);
     if (!pieces) {
-      const parts = routeParts(route, { entryPoint });
+      const parts = routeParts(route, routeOptions);
       pieces = [
         { path: ROUTERS, name: parts.routerName, value: parts.router },
         { path: SERVICES, name: parts.serviceName, value: parts.service },
@@ -440,6 +449,8 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
     const store = await fileStore({
       path,
       entryPoint: context.entryPoint,
+      serversTransport: context.serversTransport,
+      targetUrl: context.targetUrl,
       fixed: context.fixed,
       onSkipped: (message) => context.log(message),
       journal: feeds,
@@ -460,6 +471,8 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
       const fed = await fileStore({
         path: `${context.workDir}/traefik-routes.toml`,
         entryPoint: context.entryPoint,
+        serversTransport: context.serversTransport,
+        targetUrl: context.targetUrl,
         fixed: context.fixed,
         records: false,
         stamp: true,

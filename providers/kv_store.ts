@@ -168,6 +168,8 @@ export interface KvWatch {
 export interface KvStoreOptions {
   /** Public entry point name; default `http`. */
   entryPoint?: string;
+  /** The servers transport of every route's service (`name@provider`); default none. */
+  serversTransport?: string;
   /** traefik's root key; default `traefik`. */
   traefikPrefix?: string;
   /** Root key of the route records; default `jupyterhub`. */
@@ -211,6 +213,7 @@ export function kvLayout(options: KvStoreOptions): KvLayoutOptions {
     traefikPrefix: trimKeyPrefix(options.traefikPrefix ?? "traefik"),
     jupyterhubPrefix: trimKeyPrefix(options.jupyterhubPrefix ?? "jupyterhub"),
     ...(options.traefikKeys === false ? { traefikKeys: false } : {}),
+    ...(options.serversTransport ? { serversTransport: options.serversTransport } : {}),
   };
 }
 

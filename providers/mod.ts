@@ -2,8 +2,8 @@
  * The provider registry: where routes live, chosen by `kind`. `openStore` opens the store and
  * says how traefik reads it, so the rest of the proxy never names a provider.
  *
- * The redis and etcd modules are loaded only when a store of theirs is opened: importing this
- * module never loads their clients.
+ * The redis, etcd and consul modules are loaded only when a store of theirs is opened: importing
+ * this module never loads their clients.
  *
  * @example Usage
  * ```ts
@@ -21,6 +21,7 @@
 
 import { ConfigError } from "../lib/core/errors.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
+import type { ConsulStoreOptions } from "./consul.ts";
 import type { EtcdStoreOptions } from "./etcd.ts";
 import { fileProvider } from "./file.ts";
 import type { OpenedStore, StoreContext, StoreProvider } from "./provider.ts";
@@ -28,6 +29,7 @@ import type { RedisStoreOptions } from "./redis.ts";
 
 export type { Store } from "../lib/core/store.ts";
 export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
+export type { ConsulStoreOptions } from "./consul.ts";
 export type { EtcdStoreOptions } from "./etcd.ts";
 export type { OpenedStore, StoreContext, StoreProvider } from "./provider.ts";
 export type { RedisStoreOptions } from "./redis.ts";
@@ -90,6 +92,22 @@ export interface EtcdProviderOptions extends EtcdStoreOptions {
 }
 
 /**
+ * The consul provider.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ConsulProviderOptions } from "./mod.ts";
+ * const provider: ConsulProviderOptions = { kind: "consul", url: "http://127.0.0.1:8500" };
+ * assert.equal(provider.kind, "consul");
+ * ```
+ */
+export interface ConsulProviderOptions extends ConsulStoreOptions {
+  /** Provider kind. */
+  kind: "consul";
+}
+
+/**
  * Where routes live.
  *
  * @example Usage
@@ -100,7 +118,11 @@ export interface EtcdProviderOptions extends EtcdStoreOptions {
  * assert.equal(providers.length, 3);
  * ```
  */
-export type ProviderOptions = FileProviderOptions | RedisProviderOptions | EtcdProviderOptions;
+export type ProviderOptions =
+  | FileProviderOptions
+  | RedisProviderOptions
+  | EtcdProviderOptions
+  | ConsulProviderOptions;
 
 type Kind = ProviderOptions["kind"];
 type OptionsOf<K extends Kind> = Extract<ProviderOptions, { kind: K }>;
@@ -110,6 +132,7 @@ const REGISTRY: { readonly [K in Kind]: () => Promise<StoreProvider<OptionsOf<K>
   file: () => Promise.resolve(fileProvider),
   redis: async () => (await import("./redis.ts")).redisProvider,
   etcd: async () => (await import("./etcd.ts")).etcdProvider,
+  consul: async () => (await import("./consul.ts")).consulProvider,
 };
 
 /**
@@ -134,6 +157,10 @@ export interface OpenStoreOptions {
   workDir: string;
   /** Name of traefik's public entry point that routes attach to; default `http`. */
   entryPoint?: string;
+  /** traefik's servers transport every route's service uses (`name@provider`); default none. */
+  serversTransport?: string;
+  /** The URL traefik reaches a target at, in files rendered for it (`StoreContext`). */
+  targetUrl?: (target: string) => string;
   /**
    * The dynamic configuration this process writes beside the routes (its API router, TLS
    * certificates, healthz, operator extras); default none.
@@ -186,6 +213,8 @@ export async function openStore(
   return await open(provider.kind, provider, {
     workDir: options.workDir,
     entryPoint: options.entryPoint ?? "http",
+    serversTransport: options.serversTransport,
+    targetUrl: options.targetUrl,
     fixed: options.fixed ?? {},
     log: options.log ?? (() => {}),
     feed: options.feed ?? false,

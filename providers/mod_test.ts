@@ -23,14 +23,14 @@ async function withWorkDir(fn: (workDir: string) => Promise<void>): Promise<void
 }
 
 Deno.test("openStore rejects an unknown kind with a ConfigError naming known ones", async () => {
-  for (const kind of ["consul", "toString", "__proto__", ""]) {
+  for (const kind of ["zookeeper", "toString", "__proto__", ""]) {
     await withWorkDir(async (workDir) => {
       const provider = { kind } as unknown as ProviderOptions;
       await assert.rejects(
         openStore(provider, { workDir }),
         (error: Error) =>
           error instanceof ConfigError && error.message.includes(JSON.stringify(kind)) &&
-          error.message.includes("file, redis, etcd"),
+          error.message.includes("file, redis, etcd, consul"),
       );
       assert.deepEqual([...Deno.readDirSync(workDir)], [], "nothing opened");
     });

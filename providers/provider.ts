@@ -33,6 +33,13 @@ export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../li
 export interface StoreContext {
   /** Name of traefik's public entry point that routes attach to. */
   entryPoint: string;
+  /** traefik's servers transport every route's service uses (`name@provider`); default none. */
+  serversTransport?: string;
+  /**
+   * The URL traefik reaches a target at, in the files this process renders for traefik (not in
+   * a store traefik reads itself); default the target.
+   */
+  targetUrl?: (target: string) => string;
   /**
    * The dynamic configuration this process writes beside the routes (its API router, TLS
    * certificates, healthz, operator extras).
@@ -98,6 +105,11 @@ export interface OpenedStore {
    * reads the store itself.
    */
   readonly feedWrites?: FeedWrites;
+  /**
+   * Environment variables traefik needs to read the store (a token it must not find in a
+   * file, e.g. `CONSUL_HTTP_TOKEN`). Absent when there are none.
+   */
+  readonly traefikEnv?: Record<string, string>;
   /** Waits for pending writes and closes everything `open` opened. */
   close(): Promise<void>;
 }

@@ -390,7 +390,13 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
 export const redisProvider: StoreProvider<RedisStoreOptions> = {
   open: (options, context) =>
     openSharedStore(
-      () => redisStore({ ...options, entryPoint: context.entryPoint, log: context.log }),
+      () =>
+        redisStore({
+          ...options,
+          entryPoint: context.entryPoint,
+          log: context.log,
+          serversTransport: context.serversTransport,
+        }),
       redisProviderConfig(options),
       context,
     ),

@@ -99,7 +99,7 @@ Deno.test("CLI: startup errors exit non-zero with one line saying what to do", a
     const cases: [string[], RegExp][] = [
       [["--port", String(busyPort)], /already in use/],
       [["--nope"], /unknown option --nope/],
-      [["--socket", "/tmp/x.sock"], /unix socket/],
+      [["--socket", "/tmp/x.sock"], /--socket replaces --ip and --port/],
       [["--dynamic-config-file", "/tmp/rules.txt"], /\.toml, \*\.yaml/],
       [["--extra-static-config", "/nonexistent.toml"], /cannot be read/],
     ];

@@ -10,12 +10,18 @@ import {
   StoreError,
 } from "../mod.ts";
 import { type Backend, freePort, hit, startBackend, waitFor } from "./helpers.ts";
-import { startEtcd, startRedis, type StoreServer } from "./stores.ts";
+import { hasConsul, startConsul, startEtcd, startRedis, type StoreServer } from "./stores.ts";
+
+const NO_CONSUL = !(await hasConsul());
 
 type Provider = NonNullable<StartProxyOptions["provider"]>;
 
 interface Case {
   name: string;
+  /** Skipped (reported as ignored) when the server is not installed. */
+  ignore?: boolean;
+  /** false: traefik reads the store itself (its token from the environment). */
+  feedTraefik?: boolean;
   server: () => Promise<StoreServer>;
   provider: (server: StoreServer) => Provider;
 }
@@ -46,6 +52,25 @@ const CASES: Case[] = [
     server: () => startEtcd({ rootPassword: "pw-etcd" }),
     provider: (s) => ({ kind: "etcd", urls: [s.url], username: "root", password: "pw-etcd" }),
   },
+  {
+    name: "consul",
+    ignore: NO_CONSUL,
+    server: () => startConsul(),
+    provider: (s) => ({ kind: "consul", url: s.url }),
+  },
+  {
+    name: "consul with ACLs",
+    ignore: NO_CONSUL,
+    server: () => startConsul({ managementToken: "root-token" }),
+    provider: (s) => ({ kind: "consul", url: s.url, token: "root-token" }),
+  },
+  {
+    name: "consul with ACLs, traefik reading consul itself (CONSUL_HTTP_TOKEN)",
+    ignore: NO_CONSUL,
+    feedTraefik: false,
+    server: () => startConsul({ managementToken: "root-token" }),
+    provider: (s) => ({ kind: "consul", url: s.url, token: "root-token" }),
+  },
 ];
 
 async function withKvProxy(
@@ -67,6 +92,7 @@ async function withKvProxy(
       publicAddress: `127.0.0.1:${port}`,
       apiAddress: `127.0.0.1:${freePort()}`,
       checkRouteTimeoutMs: 20_000,
+      feedTraefik: c.feedTraefik,
     });
     await body(proxy, `http://127.0.0.1:${port}`, backends, server);
   } finally {
@@ -77,7 +103,10 @@ async function withKvProxy(
 }
 
 for (const c of CASES) {
-  Deno.test(`${c.name}: routes are served, replaced and deleted through traefik`, async () => {
+  Deno.test({
+    name: `${c.name}: routes are served, replaced and deleted through traefik`,
+    ignore: c.ignore,
+  }, async () => {
     await withKvProxy(c, async (proxy, publicUrl, [a, b, c2]) => {
       await addRoute(proxy, { routespec: "/", target: c2.url, data: { hub: true } });
       await addRoute(proxy, { routespec: "/user/a/", target: a.url, data: { user: "a", n: 1 } });
@@ -100,24 +129,30 @@ for (const c of CASES) {
   });
 }
 
-for (const c of [CASES[0], CASES[2]]) {
-  Deno.test(`${c.name}: 100 concurrent adds are all served`, async () => {
-    await withKvProxy(c, async (proxy, publicUrl, backends) => {
-      const names = Array.from({ length: 100 }, (_, i) => `u${i}`);
-      await Promise.all(
-        names.map((name, i) =>
-          addRoute(proxy, { routespec: `/user/${name}/`, target: backends[i % 3].url })
-        ),
-      );
-      const results = await Promise.all(names.map((n) => hit(`${publicUrl}/user/${n}/`)));
-      results.forEach((r, i) => assert.equal(r.backend, backends[i % 3].name, names[i]));
-      assert.equal((await getAllRoutes(proxy)).size, 100);
-    });
-  });
+for (const c of [CASES[0], CASES[2], CASES[4]]) {
+  Deno.test(
+    { name: `${c.name}: 100 concurrent adds are all served`, ignore: c.ignore },
+    async () => {
+      await withKvProxy(c, async (proxy, publicUrl, backends) => {
+        const names = Array.from({ length: 100 }, (_, i) => `u${i}`);
+        await Promise.all(
+          names.map((name, i) =>
+            addRoute(proxy, { routespec: `/user/${name}/`, target: backends[i % 3].url })
+          ),
+        );
+        const results = await Promise.all(names.map((n) => hit(`${publicUrl}/user/${n}/`)));
+        results.forEach((r, i) => assert.equal(r.backend, backends[i % 3].name, names[i]));
+        assert.equal((await getAllRoutes(proxy)).size, 100);
+      });
+    },
+  );
 }
 
-for (const c of [CASES[0], CASES[2]]) {
-  Deno.test(`${c.name}: a store restart loses no acknowledged route; later changes are served`, async () => {
+for (const c of [CASES[0], CASES[2], CASES[4]]) {
+  Deno.test({
+    name: `${c.name}: a store restart loses no acknowledged route; later changes are served`,
+    ignore: c.ignore,
+  }, async () => {
     await withKvProxy(c, async (proxy, publicUrl, [a, b], server) => {
       const acknowledged: string[] = [];
       let stop = false;
@@ -217,6 +252,83 @@ Deno.test("etcd: 10,000 routes are read back whole (ranges over gRPC's 4 MB limi
       const read = await store.getAllRoutes();
       assert.equal(read.size, 10_000);
       assert.deepEqual(read.get("/user/many9999/")?.data, { user: "many9999", server_name: "" });
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test({
+  name: "consul: unreachable, wrong token (403): one clear error",
+  ignore: NO_CONSUL,
+}, async () => {
+  const port = freePort();
+  await assert.rejects(
+    startProxy({
+      provider: { kind: "consul", url: `http://127.0.0.1:${port}`, connectTimeoutMs: 1500 },
+    }),
+    (e: Error) => e instanceof StoreError && e.message.includes(`127.0.0.1:${port}`),
+  );
+  const server = await startConsul({ managementToken: "right-token" });
+  try {
+    await assert.rejects(
+      startProxy({ provider: { kind: "consul", url: server.url, token: "wrong-token" } }),
+      (e: Error) =>
+        e instanceof StoreError && e.message.includes("403") &&
+        !e.message.includes("wrong-token"),
+    );
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test({
+  name: "consul: 10,000 routes are written in transactions of 64 and read back whole",
+  ignore: NO_CONSUL,
+}, async () => {
+  const { consulStore } = await import("../providers/consul.ts");
+  const server = await startConsul();
+  try {
+    const store = await consulStore({ url: server.url });
+    try {
+      const routes = Array.from({ length: 10_000 }, (_, i) => ({
+        routespec: `/user/many${i}/`,
+        target: "http://127.0.0.1:1",
+        data: { user: `many${i}`, server_name: "" },
+      }));
+      await store.apply({ set: routes });
+      const read = await store.getAllRoutes();
+      assert.equal(read.size, 10_000);
+      assert.deepEqual(read.get("/user/many9999/")?.data, { user: "many9999", server_name: "" });
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test({
+  name: "consul: routes with data near its 64 KiB limit go in transactions consul accepts",
+  ignore: NO_CONSUL,
+}, async () => {
+  const { consulStore } = await import("../providers/consul.ts");
+  const server = await startConsul();
+  try {
+    const store = await consulStore({ url: server.url });
+    try {
+      const big = "x".repeat(60_000);
+      const routes = ["a", "b", "c", "d"].map((name) => ({
+        routespec: `/user/${name}/`,
+        target: "http://127.0.0.1:1",
+        data: { user: name, note: big },
+      }));
+      await store.apply({ set: routes });
+      const read = await store.getAllRoutes();
+      assert.equal(read.size, 4);
+      assert.equal(read.get("/user/d/")?.data.note, big);
     } finally {
       await store.close();
     }

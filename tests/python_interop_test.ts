@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { addRoute, getAllRoutes, type RunningProxy, startProxy } from "../mod.ts";
 import { freePort, hit, rawGet, startBackend, waitFor } from "./helpers.ts";
 import { type RedisTraefik, startRedisTraefik } from "./redis_traefik.ts";
-import { startRedis } from "./stores.ts";
+import { hasConsul, startConsul, startRedis } from "./stores.ts";
 
 const PYTHON = new URL("../.tools/venv/bin/python", import.meta.url).pathname;
 
@@ -142,3 +142,91 @@ for (const feedTraefik of [true, false]) {
     },
   });
 }
+
+const CONSUL_SCRIPT = `
+import asyncio, json, sys
+from jupyterhub_traefik_proxy.consul import TraefikConsulProxy
+
+cfg = json.loads(sys.argv[1])
+
+async def main():
+    proxy = TraefikConsulProxy(
+        consul_url=cfg["consul_url"],
+        traefik_api_url=cfg["api_url"],
+        traefik_api_username="",
+        traefik_api_password="",
+        should_start=False,
+        traefik_entrypoint="http",
+        check_route_timeout=20,
+    )
+    await proxy.add_route("/py/consul/", cfg["target"], {"from": "python"})
+    print(json.dumps(await proxy.get_all_routes()))
+
+asyncio.run(main())
+`;
+
+async function hasPythonConsul(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(PYTHON, {
+      args: ["-c", "import jupyterhub_traefik_proxy.consul, consul"],
+    }).output();
+    return out.code === 0 && await hasConsul();
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "Python proxy interop on consul: its routes are listed and served here, ours there",
+  ignore: !(await hasPythonConsul()),
+  async fn() {
+    const consul = await startConsul();
+    const backend = startBackend("shared");
+    const port = freePort();
+    let proxy: RunningProxy | undefined;
+    let pythonTraefik: RedisTraefik | undefined;
+    try {
+      pythonTraefik = await startRedisTraefik(0, "/api/overview", {
+        providers: {
+          consul: { endpoints: [consul.url.replace("http://", "")], rootKey: "traefik" },
+        },
+      });
+      proxy = await startProxy({
+        provider: { kind: "consul", url: consul.url },
+        publicAddress: `127.0.0.1:${port}`,
+        apiAddress: `127.0.0.1:${freePort()}`,
+      });
+      await addRoute(proxy, { routespec: "/ours/", target: backend.url, data: { user: "ours" } });
+      const out = await new Deno.Command(PYTHON, {
+        args: [
+          "-c",
+          CONSUL_SCRIPT,
+          JSON.stringify({
+            consul_url: consul.url,
+            api_url: `http://${pythonTraefik.apiAddress}`,
+            target: backend.url,
+          }),
+        ],
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const seenByPython = JSON.parse(
+        new TextDecoder().decode(out.stdout).trim().split("\n").pop()!,
+      );
+      assert.equal(seenByPython["/ours/"].target, backend.url, "ours listed by Python");
+      assert.equal(seenByPython["/ours/"].data.user, "ours");
+      const routes = await getAllRoutes(proxy);
+      assert.equal(routes.get("/py/consul/")?.target, backend.url, "Python's route listed here");
+      assert.deepEqual(routes.get("/py/consul/")?.data, { from: "python" });
+      await waitFor(
+        async () => (await hit(`http://127.0.0.1:${port}/py/consul/x`)).backend === "shared",
+        "our traefik serves the Python proxy's route",
+      );
+      assert.equal((await hit(`${pythonTraefik.publicUrl}/ours/x`)).backend, "shared");
+    } finally {
+      await proxy?.stop();
+      await pythonTraefik?.stop();
+      await backend.close();
+      await consul.stop();
+    }
+  },
+});

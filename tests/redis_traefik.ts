@@ -29,11 +29,14 @@ export interface RedisTraefik {
   stop(): Promise<void>;
 }
 
-/** Starts traefik on the redis at `redisPort`; ready once `readyPath` answers through its API. */
+/**
+ * Starts traefik on the redis at `redisPort` (or on `options.providers`); ready once `readyPath`
+ * answers through its API.
+ */
 export async function startRedisTraefik(
   redisPort: number,
   readyPath = "/api/overview",
-  options: { dynamic?: ConfigTree } = {},
+  options: { dynamic?: ConfigTree; providers?: ConfigTree } = {},
 ): Promise<RedisTraefik> {
   const workDir = await Deno.makeTempDir({ prefix: "jhtp-traefik-" });
   // An operator's own dynamic configuration, beside the store.
@@ -53,7 +56,8 @@ export async function startRedisTraefik(
         publicAddress: `127.0.0.1:${publicPort}`,
         apiAddress: `127.0.0.1:${freePort()}`,
         providers: {
-          redis: { endpoints: [`127.0.0.1:${redisPort}`], rootKey: "traefik" },
+          ...options.providers ??
+            { redis: { endpoints: [`127.0.0.1:${redisPort}`], rootKey: "traefik" } },
           ...file,
         },
         extra: { api: { insecure: true }, entryPoints: { traefik: { address: apiAddress } } },

@@ -47,7 +47,7 @@ fi
 pp=0 pf=0 ps=0
 if [ "$whole" -eq 1 ] && [ -x "$root/.tools/venv/bin/python" ] && [ -z "${SKIP_JUPYTERHUB_TESTS:-}" ]; then
   echo
-  echo "== JupyterHub's own tests (test_proxy.py, test_api.py, test_named_servers.py) against this proxy =="
+  echo "== JupyterHub's own tests (test_proxy, test_api, test_named_servers, test_internal_ssl_connections, test_unix_socket) against this proxy =="
   "$root/tests/run_jupyterhub_tests.sh" 2>&1 | tee "$log"
   py_rc=${PIPESTATUS[0]}
   line=$(grep -E '^=*\s*[0-9]+ (passed|failed|error)' "$log" | tail -n 1)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs JupyterHub's own proxy tests (test_proxy.py, test_api.py and test_named_servers.py,
+# Runs JupyterHub's own proxy tests (test_proxy.py, test_api.py, test_named_servers.py,
+# test_internal_ssl_connections.py and test_unix_socket.py,
 # shipped in its wheel) with this project's CLI standing in for configurable-http-proxy on PATH.
 #
 # Left out: test_proxy_bind_ip connects to the machine's non-loopback address, which tests on
@@ -21,7 +22,8 @@ PATH="$root/tests/bin:$venv/bin:$PATH" "$venv/bin/python" "$root/tests/reap.py" 
   -m "not browser" -q -o addopts="" --junitxml "$work/report.xml" \
   -k "$(printf 'not %s and ' "${LEFT_OUT[@]}" | sed 's/ and $//')" \
   --pyargs jupyterhub.tests.test_proxy jupyterhub.tests.test_api \
-  jupyterhub.tests.test_named_servers "$@" || status=$?
+  jupyterhub.tests.test_named_servers jupyterhub.tests.test_internal_ssl_connections \
+  jupyterhub.tests.test_unix_socket "$@" || status=$?
 for name in "${LEFT_OUT[@]}"; do
   if grep -q "name=\"$name[\"\[]" "$work/report.xml" 2>/dev/null; then
     echo "run_jupyterhub_tests.sh: $name ran although it is left out; fix the selection"

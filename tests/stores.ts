@@ -193,3 +193,82 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<StoreServer>
   }
   return server;
 }
+
+/** Options of `startConsul`. */
+export interface ConsulOptions {
+  /** Turn ACLs on (default deny) with this management token. */
+  managementToken?: string;
+}
+
+/** True when `.tools/bin/consul` (or consul on PATH) runs. */
+export async function hasConsul(): Promise<boolean> {
+  try {
+    return (await new Deno.Command(await bin("consul"), { args: ["version"] }).output()).success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts a single consul server on free loopback ports, with its data in a temporary
+ * directory (not `-dev`, whose data a restart would lose).
+ */
+export async function startConsul(options: ConsulOptions = {}): Promise<StoreServer> {
+  const dir = await Deno.makeTempDir({ prefix: "jhtp-consul-" });
+  const port = freePort();
+  const ports = {
+    dns: -1,
+    grpc: -1,
+    grpc_tls: -1,
+    serf_lan: freePort(),
+    serf_wan: -1,
+    server: freePort(),
+  };
+  const acl = options.managementToken
+    ? `acl {\n  enabled = true\n  default_policy = "deny"\n  tokens {\n    initial_management = "${options.managementToken}"\n  }\n}\n`
+    : "";
+  await Deno.writeTextFile(
+    `${dir}/config.hcl`,
+    `server = true\nbootstrap_expect = 1\nui_config { enabled = false }\n` +
+      `log_level = "error"\ndisable_update_check = true\n` +
+      `performance { raft_multiplier = 1 }\n` +
+      `ports {\n  http = ${port}\n  https = -1\n  dns = ${ports.dns}\n  grpc = ${ports.grpc}\n` +
+      `  grpc_tls = ${ports.grpc_tls}\n  serf_lan = ${ports.serf_lan}\n` +
+      `  serf_wan = ${ports.serf_wan}\n  server = ${ports.server}\n}\n` + acl,
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const args = [
+    "agent",
+    "-config-file",
+    `${dir}/config.hcl`,
+    "-data-dir",
+    `${dir}/data`,
+    "-bind",
+    "127.0.0.1",
+    "-client",
+    "127.0.0.1",
+    "-node",
+    "test",
+  ];
+  const headers: Record<string, string> = options.managementToken
+    ? { "x-consul-token": options.managementToken }
+    : {};
+  // Up once it has a leader and takes a write.
+  const up = () =>
+    waitFor(
+      async () => {
+        const response = await fetch(`${url}/v1/kv/jupyterhub-test-up`, {
+          method: "PUT",
+          headers,
+          body: "1",
+        });
+        await response.body?.cancel();
+        return response.ok;
+      },
+      "consul",
+      30_000,
+    );
+  const server = serverHandle(await bin("consul"), args, dir, up, { url, port });
+  await up();
+  return server;
+}

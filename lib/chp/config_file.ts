@@ -105,6 +105,51 @@ export async function readExtraConfig(
 }
 
 /**
+ * Checks at start that every key, certificate and CA file the settings name can be read and is
+ * PEM, so that a typo is one line naming the flag, not a traefik that cannot serve TLS.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError } from "../core/errors.ts";
+ * import { checkTlsFiles } from "./config_file.ts";
+ * await checkTlsFiles({}); // nothing to check
+ * await assert.rejects(
+ *   checkTlsFiles({ tls: { certFile: "/nonexistent.crt", keyFile: "/nonexistent.key" } }),
+ *   (error) => error instanceof ConfigError && /^--ssl-cert \/nonexistent\.crt/.test(error.message),
+ * );
+ * ```
+ * @throws {ConfigError} naming the flag and the path of a file that cannot be read or is not PEM.
+ */
+export async function checkTlsFiles(
+  settings: Pick<CliSettings, "tls" | "apiTls" | "targetTls">,
+): Promise<void> {
+  const files: [string, string | undefined][] = [
+    ["--ssl-cert", settings.tls?.certFile],
+    ["--ssl-key", settings.tls?.keyFile],
+    ["--ssl-ca", settings.tls?.clientCaFile],
+    ["--api-ssl-cert", settings.apiTls?.cert],
+    ["--api-ssl-key", settings.apiTls?.key],
+    ["--api-ssl-ca", settings.apiTls?.clientCaFile],
+    ["--client-ssl-cert", settings.targetTls?.certFile],
+    ["--client-ssl-key", settings.targetTls?.keyFile],
+    ["--client-ssl-ca", settings.targetTls?.caFile],
+  ];
+  for (const [flag, path] of files) {
+    if (!path) continue;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      throw new ConfigError(`${flag} ${path} cannot be read: ${(error as Error).message}`);
+    }
+    if (!text.includes("-----BEGIN ")) {
+      throw new ConfigError(`${flag} ${path} is not a PEM file (no -----BEGIN line)`);
+    }
+  }
+}
+
+/**
  * The HTTP client the fallback reaches https targets with: the CA and client certificate of
  * `--client-ssl-ca/-cert/-key` (JupyterHub's internal SSL), sending the client's `Host`.
  * Undefined without them (the fallback's default client).

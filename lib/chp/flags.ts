@@ -45,8 +45,13 @@ export interface FlagSpec {
   readonly kind: FlagKind;
   /** One line for `--help`. */
   readonly help: string;
-  /** configurable-http-proxy flags only: `yes` = implemented, `warn` = accepted, no effect. */
-  readonly chp?: "yes" | "warn";
+  /**
+   * configurable-http-proxy flags only: `yes` = implemented, `warn` = accepted, no effect (none
+   * of these affects security), `refused` = a start with it fails, saying `refusal`.
+   */
+  readonly chp?: "yes" | "warn" | "refused";
+  /** For `refused` flags: why, and what to do instead. */
+  readonly refusal?: string;
   /** Placeholder of the value in `--help`. */
   readonly arg?: string;
 }
@@ -66,7 +71,12 @@ export const FLAGS = {
   // configurable-http-proxy's flags
   "ip": { kind: "string", chp: "yes", arg: "ADDR", help: "public IP address ('' = all)" },
   "port": { kind: "number", chp: "yes", arg: "N", help: "public port (default 8000)" },
-  "socket": { kind: "string", chp: "warn", arg: "PATH", help: "public unix socket (unsupported)" },
+  "socket": {
+    kind: "string",
+    chp: "yes",
+    arg: "PATH",
+    help: "public unix socket (relayed to traefik on loopback)",
+  },
   "api-ip": { kind: "string", chp: "yes", arg: "ADDR", help: "REST API IP (default localhost)" },
   "api-port": { kind: "number", chp: "yes", arg: "N", help: "REST API port (default port+1)" },
   "api-socket": { kind: "string", chp: "yes", arg: "PATH", help: "REST API on a unix socket" },
@@ -85,18 +95,45 @@ export const FLAGS = {
     arg: "FILE",
     help: "TLS certificate of the public port",
   },
-  "ssl-ca": { kind: "string", chp: "warn", arg: "FILE", help: "client CA of the public port" },
-  "ssl-request-cert": { kind: "boolean", chp: "warn", help: "request client certificates" },
-  "ssl-reject-unauthorized": { kind: "boolean", chp: "warn", help: "reject bad client certs" },
-  "ssl-protocol": { kind: "string", chp: "warn", arg: "P", help: "TLS protocol" },
-  "ssl-ciphers": { kind: "string", chp: "warn", arg: "C", help: "TLS ciphers" },
-  "ssl-allow-rc4": { kind: "boolean", chp: "warn", help: "allow RC4" },
-  "ssl-dhparam": { kind: "string", chp: "warn", arg: "FILE", help: "DH parameters" },
+  "ssl-ca": { kind: "string", chp: "yes", arg: "FILE", help: "CA of the public clients' certs" },
+  "ssl-request-cert": { kind: "boolean", chp: "yes", help: "public: require client certs" },
+  "ssl-reject-unauthorized": { kind: "boolean", chp: "yes", help: "public: verify client certs" },
+  "ssl-protocol": {
+    kind: "string",
+    chp: "refused",
+    arg: "P",
+    help: "TLS protocol",
+    refusal: "OpenSSL protocol names have no traefik equivalent; set minVersion/maxVersion of " +
+      "tls.options.default in an --extra-dynamic-config file",
+  },
+  "ssl-ciphers": {
+    kind: "string",
+    chp: "refused",
+    arg: "C",
+    help: "TLS ciphers",
+    refusal: "OpenSSL cipher lists have no traefik equivalent; set cipherSuites of " +
+      "tls.options.default in an --extra-dynamic-config file",
+  },
+  "ssl-allow-rc4": {
+    kind: "boolean",
+    chp: "refused",
+    help: "allow RC4",
+    refusal: "traefik (Go) cannot offer RC4, which is broken; drop the option",
+  },
+  "ssl-dhparam": {
+    kind: "string",
+    chp: "refused",
+    arg: "FILE",
+    help: "DH parameters",
+    refusal: "traefik (Go) offers only elliptic-curve key exchange, no DH parameters; drop the " +
+      "option (curvePreferences of tls.options.default in an --extra-dynamic-config file " +
+      "choose the curves)",
+  },
   "api-ssl-key": { kind: "string", chp: "yes", arg: "FILE", help: "TLS key of the REST API" },
   "api-ssl-cert": { kind: "string", chp: "yes", arg: "FILE", help: "TLS certificate of the API" },
-  "api-ssl-ca": { kind: "string", chp: "warn", arg: "FILE", help: "client CA of the REST API" },
-  "api-ssl-request-cert": { kind: "boolean", chp: "warn", help: "API: request client certs" },
-  "api-ssl-reject-unauthorized": { kind: "boolean", chp: "warn", help: "API: reject bad certs" },
+  "api-ssl-ca": { kind: "string", chp: "yes", arg: "FILE", help: "CA of the API clients' certs" },
+  "api-ssl-request-cert": { kind: "boolean", chp: "yes", help: "API: require client certs" },
+  "api-ssl-reject-unauthorized": { kind: "boolean", chp: "yes", help: "API: verify client certs" },
   "client-ssl-key": { kind: "string", chp: "yes", arg: "FILE", help: "key for TLS to targets" },
   "client-ssl-cert": { kind: "string", chp: "yes", arg: "FILE", help: "cert for TLS to targets" },
   "client-ssl-ca": { kind: "string", chp: "yes", arg: "FILE", help: "CA of the targets" },
@@ -137,7 +174,7 @@ export const FLAGS = {
   "storage-backend": { kind: "string", chp: "warn", arg: "B", help: "use --provider instead" },
   // this proxy's own options
   "config": { kind: "string", arg: "FILE", help: "TOML/YAML file with any of these options" },
-  "provider": { kind: "string", arg: "P", help: "file (default), redis or etcd" },
+  "provider": { kind: "string", arg: "P", help: "file (default), redis, etcd or consul" },
   "dynamic-config-file": {
     kind: "string",
     arg: "FILE",
@@ -170,10 +207,13 @@ export const FLAGS = {
   "etcd-username": { kind: "string", arg: "U", help: "etcd user" },
   "etcd-password": { kind: "string", arg: "P", help: "etcd password" },
   "etcd-ca-file": { kind: "string", arg: "FILE", help: "CA certificate for https etcd endpoints" },
+  "consul-url": { kind: "string", arg: "URL", help: "consul's HTTP API (http://127.0.0.1:8500)" },
+  "consul-token": { kind: "string", arg: "T", help: "consul ACL token (never logged)" },
+  "consul-ca-file": { kind: "string", arg: "FILE", help: "CA certificate for an https consul" },
   "external-traefik": { kind: "boolean", help: "traefik is managed elsewhere; only write routes" },
   "traefik-reads-store": {
     kind: "boolean",
-    help: "the traefik started here reads redis/etcd itself, not a file fed from it",
+    help: "the traefik started here reads redis/etcd/consul itself, not a file fed from it",
   },
   "kv-traefik-keys": {
     kind: "boolean",
@@ -336,8 +376,11 @@ export function parseFlags(argv: string[], options: ParseFlagsOptions = {}): Par
     found.set(name, convert(name, fromConfigFile(raw), `${key} in --config file`));
   }
   const warnings: string[] = [];
-  for (const name of found.keys()) {
+  for (const [name, value] of found) {
     const flag = spec(name);
+    if (flag.chp === "refused" && value !== false) {
+      throw new ConfigError(`--${name} is refused: ${flag.refusal}`);
+    }
     if (flag.chp === "warn") {
       warnings.push(
         `--${name} is accepted for compatibility with configurable-http-proxy ` +
@@ -446,7 +489,12 @@ export function helpText(): string {
   const row = (name: FlagName) => {
     const flag = spec(name);
     const left = `  --${name}${flag.arg ? " " + flag.arg : ""}`;
-    lines.push(left.padEnd(36) + flag.help + (flag.chp === "warn" ? " [accepted, no effect]" : ""));
+    const note = flag.chp === "warn"
+      ? " [accepted, no effect]"
+      : flag.chp === "refused"
+      ? " [refused at start]"
+      : "";
+    lines.push(left.padEnd(36) + flag.help + note);
   };
   lines.push("configurable-http-proxy options:");
   for (const name of FLAG_NAMES) if (spec(name).chp) row(name);

@@ -15,7 +15,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { runAll } from "../async/run_all.ts";
 import { type RunningProxy, startProxy } from "../proxy.ts";
 import { chpHandler } from "./api_handler.ts";
-import { loadFlags, readExtraConfig, targetClient } from "./config_file.ts";
+import { checkTlsFiles, loadFlags, readExtraConfig, targetClient } from "./config_file.ts";
 import { withFlagHint } from "./error_hint.ts";
 import { helpText } from "./flags.ts";
 import { internalHandler } from "./internal_handler.ts";
@@ -23,6 +23,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { checkFree, freeLoopbackPort } from "./ports.ts";
 import { proxyOptions } from "./proxy_options.ts";
 import { type CliSettings, cliSettings } from "./settings.ts";
+import { checkSocketPath, unixRelay } from "./unix_relay.ts";
 
 /**
  * Options of `main`.
@@ -43,6 +44,9 @@ export interface MainOptions {
 }
 
 type Cleanup = () => Promise<unknown> | unknown;
+
+/** How long a request to the API may wait for the proxy to start before a 503. */
+const STARTING_WAIT_MS = 30_000;
 
 /**
  * Runs the proxy until SIGTERM, SIGINT or `options.stop`; resolves to the exit code. Startup
@@ -73,8 +77,20 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     }
     const settings = cliSettings(flags.values, { env });
     log = createLogger(settings.logLevel);
+    // From here on SIGTERM is a clean stop, also one that arrives while starting (JupyterHub
+    // may give up on a slow start): the start completes, then everything stops.
+    let signalled!: () => void;
+    const done = new Promise<void>((resolve) => signalled = resolve);
+    const onSignal = () => signalled();
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      Deno.addSignalListener(signal, onSignal);
+      cleanups.push(() => Deno.removeSignalListener(signal, onSignal));
+    }
     for (const warning of flags.warnings) log.warn(warning);
     for (const bind of settings.binds) checkFree(bind);
+    await checkTlsFiles(settings);
+    if (settings.socket) await checkSocketPath(settings.socket, "--socket");
+    if ("path" in settings.api) await checkSocketPath(settings.api.path, "--api-socket");
     const traefikApiUrl = settings.traefikApi.url ?? `http://127.0.0.1:${freeLoopbackPort()}`;
     const extra = await readExtraConfig(settings);
     const client = await targetClient(settings);
@@ -87,17 +103,34 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     );
     cleanups.unshift(() => internal.shutdown());
 
+    // The REST API answers once the proxy runs; behind traefik's certificate check (API client
+    // certificates), its private listener must be there before traefik starts.
+    const api = apiServer(settings, log);
+    cleanups.unshift(() => api.stop());
+    const apiBackend = settings.apiTls?.clientCaFile ? api.listenPrivate() : undefined;
+
+    // With --socket, traefik listens on a free loopback port that the socket is relayed to.
+    const socketPort = settings.socket ? freeLoopbackPort() : undefined;
     const proxy: RunningProxy = await startProxy(proxyOptions(settings, {
       traefikApiUrl,
       internalUrl: `http://127.0.0.1:${internal.addr.port}`,
       ...extra,
       targetClient: client,
+      publicAddress: socketPort ? `127.0.0.1:${socketPort}` : undefined,
+      apiBackend,
       log: (message) => log.info(message),
     }));
     cleanups.unshift(() => proxy.stop());
 
-    const server = await serveApi(proxy, settings, log);
-    cleanups.unshift(() => server.shutdown());
+    if (settings.socket && socketPort) {
+      const relay = await unixRelay({
+        path: settings.socket,
+        target: { hostname: "127.0.0.1", port: socketPort },
+        flag: "--socket",
+      });
+      cleanups.unshift(() => relay.close());
+    }
+    api.serve(proxy);
 
     const pidFile = settings.pidFile;
     if (pidFile) {
@@ -105,19 +138,16 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       cleanups.push(() => Deno.remove(pidFile).catch(() => {}));
     }
     log.info(
-      `proxying ${settings.publicAddress} through traefik (${settings.provider.kind} provider, ` +
+      `proxying ${
+        settings.socket
+          ? `${settings.socket} (relayed to 127.0.0.1:${socketPort})`
+          : settings.publicAddress
+      } through traefik (${settings.provider.kind} provider, ` +
         `${settings.external ? "external" : `pid ${proxy.traefik?.pid}`}; fallback ` +
         `${proxy.fallback ? "on" : settings.fallbackOff ?? "off"}); ` +
         `REST API on ${apiWhere(settings)}`,
     );
 
-    let signalled!: () => void;
-    const done = new Promise<void>((resolve) => signalled = resolve);
-    const onSignal = () => signalled();
-    for (const signal of ["SIGTERM", "SIGINT"] as const) {
-      Deno.addSignalListener(signal, onSignal);
-      cleanups.push(() => Deno.removeSignalListener(signal, onSignal));
-    }
     await Promise.race([done, options.stop ?? new Promise(() => {})]);
     log.info("stopping");
     await runAll(cleanups);
@@ -129,34 +159,71 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
   }
 }
 
-/** Serves CHP's REST API on its TCP address (with TLS when configured) or unix socket. */
-async function serveApi(
-  proxy: RunningProxy,
-  settings: CliSettings,
-  log: Logger,
-): Promise<Deno.HttpServer> {
-  const handler = chpHandler(proxy, {
-    authToken: settings.authToken,
-    hostRouting: settings.hostRouting,
-    log: (message) => log.warn(message),
-  });
+/** CHP's REST API: its listener(s) now, its handler once the proxy runs. */
+interface ApiServer {
+  /** Starts the private listener behind traefik's certificate check; its `127.0.0.1:port`. */
+  listenPrivate(): string;
+  /** Serves the API of `proxy` (and starts the listener of `--api-ip/-port` or `--api-socket`). */
+  serve(proxy: RunningProxy): void;
+  /** Stops every listener; removes the API's socket file. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The REST API: on its TCP address (with TLS when configured), on its unix socket, or, when
+ * clients must present certificates, on a private loopback port behind traefik.
+ */
+function apiServer(settings: CliSettings, log: Logger): ApiServer {
+  let handler: ((request: Request) => Promise<Response>) | undefined;
+  // traefik opens the API's port before the proxy is up: early requests wait for it.
+  const { promise: ready, resolve: started } = Promise.withResolvers<void>();
+  const servers: Deno.HttpServer[] = [];
   const logged = async (request: Request) => {
+    if (!handler) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise((resolve) => timer = setTimeout(resolve, STARTING_WAIT_MS));
+      await Promise.race([ready, late]);
+      clearTimeout(timer);
+      if (!handler) return new Response("the proxy is starting\n", { status: 503 });
+    }
     const response = await handler(request);
     log.debug(`${request.method} ${new URL(request.url).pathname} ${response.status}`);
     return response;
   };
   const api = settings.api;
-  if ("path" in api) {
-    await Deno.remove(api.path).catch(() => {});
-    return Deno.serve({ path: api.path, onListen: () => {} }, logged);
-  }
-  const tls = settings.apiTls
-    ? {
-      cert: await Deno.readTextFile(settings.apiTls.cert),
-      key: await Deno.readTextFile(settings.apiTls.key),
-    }
-    : {};
-  return Deno.serve({ hostname: api.hostname, port: api.port, ...tls, onListen: () => {} }, logged);
+  return {
+    listenPrivate() {
+      const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, logged);
+      servers.push(server);
+      return `127.0.0.1:${server.addr.port}`;
+    },
+    serve(proxy) {
+      handler = chpHandler(proxy, {
+        authToken: settings.authToken,
+        hostRouting: settings.hostRouting,
+        log: (message) => log.warn(message),
+      });
+      started();
+      if (settings.apiTls?.clientCaFile) return; // traefik listens on the API's address
+      if ("path" in api) {
+        servers.push(Deno.serve({ path: api.path, onListen: () => {} }, logged));
+        return;
+      }
+      const tls = settings.apiTls
+        ? {
+          cert: Deno.readTextFileSync(settings.apiTls.cert),
+          key: Deno.readTextFileSync(settings.apiTls.key),
+        }
+        : {};
+      servers.push(
+        Deno.serve({ hostname: api.hostname, port: api.port, ...tls, onListen: () => {} }, logged),
+      );
+    },
+    async stop() {
+      await Promise.all(servers.map((server) => server.shutdown()));
+      if ("path" in api && servers.length > 0) await Deno.remove(api.path).catch(() => {});
+    },
+  };
 }
 
 function apiWhere(settings: CliSettings): string {

@@ -10,9 +10,11 @@ import { rawRequestPath } from "../core/request_path.ts";
 import { deepMerge } from "../core/tree.ts";
 import type { ConfigTree } from "../core/types.ts";
 import type { StartProxyOptions } from "../proxy.ts";
+import { apiTlsConfig } from "./api_tls.ts";
+import { ConfigError } from "../core/errors.ts";
 import { instanceConfig } from "./instance_config.ts";
 import { errorPage } from "./internal_handler.ts";
-import { type CliSettings, traefikApiAddress } from "./settings.ts";
+import { type CliSettings, hostPort, traefikApiAddress } from "./settings.ts";
 
 /** How long traefik may take to stop after SIGTERM: JupyterHub restarts on the same ports. */
 const STOP_GRACE_MS = 5_000;
@@ -47,6 +49,15 @@ export interface ProxyRuntime {
   log?: (message: string) => void;
   /** The fallback's client for https targets (`targetClient`). */
   targetClient?: Deno.HttpClient;
+  /**
+   * With `--socket`: traefik's public address, a free loopback port the socket is relayed to.
+   */
+  publicAddress?: string;
+  /**
+   * With API client certificates (`CliSettings.apiTls.clientCaFile`): this process's private
+   * API listener, `127.0.0.1:port`, that traefik passes verified connections to.
+   */
+  apiBackend?: string;
 }
 
 /**
@@ -77,11 +88,36 @@ export function proxyOptions(settings: CliSettings, runtime: ProxyRuntime): Star
     fallback: settings.fallback !== false,
   });
   const pages = { errorTarget: settings.errorTarget };
-  const extraDynamic = runtime.extraDynamicConfig ?? {};
+  let extraDynamic = runtime.extraDynamicConfig ?? {};
+  let extraStatic = deepMerge(settings.staticExtras, runtime.extraStaticConfig ?? {});
+  const apiTls = settings.apiTls;
+  if (apiTls?.clientCaFile && "port" in settings.api) {
+    if (!runtime.apiBackend) {
+      throw new ConfigError("the REST API's private listener must be given (apiBackend)");
+    }
+    const api = apiTlsConfig({
+      address: hostPort(settings.api.hostname, settings.api.port),
+      backend: runtime.apiBackend,
+      certFile: apiTls.cert,
+      keyFile: apiTls.key,
+      clientCaFile: apiTls.clientCaFile,
+    });
+    // Routers that name no entry point stay on the public one, off the API's.
+    extraStatic = deepMerge(
+      deepMerge(api.staticConfig, {
+        entryPoints: { [settings.entryPoint]: { asDefault: true } },
+      }),
+      extraStatic,
+    );
+    extraDynamic = withCertificates(deepMerge(api.dynamicConfig, extraDynamic), [
+      extraDynamic,
+      api.dynamicConfig,
+    ]);
+  }
   return {
     provider: settings.provider,
     entryPoint: settings.entryPoint,
-    publicAddress: settings.publicAddress,
+    publicAddress: runtime.publicAddress ?? settings.publicAddress,
     apiAddress: traefikApiAddress(runtime.traefikApiUrl),
     apiUsername: traefikApi.username,
     apiPassword: traefikApi.password,
@@ -105,12 +141,22 @@ export function proxyOptions(settings: CliSettings, runtime: ProxyRuntime): Star
     traefikBinary: settings.traefikBin,
     traefikLogLevel: settings.traefikLogLevel,
     tls: settings.tls,
+    serversTransport: settings.targetTransport,
     staticConfigFile: settings.staticConfigFile,
-    extraStaticConfig: deepMerge(settings.staticExtras, runtime.extraStaticConfig ?? {}),
+    extraStaticConfig: extraStatic,
     extraDynamicConfig: external ? extraDynamic : deepMerge(instance.config, extraDynamic),
     middlewares: external ? [] : instance.middlewares.map((name) => `${name}@file`),
     checkRouteTimeoutMs: settings.checkRouteTimeoutMs,
     stopGraceMs: STOP_GRACE_MS,
     log: runtime.log,
   };
+}
+
+/** `config` with `tls.certificates` of every one of `sources`, one after the other. */
+function withCertificates(config: ConfigTree, sources: ConfigTree[]): ConfigTree {
+  const certificates = sources.flatMap((source) => {
+    const list = (source.tls as ConfigTree | undefined)?.certificates;
+    return Array.isArray(list) ? list : [];
+  });
+  return deepMerge(config, { tls: { certificates } });
 }

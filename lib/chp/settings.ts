@@ -12,6 +12,7 @@ import { deepMerge } from "../core/tree.ts";
 import type { ConfigTree } from "../core/types.ts";
 import type { ProviderOptions } from "../proxy.ts";
 import { API_ENTRYPOINT } from "../traefik/static_config.ts";
+import { API_TLS_NAME } from "./api_tls.ts";
 
 /**
  * Where the REST API listens: a TCP address, or a unix socket.
@@ -87,10 +88,19 @@ export interface CliSettings {
   publicAddress: string;
   /** The REST API's listen address. */
   api: ApiListen;
-  /** TLS certificate and key files of the REST API. */
-  apiTls?: { cert: string; key: string };
-  /** TLS certificate and key files of the public entry point. */
-  tls?: { certFile: string; keyFile: string };
+  /**
+   * TLS certificate and key files of the REST API. With `clientCaFile`, clients must present a
+   * certificate signed by it: traefik terminates the API's TLS on its own entry point and
+   * forwards to this process on a private loopback port (Deno cannot verify client certificates).
+   */
+  apiTls?: { cert: string; key: string; clientCaFile?: string };
+  /**
+   * The public unix socket (`--socket`): this process listens there and relays to traefik's
+   * public entry point, which then listens on a free loopback port.
+   */
+  socket?: string;
+  /** TLS of the public entry point; with `clientCaFile`, clients need a certificate it signed. */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   /** Public entry point name. */
   entryPoint: string;
   /** Where routes live. */
@@ -105,6 +115,11 @@ export interface CliSettings {
   fallbackOff?: string;
   /** Certificates to reach https targets with (`--client-ssl-ca/-cert/-key`). */
   targetTls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /**
+   * traefik's servers transport for every route (dynamic configuration), when targets get a
+   * client certificate: the static default transport cannot carry one.
+   */
+  targetTransport?: ConfigTree;
   /** traefik's API. */
   traefikApi: TraefikApiSettings;
   /** traefik binary, when given. */
@@ -164,6 +179,8 @@ const PROVIDERS: Record<string, ProviderOptions["kind"]> = {
   traefik_redis: "redis",
   etcd: "etcd",
   traefik_etcd: "etcd",
+  consul: "consul",
+  traefik_consul: "consul",
 };
 
 const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
@@ -215,18 +232,24 @@ export interface CliSettingsOptions {
  * @throws {ConfigError} for contradictory or invalid values (with what to change).
  */
 export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}): CliSettings {
-  if (values.socket !== undefined) {
-    throw new ConfigError(
-      "--socket: traefik cannot listen on a unix socket; give the public address with --ip/--port",
-    );
+  const socket = values.socket || undefined;
+  if (socket !== undefined && (values.ip !== undefined || values.port !== undefined)) {
+    throw new ConfigError("--socket replaces --ip and --port; give one or the other");
   }
-  const ip = values.ip ?? "";
-  const publicPort = port(values.port ?? 8000, "port");
+  // With --socket, traefik's public entry point listens on a free loopback port (chosen at
+  // start) and this process relays the socket to it.
+  const ip = socket === undefined ? values.ip ?? "" : "127.0.0.1";
+  const publicPort = socket === undefined ? port(values.port ?? 8000, "port") : 0;
   const tls = values["ssl-key"] || values["ssl-cert"]
     ? { certFile: values["ssl-cert"] ?? "", keyFile: values["ssl-key"] ?? "" }
     : undefined;
   if (tls && (!tls.certFile || !tls.keyFile)) {
     throw new ConfigError("--ssl-key and --ssl-cert must be given together");
+  }
+  const publicClientCa = clientCaOf(values, "ssl");
+  if (publicClientCa !== undefined) {
+    if (!tls) throw new ConfigError("--ssl-request-cert needs --ssl-key and --ssl-cert");
+    Object.assign(tls, { clientCaFile: publicClientCa });
   }
   const entryPoint = values["traefik-entrypoint"] ?? (tls ? "https" : "http");
   if (!/^[A-Za-z0-9_-]+$/.test(entryPoint)) {
@@ -241,13 +264,71 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
     api = { hostname: apiIp === "" ? "0.0.0.0" : apiIp.replace(/^\[|\]$/g, ""), port: apiPort };
     binds.push({ hostname: api.hostname, port: apiPort, what: "--api-port" });
   }
-  const apiTls = values["api-ssl-key"] || values["api-ssl-cert"]
+  const apiTls: CliSettings["apiTls"] = values["api-ssl-key"] || values["api-ssl-cert"]
     ? { cert: values["api-ssl-cert"] ?? "", key: values["api-ssl-key"] ?? "" }
     : undefined;
   if (apiTls && (!apiTls.cert || !apiTls.key)) {
     throw new ConfigError("--api-ssl-key and --api-ssl-cert must be given together");
   }
+  if (apiTls && "path" in api) {
+    throw new ConfigError(
+      "--api-ssl-key/--api-ssl-cert with --api-socket: the REST API serves a unix socket " +
+        "without TLS (its file permissions protect it); drop one of them",
+    );
+  }
   const external = values["external-traefik"] === true;
+  const apiClientCa = clientCaOf(values, "api-ssl");
+  if (apiClientCa !== undefined) {
+    if (!apiTls) {
+      throw new ConfigError("--api-ssl-request-cert needs --api-ssl-key and --api-ssl-cert");
+    }
+    if (external) {
+      throw new ConfigError(
+        "--api-ssl-request-cert needs the traefik this process starts (it verifies the API " +
+          "clients' certificates); drop --external-traefik or the API's client certificates",
+      );
+    }
+    if (!options.env?.CONFIGPROXY_AUTH_TOKEN) {
+      throw new ConfigError(
+        "--api-ssl-request-cert needs CONFIGPROXY_AUTH_TOKEN: the API behind traefik's " +
+          "certificate check listens on a private loopback port that the token protects",
+      );
+    }
+    if (entryPoint === API_TLS_NAME) {
+      throw new ConfigError(
+        `--traefik-entrypoint ${API_TLS_NAME} is the REST API's; choose another`,
+      );
+    }
+    apiTls.clientCaFile = apiClientCa;
+  }
+  // An external traefik listens on the public address itself: nothing to check here.
+  if (external) binds.shift();
+  if (socket !== undefined && external) {
+    throw new ConfigError(
+      "--socket with --external-traefik: this process relays the socket to the traefik it " +
+        "starts; drop one of them",
+    );
+  }
+  if (external) {
+    const ignored = [
+      "client-ssl-key",
+      "client-ssl-cert",
+      "client-ssl-ca",
+      "insecure",
+      "ssl-ca",
+    ] as const;
+    const given = ignored.find((name) => values[name] !== undefined && values[name] !== false) ??
+      (values["client-ssl-reject-unauthorized"] === false
+        ? "no-client-ssl-reject-unauthorized"
+        : undefined);
+    if (given) {
+      throw new ConfigError(
+        `--${given} with --external-traefik: how your traefik reaches targets and checks ` +
+          "clients is its own configuration (serversTransport, tls.options); drop the option " +
+          "and set it there",
+      );
+    }
+  }
   const traefikApiUrl = values["traefik-api-url"] || undefined;
   if (external && !traefikApiUrl) {
     throw new ConfigError("--external-traefik needs --traefik-api-url");
@@ -284,6 +365,9 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
       fallbackOff
     ? false as const
     : { hostname: values["fallback-ip"] || "127.0.0.1", port: fallbackPort };
+  if (!values["client-ssl-cert"] !== !values["client-ssl-key"]) {
+    throw new ConfigError("--client-ssl-key and --client-ssl-cert must be given together");
+  }
   const targetTls = values["client-ssl-ca"] || values["client-ssl-cert"]
     ? {
       caFile: values["client-ssl-ca"] || undefined,
@@ -294,7 +378,10 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
   if (fallback && fallbackPort !== undefined) {
     binds.push({ hostname: fallback.hostname, port: fallbackPort, what: "--fallback-port" });
   }
-  const { staticExtras, extraBinds } = staticExtrasOf(values, { ip, entryPoint });
+  const { staticExtras, extraBinds, targetTransport } = staticExtrasOf(values, {
+    ip,
+    entryPoint,
+  });
   binds.push(...extraBinds);
   if (traefikApiUrl) {
     const url = traefikApiUrlOf(traefikApiUrl, external);
@@ -311,6 +398,7 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
     publicAddress: hostPort(ip, publicPort),
     api,
     apiTls,
+    socket,
     tls,
     entryPoint,
     provider: providerOptions(values),
@@ -319,6 +407,7 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
     fallback,
     fallbackOff,
     targetTls,
+    targetTransport,
     traefikApi: {
       url: traefikApiUrl,
       username: values["traefik-api-username"],
@@ -345,7 +434,7 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
 function staticExtrasOf(
   values: FlagValues,
   where: { ip: string; entryPoint: string },
-): { staticExtras: ConfigTree; extraBinds: Bind[] } {
+): { staticExtras: ConfigTree; extraBinds: Bind[]; targetTransport?: ConfigTree } {
   const { ip, entryPoint } = where;
   const extraBinds: Bind[] = [];
   // Stop promptly on SIGTERM, as CHP does: JupyterHub restarts the proxy on the same ports.
@@ -372,18 +461,20 @@ function staticExtrasOf(
     transport.insecureSkipVerify = true;
   }
   if (values["client-ssl-ca"]) transport.rootCAs = [values["client-ssl-ca"]];
-  if (values["client-ssl-cert"] && values["client-ssl-key"]) {
-    transport.certificates = [{
-      certFile: values["client-ssl-cert"],
-      keyFile: values["client-ssl-key"],
-    }];
-  }
   if (values["proxy-timeout"] !== undefined) {
     transport.forwardingTimeouts = { responseHeaderTimeout: ms(values["proxy-timeout"]) };
   }
   if (Object.keys(transport).length > 0) {
     extras = deepMerge(extras, { serversTransport: transport });
   }
+  // traefik's static (default) transport has no client certificates: with one, every route
+  // names a dynamic transport that has everything the default one has, and the certificate.
+  const targetTransport = values["client-ssl-cert"] && values["client-ssl-key"]
+    ? {
+      ...transport,
+      certificates: [{ certFile: values["client-ssl-cert"], keyFile: values["client-ssl-key"] }],
+    }
+    : undefined;
   if (values["metrics-port"] !== undefined) {
     const metricsPort = port(values["metrics-port"], "metrics-port");
     const metricsIp = values["metrics-ip"] ?? "";
@@ -412,7 +503,41 @@ function staticExtrasOf(
     });
     extraBinds.push({ hostname: ip || "0.0.0.0", port: redirectPort, what: "--redirect-port" });
   }
-  return { staticExtras: extras, extraBinds };
+  return { staticExtras: extras, extraBinds, targetTransport };
+}
+
+/**
+ * The CA that clients' certificates must be signed by, for the public side (`ssl`) or the API
+ * (`api-ssl`); undefined when clients are not asked for certificates. As configurable-http-proxy
+ * (Node's servers reject unverified clients unless told otherwise), `--<p>-request-cert` alone
+ * already requires a verified certificate; the combinations that would protect nothing, or that
+ * say to verify without asking, are refused.
+ */
+function clientCaOf(values: FlagValues, side: "ssl" | "api-ssl"): string | undefined {
+  const [ca, request, reject] = side === "ssl"
+    ? [values["ssl-ca"], values["ssl-request-cert"], values["ssl-reject-unauthorized"]]
+    : [values["api-ssl-ca"], values["api-ssl-request-cert"], values["api-ssl-reject-unauthorized"]];
+  if (request !== true) {
+    if (ca || reject === true) {
+      throw new ConfigError(
+        `--${side}-ca and --${side}-reject-unauthorized verify client certificates only with ` +
+          `--${side}-request-cert; add it, or drop them`,
+      );
+    }
+    return undefined;
+  }
+  if (reject === false) {
+    throw new ConfigError(
+      `--no-${side}-reject-unauthorized with --${side}-request-cert asks for client ` +
+        "certificates and accepts any, which protects nothing; drop one of them",
+    );
+  }
+  if (!ca) {
+    throw new ConfigError(
+      `--${side}-request-cert needs --${side}-ca, the CA that signs the clients' certificates`,
+    );
+  }
+  return ca;
 }
 
 /** The `--traefik-api-url`, checked; the API of a traefik started here must be on loopback. */
@@ -435,7 +560,9 @@ function traefikApiUrlOf(url: string, external: boolean): URL {
 function providerOptions(values: FlagValues): ProviderOptions {
   const name = (values.provider ?? "file").toLowerCase();
   const kind = PROVIDERS[name];
-  if (!kind) throw new ConfigError(`--provider ${name} is not known; use file, redis or etcd`);
+  if (!kind) {
+    throw new ConfigError(`--provider ${name} is not known; use file, redis, etcd or consul`);
+  }
   const prefixes = {
     traefikPrefix: values["kv-traefik-prefix"],
     jupyterhubPrefix: values["kv-jupyterhub-prefix"],
@@ -457,6 +584,15 @@ function providerOptions(values: FlagValues): ProviderOptions {
       username: values["etcd-username"],
       password: values["etcd-password"],
       caFile: values["etcd-ca-file"],
+      ...prefixes,
+    };
+  }
+  if (kind === "consul") {
+    return {
+      kind,
+      url: values["consul-url"],
+      token: values["consul-token"],
+      caFile: values["consul-ca-file"],
       ...prefixes,
     };
   }

@@ -56,8 +56,11 @@ Deno.test("cliSettings maps CHP flags onto traefik", () => {
 });
 
 Deno.test("cliSettings refuses what traefik cannot do, saying what to use instead", () => {
-  assert.throws(() => cliSettings({ socket: "/tmp/p.sock" }), /--ip\/--port/);
-  assert.throws(() => cliSettings({ provider: "zookeeper" }), /use file, redis or etcd/);
+  assert.throws(
+    () => cliSettings({ socket: "/tmp/p.sock", port: 8000 }),
+    /--socket replaces --ip and --port/,
+  );
+  assert.throws(() => cliSettings({ provider: "zookeeper" }), /use file, redis, etcd or consul/);
   assert.throws(() => cliSettings({ "ssl-key": "k" }), /together/);
   assert.throws(() => cliSettings({ port: 70000 }), /--port must be a port number/);
   assert.throws(() => cliSettings({ "traefik-entrypoint": "a b" }), /entrypoint/);
@@ -257,4 +260,114 @@ Deno.test("cliSettings: the fallback is on by default, off with --no-fallback, a
     certFile: undefined,
     keyFile: undefined,
   });
+});
+
+Deno.test("cliSettings: --socket puts traefik's public entry point on a loopback port", () => {
+  const s = cliSettings({ socket: "/run/hub/proxy.sock", "api-socket": "/run/hub/api.sock" });
+  assert.equal(s.socket, "/run/hub/proxy.sock");
+  assert.equal(s.publicAddress, "127.0.0.1:0");
+  assert.deepEqual(s.binds.map((bind) => bind.what), ["--port"]); // port 0: not checked
+  assert.throws(
+    () =>
+      cliSettings({ socket: "/p.sock", "external-traefik": true, "traefik-api-url": "http://h" }),
+    /--socket with --external-traefik/,
+  );
+});
+
+const INTERNAL_SSL = [
+  "--api-ssl-key=api.key",
+  "--api-ssl-cert=api.crt",
+  "--api-ssl-ca=api-ca.crt",
+  "--api-ssl-request-cert",
+  "--api-ssl-reject-unauthorized",
+  "--client-ssl-key=client.key",
+  "--client-ssl-cert=client.crt",
+  "--client-ssl-ca=client-ca.crt",
+  "--client-ssl-request-cert",
+  "--client-ssl-reject-unauthorized",
+];
+const TOKEN = { env: { CONFIGPROXY_AUTH_TOKEN: "t" } };
+
+Deno.test("cliSettings: JupyterHub's internal SSL flags all take effect", () => {
+  const parsed = parseFlags(INTERNAL_SSL);
+  // Only --client-ssl-request-cert, which means nothing for a client, has no effect.
+  assert.deepEqual(parsed.warnings.map((line) => line.split(" ")[0]), [
+    "--client-ssl-request-cert",
+  ]);
+  const s = cliSettings(parsed.values, TOKEN);
+  assert.deepEqual(s.apiTls, { cert: "api.crt", key: "api.key", clientCaFile: "api-ca.crt" });
+  // The static default transport trusts the CA; routes name a dynamic one with the certificate.
+  const extras = s.staticExtras as { serversTransport: Record<string, unknown> };
+  assert.deepEqual(extras.serversTransport, { rootCAs: ["client-ca.crt"] });
+  assert.equal("certificates" in extras.serversTransport, false);
+  assert.deepEqual(s.targetTransport, {
+    rootCAs: ["client-ca.crt"],
+    certificates: [{ certFile: "client.crt", keyFile: "client.key" }],
+  });
+});
+
+Deno.test("cliSettings refuses client-certificate settings it could not enforce", () => {
+  const values = (args: string[]) => parseFlags(args).values;
+  // An open API behind the certificate check: its private listener would be open too.
+  assert.throws(() => cliSettings(values(INTERNAL_SSL), {}), /needs CONFIGPROXY_AUTH_TOKEN/);
+  assert.throws(
+    () => cliSettings(values([...INTERNAL_SSL, "--api-socket=/a.sock"]), TOKEN),
+    /--api-socket/,
+  );
+  assert.throws(
+    () => cliSettings(values(["--api-ssl-key=k", "--api-ssl-cert=c", "--api-socket=/a.sock"])),
+    /without TLS/,
+  );
+  assert.throws(
+    () =>
+      cliSettings(
+        values([...INTERNAL_SSL, "--external-traefik", "--traefik-api-url=http://h:1"]),
+        TOKEN,
+      ),
+    /--external-traefik/,
+  );
+  assert.throws(
+    () => cliSettings(values(["--api-ssl-ca=ca.crt", "--api-ssl-key=k", "--api-ssl-cert=c"])),
+    /only with --api-ssl-request-cert/,
+  );
+  assert.throws(
+    () => cliSettings(values(["--api-ssl-request-cert", "--api-ssl-key=k", "--api-ssl-cert=c"])),
+    /needs --api-ssl-ca/,
+  );
+  assert.throws(
+    () => cliSettings(values(["--api-ssl-request-cert", "--api-ssl-ca=ca"]), TOKEN),
+    /needs --api-ssl-key and --api-ssl-cert/,
+  );
+  assert.throws(
+    () =>
+      cliSettings(values([
+        "--ssl-key=k",
+        "--ssl-cert=c",
+        "--ssl-ca=ca",
+        "--ssl-request-cert",
+        "--no-ssl-reject-unauthorized",
+      ])),
+    /protects nothing/,
+  );
+  assert.throws(() => cliSettings(values(["--client-ssl-key=k"])), /together/);
+  assert.throws(
+    () => parseFlags(["--ssl-ciphers=RC4"]),
+    /--ssl-ciphers is refused: .*cipherSuites/,
+  );
+  assert.throws(() => parseFlags(["--ssl-allow-rc4"]), /--ssl-allow-rc4 is refused/);
+  assert.throws(
+    () => cliSettings(values(["--external-traefik", "--traefik-api-url=http://h:1", "--insecure"])),
+    /--insecure with --external-traefik/,
+  );
+});
+
+Deno.test("cliSettings: public client certificates need the public TLS and a CA", () => {
+  const s = cliSettings(
+    parseFlags(["--ssl-key=k", "--ssl-cert=c", "--ssl-ca=ca", "--ssl-request-cert"]).values,
+  );
+  assert.deepEqual(s.tls, { certFile: "c", keyFile: "k", clientCaFile: "ca" });
+  assert.throws(
+    () => cliSettings(parseFlags(["--ssl-ca=ca", "--ssl-request-cert"]).values),
+    /--ssl-request-cert needs --ssl-key and --ssl-cert/,
+  );
 });

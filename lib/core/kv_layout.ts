@@ -34,6 +34,8 @@ export interface KvLayoutOptions {
   jupyterhubPrefix: string;
   /** Public entry point name. */
   entryPoint: string;
+  /** The servers transport of every route's service (`RouteConfigOptions`); default none. */
+  serversTransport?: string;
   /**
    * Write traefik's router and service keys beside each record, for a traefik (or the Python
    * proxy) that reads the store itself; default true. Without them a record has no `rule`

@@ -74,6 +74,7 @@ export {
   routesFromConfig,
   SENTINEL_NAME,
   sentinelConfig,
+  type ServiceConfig,
   tableConfig,
 } from "./route_config.ts";
 export { diff, flatten, type KvDiff, unflatten } from "./kv.ts";

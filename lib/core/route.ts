@@ -4,6 +4,7 @@
  * @module
  */
 
+import { UNIX_SCHEME, unixTarget } from "./unix_target.ts";
 import { RouteDataError, TargetError } from "./errors.ts";
 import { normalizeRoutespec } from "./routespec.ts";
 import type { JsonValue, Route, RouteData } from "./types.ts";
@@ -32,8 +33,9 @@ export const MAX_TARGET_LENGTH = 2048;
 export const MAX_DATA_LENGTH = 64 * 1024;
 
 /**
- * Validates a target URL: absolute, http or https, with a host, no credentials, no whitespace
- * or control characters. Returns it unchanged.
+ * Validates a target URL: absolute, http or https with a host, or http+unix with a socket
+ * path (see `unixTarget`), no credentials, no whitespace or control characters. Returns it
+ * unchanged.
  *
  * @example Usage
  * ```ts
@@ -61,8 +63,19 @@ export function validateTarget(target: unknown): string {
   } catch {
     throw new TargetError(target, "it is not an absolute URL");
   }
+  if (url.protocol === UNIX_SCHEME) {
+    if (unixTarget(target)) return target;
+    throw new TargetError(
+      target,
+      "an http+unix target names an absolute socket path, percent-encoded, as its host " +
+        "(http+unix://%2Frun%2Fuser.sock), with no port, credentials, query or fragment",
+    );
+  }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TargetError(target, `scheme ${url.protocol} is not proxied (use http or https)`);
+    throw new TargetError(
+      target,
+      `scheme ${url.protocol} is not proxied (use http, https or http+unix)`,
+    );
   }
   if (!url.hostname) throw new TargetError(target, "it has no host");
   if (url.username || url.password) {

@@ -37,6 +37,29 @@ export const SENTINEL_NAME = "jupyterhub-sentinel";
 export interface RouteConfigOptions {
   /** Name of traefik's public entry point that routes attach to (e.g. `http`). */
   entryPoint: string;
+  /**
+   * traefik's servers transport (`name@provider`) every route's service uses to reach its
+   * target, e.g. one with a client certificate; default traefik's default transport.
+   */
+  serversTransport?: string;
+  /**
+   * The URL traefik reaches a target at, when that is not the target itself (an `http+unix://`
+   * target behind a loopback relay); the record keeps the target. Default: the target.
+   */
+  targetUrl?: (target: string) => string;
+}
+
+/** The traefik service of one route. */
+export interface ServiceConfig {
+  /** traefik's load balancer with the route's one server. */
+  loadBalancer: {
+    /** The target. */
+    servers: { url: string }[];
+    /** Always true: targets see the Host the client asked for, as with CHP. */
+    passHostHeader: boolean;
+    /** The servers transport, when `RouteConfigOptions.serversTransport` names one. */
+    serversTransport?: string;
+  };
 }
 
 /** The traefik router of one route. */
@@ -76,7 +99,7 @@ export interface RouteParts {
   /** Service name. */
   serviceName: string;
   /** Service configuration. */
-  service: { loadBalancer: { servers: { url: string }[]; passHostHeader: boolean } };
+  service: ServiceConfig;
   /** Metadata entry, stored under `jupyterhub.routes.<routerName>`. */
   record: RouteRecord;
 }
@@ -117,7 +140,13 @@ export function routeParts(route: Route, options: RouteConfigOptions): RoutePart
       priority: routePriority(spec),
     },
     serviceName: service,
-    service: { loadBalancer: { servers: [{ url: route.target }], passHostHeader: true } },
+    service: {
+      loadBalancer: {
+        servers: [{ url: options.targetUrl?.(route.target) ?? route.target }],
+        passHostHeader: true,
+        ...(options.serversTransport ? { serversTransport: options.serversTransport } : {}),
+      },
+    },
     record,
   };
 }

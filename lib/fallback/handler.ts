@@ -34,6 +34,8 @@ export interface FallbackHandlerOptions {
   notFound?: (request: Request) => Response | Promise<Response>;
   /** The answer when the target cannot be reached; default a plain 503. */
   unreachable?: (request: Request, error: unknown) => Response | Promise<Response>;
+  /** The URL a target is reached at, when not the target itself (`http+unix://` relays). */
+  targetUrl?: (target: string) => string;
   /** The client that reaches targets (see `ForwardOptions.client`: https CAs, certificates). */
   client?: Deno.HttpClient;
 }
@@ -84,6 +86,6 @@ export function fallbackHandler(
       await request.body?.cancel().catch(() => {});
       return await notFound(request);
     }
-    return await forward(request, target, forwardOptions);
+    return await forward(request, options.targetUrl?.(target) ?? target, forwardOptions);
   };
 }

@@ -144,12 +144,18 @@ export function fallbackRouter(options: FallbackRouterOptions): FallbackRouter {
     deletion = false,
   ): void {
     const mine = ++generation;
-    // A change follows the one before it: traefik shows "no router" also before it has loaded
-    // an add, so a deletion (or a change back) counts only once the change before it was seen.
-    const before = unsettled.get(routespec)?.settled ?? Promise.resolve();
+    // Each change is followed from the moment it is made, not after the one before it: a change
+    // superseded before traefik loaded it (an add replaced or deleted within one write, or
+    // before traefik's redis/etcd provider scanned the store) is never shown by traefik, and
+    // waiting for it held every later change of the routespec for a whole timeout (a DELETE
+    // after a quick replace answered after 60 s). A deletion still counts only once the change
+    // before it was seen or its own removal was (`before`): traefik shows "no router" also
+    // before it has loaded an add.
+    const previous = unsettled.get(routespec)?.settled ?? Promise.resolve();
     const started = performance.now();
-    const settled: Promise<void> = before
-      .then(confirm)
+    const own = confirm();
+    const before = Promise.race([previous, own.then(() => {}, () => {})]);
+    const settled: Promise<void> = own
       .then(() => {
         options.onTakeover?.(routespec, performance.now() - started);
         if (unsettled.get(routespec)?.generation === mine) unsettled.delete(routespec);

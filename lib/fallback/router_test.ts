@@ -220,3 +220,21 @@ Deno.test("a deletion alone, or a change that is not its own target, does not en
   await traefik.drain();
   await router.close();
 });
+
+Deno.test("a change superseded before traefik showed it does not hold up the next one", async () => {
+  // traefik never shows a target that was replaced before it loaded it (both changes reached
+  // its file in one write): the served() of such a target would wait for the whole timeout.
+  const never = new Promise<void>(() => {});
+  const background: RouteConfirmer = {
+    served: () => never,
+    removed: () => Promise.resolve(),
+  };
+  const traefik: RouteConfirmer = { served: () => never, removed: () => Promise.resolve() };
+  const router = fallbackRouter({ traefik, background, indexWaitMs: 200 });
+  await router.apply({ set: [route("/")] });
+  await router.apply({ set: [route("/user/a/")] });
+  await router.apply({ set: [route("/user/a/", 9001)] });
+  await router.apply({ delete: ["/user/a/"] });
+  assert.equal(await state(router.confirm.removed(["/user/a/"])), "done");
+  assert.equal(router.match({ path: "/user/a/x" })?.routespec, "/");
+});

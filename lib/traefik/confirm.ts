@@ -31,6 +31,8 @@ export interface RouteConfirmerOptions {
   singleLimit?: number;
   /** Ends the confirmer: pending changes reject with the signal's reason, no more polls. */
   signal?: AbortSignal;
+  /** The URL traefik reaches a target at, when not the target (`RouteConfigOptions`). */
+  targetUrl?: (target: string) => string;
 }
 
 interface Expectation extends Wait {
@@ -127,7 +129,8 @@ export function routeConfirmer(
 
   return {
     async served(routes: Route[]) {
-      await Promise.all(routes.map((r) => expect(r.routespec, r.target)));
+      const url = options.targetUrl ?? ((target: string) => target);
+      await Promise.all(routes.map((r) => expect(r.routespec, url(r.target))));
     },
     async removed(routespecs: string[]) {
       await Promise.all(routespecs.map((r) => expect(r, undefined)));

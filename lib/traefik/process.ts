@@ -84,6 +84,8 @@ export interface StartTraefikOptions {
   restart?: boolean;
   /** Receives one line for each lifecycle event (started, exited, restarted). */
   log?: (message: string) => void;
+  /** Environment variables for traefik beside this process's own (`TRAEFIK_*` are not passed). */
+  env?: Record<string, string>;
 }
 
 /** A running, supervised traefik. */
@@ -155,7 +157,7 @@ export async function startTraefik(options: StartTraefikOptions): Promise<Traefi
     child = new Deno.Command(command, {
       args: [...prefix, `--configFile=${configPath}`],
       // traefik reads TRAEFIK_* variables as static configuration: keep ours away from it.
-      env: traefikEnv(),
+      env: { ...traefikEnv(), ...options.env },
       clearEnv: true,
       stdin: "null",
       stdout: "inherit",

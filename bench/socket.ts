@@ -1,0 +1,130 @@
+/**
+ * What `--socket` costs: this process relays the public unix socket to traefik's loopback entry
+ * point. The same Deno load generator (50 concurrent keep-alive loops for a few seconds; wrk
+ * cannot dial a unix socket) against one CLI on a TCP port and one on a unix socket, both to the
+ * same backend through traefik.
+ *
+ * @module
+ */
+
+import { freePort, waitFor } from "../tests/helpers.ts";
+
+const SHIM = new URL("../tests/bin/configurable-http-proxy", import.meta.url).pathname;
+
+/** Requests per second and latency of one run. */
+export interface LoadResult {
+  /** Requests per second. */
+  rps: number;
+  /** Latency p50, ms. */
+  p50: number;
+  /** Latency p99, ms. */
+  p99: number;
+}
+
+/** The two runs. */
+export interface SocketOverhead {
+  /** Through `--ip/--port` (traefik's own listener). */
+  tcp: LoadResult;
+  /** Through `--socket` (this process's relay in front of traefik). */
+  socket: LoadResult;
+}
+
+/** `connections` loops of GET `url` through `client` for `seconds`. */
+async function load(
+  url: string,
+  client: Deno.HttpClient | undefined,
+  options: { seconds: number; connections: number },
+): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const end = performance.now() + options.seconds * 1000;
+  await Promise.all(Array.from({ length: options.connections }, async () => {
+    while (performance.now() < end) {
+      const start = performance.now();
+      const response = await fetch(url, client ? { client } : {});
+      await response.arrayBuffer();
+      if (!response.ok) throw new Error(`${url}: ${response.status}`);
+      latencies.push(performance.now() - start);
+    }
+  }));
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { rps: latencies.length / options.seconds, p50: at(0.5), p99: at(0.99) };
+}
+
+async function withCli<T>(
+  args: string[],
+  ready: () => Promise<boolean>,
+  fn: (apiUrl: string) => Promise<T>,
+): Promise<T> {
+  const tmp = await Deno.makeTempDir({ prefix: "jhtp-bench-sock-" });
+  const apiPort = freePort();
+  const child = new Deno.Command(SHIM, {
+    args: [...args, "--api-ip", "127.0.0.1", "--api-port", String(apiPort), "--log-level", "warn"],
+    env: { CONFIGPROXY_AUTH_TOKEN: "bench", TMPDIR: tmp },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitFor(ready, "the CLI", 30_000);
+    return await fn(`http://127.0.0.1:${apiPort}`);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+async function addRoute(apiUrl: string, target: string): Promise<void> {
+  const response = await fetch(`${apiUrl}/api/routes/user/sock`, {
+    method: "POST",
+    headers: { authorization: "token bench" },
+    body: JSON.stringify({ target }),
+  });
+  await response.body?.cancel();
+  if (response.status !== 201) throw new Error(`add route: ${response.status}`);
+}
+
+/**
+ * Measures both runs against `backendUrl`, after traefik has taken the route over (each run
+ * goes through traefik, not through the fallback).
+ *
+ * @example
+ * ```ts
+ * import { socketOverhead } from "./socket.ts";
+ * // const { tcp, socket } = await socketOverhead("http://127.0.0.1:9000");
+ * ```
+ */
+export async function socketOverhead(
+  backendUrl: string,
+  options: { seconds?: number; connections?: number } = {},
+): Promise<SocketOverhead> {
+  const run = { seconds: options.seconds ?? 5, connections: options.connections ?? 50 };
+  const port = freePort();
+  const tcp = await withCli(
+    ["--ip", "127.0.0.1", "--port", String(port), "--no-fallback"],
+    async () => (await fetch(`http://127.0.0.1:${port}/_chp_healthz`)).ok,
+    async (apiUrl) => {
+      await addRoute(apiUrl, backendUrl);
+      return await load(`http://127.0.0.1:${port}/user/sock/`, undefined, run);
+    },
+  );
+  const dir = await Deno.makeTempDir({ prefix: "jhtp-bench-sock-" });
+  const path = `${dir}/proxy.sock`;
+  const client = Deno.createHttpClient({ proxy: { transport: "unix", path } });
+  try {
+    const socket = await withCli(
+      ["--socket", path, "--no-fallback"],
+      async () => (await fetch("http://localhost/_chp_healthz", { client })).ok,
+      async (apiUrl) => {
+        await addRoute(apiUrl, backendUrl);
+        return await load("http://localhost/user/sock/", client, run);
+      },
+    );
+    return { tcp, socket };
+  } finally {
+    client.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}

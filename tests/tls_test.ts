@@ -1,0 +1,141 @@
+/**
+ * TLS as JupyterHub uses it: internal SSL (the REST API demands a client certificate; https
+ * targets demand traefik's), and the public port with a certificate, client certificates and
+ * a redirect port. Real traefik, real certificates (openssl), a Python target that checks the
+ * client certificate.
+ */
+import assert from "node:assert/strict";
+import { makePki, type Pki, startMtlsTarget } from "./pki.ts";
+import { type Cli, startCli } from "./cli_helpers.ts";
+import { freePort, waitFor } from "./helpers.ts";
+
+function internalSslFlags(pki: Pki): string[] {
+  return [
+    `--api-ssl-key=${pki.server.key}`,
+    `--api-ssl-cert=${pki.server.cert}`,
+    `--api-ssl-ca=${pki.ca}`,
+    "--api-ssl-request-cert",
+    "--api-ssl-reject-unauthorized",
+    `--client-ssl-key=${pki.client.key}`,
+    `--client-ssl-cert=${pki.client.cert}`,
+    `--client-ssl-ca=${pki.ca}`,
+    "--client-ssl-request-cert",
+    "--client-ssl-reject-unauthorized",
+  ];
+}
+
+/** A client that trusts `ca` and presents `identity`, if given. */
+async function client(ca: string, identity?: { cert: string; key: string }) {
+  return Deno.createHttpClient({
+    caCerts: [await Deno.readTextFile(ca)],
+    ...(identity
+      ? { cert: await Deno.readTextFile(identity.cert), key: await Deno.readTextFile(identity.key) }
+      : {}),
+  });
+}
+
+async function apiCall(
+  cli: Cli,
+  httpClient: Deno.HttpClient,
+  init: { method?: string; path?: string; body?: unknown } = {},
+): Promise<Response> {
+  return await fetch(`https://127.0.0.1:${cli.apiPort}/api/routes${init.path ?? ""}`, {
+    method: init.method ?? "GET",
+    headers: { authorization: "token secret" },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    client: httpClient,
+  });
+}
+
+for (const fallback of [true, false]) {
+  Deno.test(
+    `internal SSL${fallback ? "" : " (--no-fallback)"}: the API demands a certificate of ` +
+      "--api-ssl-ca; an https target gets --client-ssl-cert",
+    async () => {
+      const pki = await makePki();
+      const target = await startMtlsTarget(pki);
+      const cli = await startCli([
+        ...internalSslFlags(pki),
+        ...(fallback ? [] : ["--no-fallback"]),
+      ]);
+      const hub = await client(pki.ca, pki.client);
+      const anonymous = await client(pki.ca);
+      const stranger = await client(pki.ca, pki.stranger);
+      try {
+        // traefik opens the API's port a moment before it has loaded the API's router.
+        await waitFor(
+          () => apiCall(cli, hub).then((r) => (r.body?.cancel(), r.ok), () => false),
+          "the API behind traefik",
+          10_000,
+        );
+        // No certificate, or one of another CA: the TLS handshake fails.
+        await assert.rejects(apiCall(cli, anonymous));
+        await assert.rejects(apiCall(cli, stranger));
+        // The hub's certificate: the API answers (and still wants the token).
+        const listed = await apiCall(cli, hub);
+        assert.equal(listed.status, 200);
+        assert.deepEqual(await listed.json(), {});
+        const added = await apiCall(cli, hub, {
+          method: "POST",
+          path: "/user/tls",
+          body: { target: target.url, jupyterhub: true },
+        });
+        assert.equal(added.status, 201, await added.text());
+        // Served at once (by the fallback, or by traefik with --no-fallback), and again later
+        // (by traefik): the target saw the proxy's client certificate every time.
+        for (const delay of [0, 1500]) {
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          const response = await fetch(`${cli.publicUrl}/user/tls/api`);
+          assert.equal(response.status, 200);
+          assert.deepEqual(await response.json(), {
+            client: "proxy-client",
+            path: "/user/tls/api",
+          });
+        }
+      } finally {
+        for (const c of [hub, anonymous, stranger]) c.close();
+        const code = await cli.stop();
+        assert.equal(code, 0, cli.stderr());
+        await target.close();
+        await pki.remove();
+      }
+    },
+  );
+}
+
+Deno.test("public TLS: --ssl-key/--ssl-cert, client certificates, and a redirect port", async () => {
+  const pki = await makePki();
+  const redirectPort = freePort();
+  const cli = await startCli([
+    `--ssl-key=${pki.server.key}`,
+    `--ssl-cert=${pki.server.cert}`,
+    `--ssl-ca=${pki.ca}`,
+    "--ssl-request-cert",
+    "--ssl-reject-unauthorized",
+    `--redirect-port=${redirectPort}`,
+  ]);
+  const user = await client(pki.ca, pki.client);
+  const anonymous = await client(pki.ca);
+  const stranger = await client(pki.ca, pki.stranger);
+  try {
+    const base = `https://127.0.0.1:${cli.port}`;
+    // The certificate is served to a client that connects by IP address (traefik's default).
+    const health = await fetch(`${base}/_chp_healthz`, { client: user });
+    assert.deepEqual(await health.json(), { status: "OK" });
+    const byName = await fetch(`https://localhost:${cli.port}/_chp_healthz`, { client: user });
+    assert.equal(byName.status, 200);
+    await byName.body?.cancel();
+    await assert.rejects(fetch(`${base}/_chp_healthz`, { client: anonymous }));
+    await assert.rejects(fetch(`${base}/_chp_healthz`, { client: stranger }));
+    const redirect = await fetch(`http://127.0.0.1:${redirectPort}/hub/login?next=x`, {
+      redirect: "manual",
+    });
+    await redirect.body?.cancel();
+    assert.ok([301, 302, 307, 308].includes(redirect.status), `status ${redirect.status}`);
+    assert.equal(redirect.headers.get("location"), `${base}/hub/login?next=x`);
+  } finally {
+    for (const c of [user, anonymous, stranger]) c.close();
+    assert.equal(await cli.stop(), 0);
+    await pki.remove();
+  }
+});
