@@ -32,8 +32,10 @@ export type {
   FallbackOptions,
   FileProviderOptions,
   ProviderOptions,
+  PublicTls,
   RedisProviderOptions,
   RunningProxy,
+  SharedValues,
   StartProxyOptions,
 } from "./lib/proxy.ts";
 export { fileStore } from "./providers/file.ts";

@@ -92,6 +92,7 @@ ensure_stores() {
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v etcd >/dev/null || missing+=(etcd-server)
   command -v etcdctl >/dev/null || missing+=(etcd-client)
+  command -v pebble >/dev/null || missing+=(pebble) # a real ACME server (and its DNS) for tests
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
   link "$(command -v redis-server)" redis-server
   link "$(command -v redis-cli)" redis-cli

@@ -65,6 +65,14 @@ const IMPORT_RULES: ImportRule[] = [
       "lib/routes.ts, lib/cli.ts or mod.ts",
   },
   {
+    files: under("lib/acme/"),
+    allows: ({ specifier, target }) =>
+      specifier !== undefined && !upper(target) &&
+      !/^(?:providers|lib\/traefik|lib\/fallback)\//.test(target!),
+    why: "lib/acme (certificates) imports nothing from providers/, lib/traefik, lib/fallback, " +
+      "lib/chp, lib/proxy.ts, lib/routes.ts, lib/cli.ts or mod.ts",
+  },
+  {
     files: under("lib/net/"),
     allows: ({ specifier, target }) =>
       specifier !== undefined && !upper(target) &&

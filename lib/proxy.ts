@@ -20,6 +20,8 @@ import { feedConfirmer } from "./traefik/feed_confirmer.ts";
 import { runAll } from "./async/run_all.ts";
 import type { ConfigTree } from "./core/types.ts";
 import { openStore, type ProviderOptions } from "../providers/mod.ts";
+import type { SharedValues } from "../providers/kv_store.ts";
+export type { SharedValues, VersionedValue } from "../providers/kv_store.ts";
 import { ConfigError, FallbackError, TargetError } from "./core/errors.ts";
 import { unixTarget } from "./core/unix_target.ts";
 import { unixTargetRelays } from "./net/unix_targets.ts";
@@ -101,7 +103,12 @@ export interface StartProxyOptions {
    * certificate (served to clients that send no name it has a certificate for). With
    * `clientCaFile`, every TLS client must present a certificate signed by that CA.
    */
-  tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+  tls?: PublicTls;
+  /**
+   * Serve TLS on the public entry point before there is a certificate (traefik's own default
+   * one, until `RunningProxy.setTls` gives one: ACME).
+   */
+  tlsPending?: boolean;
   /**
    * How traefik reaches every route's target (a dynamic `http.serversTransports` entry:
    * `rootCAs`, `certificates`, `insecureSkipVerify`, `forwardingTimeouts`), when traefik's
@@ -141,8 +148,36 @@ export interface RunningProxy {
   readonly traefik?: TraefikProcess;
   /** The fallback router, when the fallback is on. */
   readonly fallback?: FallbackRouter;
+  /**
+   * Serves `tls` on the public entry point from now on (a renewed certificate), in place of the
+   * one given at start; resolves once traefik's file holds it.
+   */
+  setTls(tls: PublicTls): Promise<void>;
+  /** Single values beside the routes in a shared store (redis, etcd, consul), with CAS. */
+  readonly values?: SharedValues;
   /** Stops traefik (if started here), closes the store and removes private files. */
   stop(): Promise<void>;
+}
+
+/**
+ * A certificate for the public entry point, and the CA of the clients' certificates if it
+ * requires them.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PublicTls } from "./proxy.ts";
+ * const tls: PublicTls = { certFile: "/etc/hub/cert.pem", keyFile: "/etc/hub/key.pem" };
+ * assert.equal(tls.clientCaFile, undefined);
+ * ```
+ */
+export interface PublicTls {
+  /** PEM certificate chain. */
+  certFile: string;
+  /** PEM private key. */
+  keyFile: string;
+  /** Clients must present a certificate this CA signed. */
+  clientCaFile?: string;
 }
 
 /**
@@ -236,7 +271,6 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       const url = `http://${host}:${fallbackPort}`;
       fixed = deepMerge(fixed, fallbackConfig({ entryPoint, url }));
     }
-    if (options.tls) fixed = withPublicTls(fixed, options.tls);
     if (options.serversTransport && options.external) {
       throw new ConfigError(
         "serversTransport: an external traefik reaches targets through its own transports",
@@ -258,6 +292,10 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
         fixed,
       );
     }
+    // The public certificate goes in last, so that setTls can replace it.
+    const base = fixed;
+    const fixedWith = (tls: PublicTls | undefined) => tls ? withPublicTls(base, tls) : base;
+    fixed = fixedWith(options.tls);
     const opened = await openStore(options.provider ?? { kind: "file" }, {
       workDir,
       entryPoint,
@@ -351,7 +389,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
           apiAddress,
           logLevel: options.traefikLogLevel,
           providers,
-          tls: options.tls !== undefined,
+          tls: options.tls !== undefined || options.tlsPending === true,
           middlewares: options.middlewares,
           respondingTimeouts: options.respondingTimeouts,
           extra: options.extraStaticConfig,
@@ -383,6 +421,8 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       api,
       traefik,
       fallback: router,
+      setTls: (tls) => opened.setFixed(fixedWith(tls)),
+      values: (opened.store as { values?: SharedValues }).values,
       stop() {
         stopped ??= runAll(cleanups);
         return stopped;
@@ -403,10 +443,7 @@ const TARGETS_TRANSPORT = "jupyterhub-targets";
  * configuration already has); with a client CA, traefik's default TLS options require client
  * certificates it signed.
  */
-function withPublicTls(
-  fixed: ConfigTree,
-  tls: { certFile: string; keyFile: string; clientCaFile?: string },
-): ConfigTree {
+function withPublicTls(fixed: ConfigTree, tls: PublicTls): ConfigTree {
   const certificate = { certFile: tls.certFile, keyFile: tls.keyFile };
   const current = (fixed.tls as ConfigTree | undefined)?.certificates;
   const tlsConfig: ConfigTree = {

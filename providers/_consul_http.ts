@@ -128,6 +128,13 @@ export interface ConsulHttp {
   index(prefix: string): Promise<number>;
   /** Applies the operations in one transaction: all or none. */
   txn(ops: ConsulTxnOp[]): Promise<void>;
+  /** One key's value and ModifyIndex, or undefined. */
+  get(key: string): Promise<{ value: string; index: number } | undefined>;
+  /**
+   * Sets (null: deletes) `key` only if its ModifyIndex is still `index` (0: only if absent);
+   * true when done.
+   */
+  cas(key: string, index: number, value: string | null): Promise<boolean>;
   /** Releases the HTTP client. */
   close(): void;
 }
@@ -195,6 +202,19 @@ export function consulHttp(options: ConsulHttpOptions): ConsulHttp {
       });
       const body = await response.text();
       if (!response.ok) throw new ConsulHttpError(response.status, body, "write a transaction");
+    },
+    async get(key) {
+      const { body, status } = await call(`read ${key}`, kvPath(key));
+      if (status === 404) return undefined;
+      const [entry] = JSON.parse(body) as ConsulEntry[];
+      return { value: fromBase64(entry.Value), index: entry.ModifyIndex };
+    },
+    async cas(key, index, value) {
+      const { body } = await call(`write ${key}`, `${kvPath(key)}?cas=${index}`, {
+        method: value === null ? "DELETE" : "PUT",
+        ...(value === null ? {} : { body: value }),
+      });
+      return body.trim() === "true";
     },
     close() {
       client?.close();

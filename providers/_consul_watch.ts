@@ -50,6 +50,8 @@ const WAIT_SECONDS = 60;
  *   },
  *   index: () => Promise.resolve(6),
  *   txn: () => Promise.resolve(),
+ *   get: () => Promise.resolve(undefined),
+ *   cas: () => Promise.resolve(false),
  *   close() {},
  * };
  * const changed: string[] = [];

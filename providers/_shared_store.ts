@@ -78,6 +78,7 @@ export async function openSharedStore(
           providers: { file: { filename: file.path, watch: true } },
           traefikProvider: file.provider,
           feedWrites: file.written,
+          setFixed: (fixed: ConfigTree) => file.setFixed(fixed),
           close: () => runAll(closing),
         };
         if (!context.deferFeed) {
@@ -113,6 +114,7 @@ export async function openSharedStore(
       store,
       providers: { file: { filename: instance.path, watch: true }, [store.provider]: section },
       traefikProvider: store.provider,
+      setFixed: (fixed) => instance.setFixed(fixed),
       ...(traefikEnv ? { traefikEnv } : {}),
       close: () => runAll(closing),
     };

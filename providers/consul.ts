@@ -20,7 +20,7 @@ import type { StoreProvider } from "./provider.ts";
 
 export type { Store } from "../lib/core/store.ts";
 export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
-export type { KvStore, KvStoreOptions, Mirror } from "./kv_store.ts";
+export type { KvStore, KvStoreOptions, Mirror, SharedValues, VersionedValue } from "./kv_store.ts";
 export type { KvDiff } from "../lib/core/kv.ts";
 export type { ConsulTxnOp } from "./_consul_http.ts";
 export type { OpenedStore, StoreContext, StoreProvider } from "./provider.ts";
@@ -215,6 +215,12 @@ export async function consulStore(options: ConsulStoreOptions = {}): Promise<KvS
       return Promise.resolve();
     },
     watch: (prefix, sink) => watchConsul(http, prefix, sink),
+    async getValue(key) {
+      const entry = await http.get(key);
+      return entry ? { value: entry.value, version: String(entry.index) } : undefined;
+    },
+    compareAndSet: (key, version, value) =>
+      http.cas(key, version === undefined ? 0 : Number(version), value),
   };
   try {
     return await kvStore(kv, options);

@@ -22,7 +22,7 @@ import type { StoreProvider } from "./provider.ts";
 export { prefixEnd } from "./_prefix_end.ts";
 export type { Store } from "../lib/core/store.ts";
 export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
-export type { KvStore, KvStoreOptions, Mirror } from "./kv_store.ts";
+export type { KvStore, KvStoreOptions, Mirror, SharedValues, VersionedValue } from "./kv_store.ts";
 export type { OpenedStore, StoreContext, StoreProvider } from "./provider.ts";
 
 /**
@@ -190,6 +190,20 @@ export async function etcdStore(options: EtcdStoreOptions = {}): Promise<KvStore
       return Promise.resolve();
     },
     watch: (prefix, sink) => watchEtcd(client, prefix, sink),
+    async getValue(key) {
+      const page = await client.kv.range({ key: Buffer.from(key) });
+      const kv = page.kvs[0];
+      return kv ? { value: kv.value.toString(), version: String(kv.mod_revision) } : undefined;
+    },
+    async compareAndSet(key, version, value) {
+      const condition = version === undefined
+        ? client.if(key, "Create", "==", 0)
+        : client.if(key, "Mod", "==", Number(version));
+      const result = await condition
+        .then(value === null ? client.delete().key(key) : client.put(key).value(value))
+        .commit();
+      return result.succeeded;
+    },
   };
   try {
     return await kvStore(kv, options);

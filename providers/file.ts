@@ -149,6 +149,11 @@ export interface FileStore extends Store {
    * routes it holds); with a journal, nothing: the file then follows the table later.
    */
   readonly written: FeedWrites;
+  /**
+   * Replaces the fixed part (`FileStoreOptions.fixed`) and rewrites the file with it; resolves
+   * once written (e.g. a renewed certificate for traefik).
+   */
+  setFixed(fixed: ConfigTree): Promise<void>;
 }
 
 /**
@@ -234,8 +239,12 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
 
   // Each route's three pieces are rendered once, when the route is stored; a write streams
   // the cached pieces, so its cost does not include serialising unchanged routes again.
-  const fixedPieces = configPieces(deepMerge(fixed, sentinelConfig({ entryPoint })))
-    .map((piece) => renderPiece(piece, format));
+  const renderFixed = (part: ConfigTree) =>
+    configPieces(deepMerge(part, sentinelConfig({ entryPoint })))
+      .map((piece) => renderPiece(piece, format));
+  let fixedPieces = renderFixed(fixed);
+  // The fixed part changed since the file was last written whole.
+  let fixedChanged = false;
   const rendered = new WeakMap<Route, RenderedPiece[]>();
   function piecesOf(route: Route): RenderedPiece[] {
     let pieces = rendered.get(route);
@@ -305,6 +314,7 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
 
   // Rewrites the file with the table and empties the journal (in a commit: nothing appends).
   async function compact(): Promise<void> {
+    fixedChanged = false;
     await write(routes);
     await journal!.truncate(0);
     journalBytes = 0;
@@ -331,10 +341,12 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
         if (change.set?.length || change.delete?.length) await append(change);
         // Appended: the table changes in place (no copy of 10,000 routes per change).
         for (const change of batch) applyTo(routes, change);
+        if (fixedChanged) await compact();
         scheduleCompaction();
       } else {
         const next = new Map(routes);
         for (const change of batch) applyTo(next, change);
+        fixedChanged = false;
         await write(next);
         routes = next;
         for (const listener of listeners) listener({ write: writes, table: next });
@@ -375,6 +387,13 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
     apply(change: RouteChange) {
       if (closed) return Promise.reject(new StoreError(`the file store ${path} is closed`));
       return changes.push(change);
+    },
+    setFixed(next) {
+      if (closed) return Promise.reject(new StoreError(`the file store ${path} is closed`));
+      fixedPieces = renderFixed(next);
+      fixedChanged = true;
+      // An empty change: its commit writes the file whole, in turn with the others.
+      return changes.push({});
     },
     async mirror(target) {
       // The table as it is now, then every commit's changes, in order.
@@ -460,6 +479,7 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
         store,
         providers: { file: { filename: path, watch: true } },
         traefikProvider: store.provider,
+        setFixed: (fixed) => store.setFixed(fixed),
         close: () => store.close(),
       };
     }
@@ -484,6 +504,9 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
         providers: { file: { filename: fed.path, watch: true } },
         traefikProvider: fed.provider,
         feedWrites: fed.written,
+        setFixed: async (fixed) => {
+          await Promise.all([store.setFixed(fixed), fed.setFixed(fixed)]);
+        },
         startFeed: () =>
           started ??= store.mirror(paced(fed, { intervalMs: () => feedIntervalMs(fed.size) })).then(
             (mirror) => {

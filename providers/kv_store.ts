@@ -98,6 +98,60 @@ export interface KvClient {
    * store does not allow it (reads then always go to the store).
    */
   watch?(prefix: string, sink: KvWatchSink): Promise<KvWatch>;
+  /** Optional, for `KvStore.values`: one key's value and its version. */
+  getValue?(key: string): Promise<VersionedValue | undefined>;
+  /**
+   * Optional, for `KvStore.values`: sets `key` to `value` (deletes it for null) only if its
+   * version is still `version` (undefined: only if it is absent); true when it did.
+   */
+  compareAndSet?(key: string, version: string | undefined, value: string | null): Promise<boolean>;
+}
+
+/**
+ * A value and the version a compare-and-set names.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { VersionedValue } from "./kv_store.ts";
+ * const value: VersionedValue = { value: "{}", version: "17" };
+ * assert.equal(value.version, "17");
+ * ```
+ */
+export interface VersionedValue {
+  /** The value. */
+  value: string;
+  /** Opaque: what `compareAndSet` compares. */
+  version: string;
+}
+
+/**
+ * Single values kept in a shared store beside the routes (under `<jupyterhub prefix>/shared/`),
+ * for what replicas coordinate through it: ACME's lease, certificate and challenges.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { SharedValues } from "./kv_store.ts";
+ * const map = new Map<string, string>();
+ * const values: SharedValues = {
+ *   get: (key) => Promise.resolve(map.has(key) ? { value: map.get(key)!, version: map.get(key)! } : undefined),
+ *   compareAndSet(key, version, value) {
+ *     if ((map.get(key) ?? undefined) !== version) return Promise.resolve(false);
+ *     if (value === null) map.delete(key);
+ *     else map.set(key, value);
+ *     return Promise.resolve(true);
+ *   },
+ * };
+ * assert.equal(await values.compareAndSet("lease", undefined, "a"), true);
+ * assert.equal(await values.compareAndSet("lease", undefined, "b"), false);
+ * ```
+ */
+export interface SharedValues {
+  /** The value of `key` and its version, or undefined. */
+  get(key: string): Promise<VersionedValue | undefined>;
+  /** Sets (null: deletes) `key` only if its version is still `version` (undefined: absent). */
+  compareAndSet(key: string, version: string | undefined, value: string | null): Promise<boolean>;
 }
 
 /**
@@ -228,6 +282,8 @@ export interface KvStore extends Store {
    * @throws {StoreError} when the store cannot be watched (no watched copy).
    */
   mirror(target: MirrorTarget): Promise<Mirror>;
+  /** Single values beside the routes, when the client offers compare-and-set. */
+  readonly values?: SharedValues;
 }
 
 /**
@@ -453,9 +509,22 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     );
   }
 
+  const sharedPrefix = `${layout.jupyterhubPrefix}/shared/`;
+  const values: SharedValues | undefined = client.getValue && client.compareAndSet
+    ? {
+      get: (key) => wrap("read a shared value", () => client.getValue!(sharedPrefix + key)),
+      compareAndSet: (key, version, value) =>
+        wrap(
+          "write a shared value",
+          () => client.compareAndSet!(sharedPrefix + key, version, value),
+        ),
+    }
+    : undefined;
+
   return {
     provider: client.provider,
     entryPoint: layout.entryPoint,
+    ...(values ? { values } : {}),
     async getAllRoutes() {
       await ready;
       if (await refresh()) return cache.routes();

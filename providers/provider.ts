@@ -110,6 +110,11 @@ export interface OpenedStore {
    * file, e.g. `CONSUL_HTTP_TOKEN`). Absent when there are none.
    */
   readonly traefikEnv?: Record<string, string>;
+  /**
+   * Replaces this process's fixed configuration (`StoreContext.fixed`) in the file traefik reads
+   * it from (a renewed certificate); resolves once written.
+   */
+  setFixed(fixed: ConfigTree): Promise<void>;
   /** Waits for pending writes and closes everything `open` opened. */
   close(): Promise<void>;
 }
@@ -130,6 +135,7 @@ export interface OpenedStore {
  *       store,
  *       providers: {},
  *       traefikProvider: store.provider,
+ *       setFixed: () => Promise.resolve(), // no file for traefik here
  *       close: () => store.close(),
  *     });
  *   },

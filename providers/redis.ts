@@ -20,7 +20,7 @@ import type { StoreProvider } from "./provider.ts";
 
 export type { Store } from "../lib/core/store.ts";
 export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
-export type { KvStore, KvStoreOptions, Mirror } from "./kv_store.ts";
+export type { KvStore, KvStoreOptions, Mirror, SharedValues, VersionedValue } from "./kv_store.ts";
 export type { OpenedStore, StoreContext, StoreProvider } from "./provider.ts";
 
 /**
@@ -220,6 +220,18 @@ export function redisProviderConfig(options: RedisStoreOptions): ConfigTree {
   return config;
 }
 
+/** Sets (ARGV[3] = 1) or deletes KEYS[1] if it is absent (ARGV[1] = 0) or equals ARGV[2]. */
+const COMPARE_AND_SET = `
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '0' then
+  if current then return 0 end
+elseif current ~= ARGV[2] then
+  return 0
+end
+if ARGV[3] == '1' then redis.call('SET', KEYS[1], ARGV[4]) else redis.call('DEL', KEYS[1]) end
+return 1
+`;
+
 /**
  * Connects to redis, checks `notify-keyspace-events`, and opens a route store on it.
  *
@@ -346,6 +358,23 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
         marked?.settle(false);
         throw error;
       }
+    },
+    async getValue(key) {
+      const value = await client.get(key);
+      // The value is its own version: compare-and-set compares it whole.
+      return value === null ? undefined : { value, version: value };
+    },
+    async compareAndSet(key, version, value) {
+      const done = await client.eval(COMPARE_AND_SET, {
+        keys: [key],
+        arguments: [
+          version === undefined ? "0" : "1",
+          version ?? "",
+          value === null ? "0" : "1",
+          value ?? "",
+        ],
+      });
+      return Number(done) === 1;
     },
     async watch(prefix, sink) {
       watching = await watchRedis(client, {

@@ -172,3 +172,23 @@ Deno.test("CLI: a route POSTed in one spelling of a reserved character answers e
     await backend.close();
   }
 });
+
+Deno.test("CLI: --log-format json makes every line of its log and traefik's one JSON object", async () => {
+  const cli = await startCli(["--log-format", "json", "--traefik-log-level", "info"]);
+  let stderr = "";
+  try {
+    const post = await api(cli, "POST", "/user/j", { target: "http://127.0.0.1:1" });
+    await post.body?.cancel();
+  } finally {
+    assert.equal(await cli.stop(), 0);
+    stderr = cli.stderr();
+  }
+  const lines = stderr.split("\n").filter((line) => line.trim() !== "");
+  assert.ok(lines.length >= 2, stderr);
+  for (const line of lines) {
+    const entry = JSON.parse(line);
+    assert.ok(typeof entry.level === "string" && typeof entry.time === "string", line);
+  }
+  assert.ok(lines.some((line) => JSON.parse(line).logger === "traefik-proxy"), "ours");
+  assert.ok(lines.some((line) => JSON.parse(line).logger !== "traefik-proxy"), "traefik's");
+});

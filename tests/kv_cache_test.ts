@@ -1,4 +1,5 @@
-// The watched in-process copy of the routes (redis keyspace notifications, etcd watch) must
+// The watched in-process copy of the routes (redis keyspace notifications, etcd watch, consul
+// blocking queries) must
 // never serve a table older than the read: another process's writes show at once, also after
 // the watch connection is lost.
 import assert from "node:assert/strict";
@@ -12,12 +13,17 @@ import type { KvStore } from "../providers/kv_store.ts";
 import { memoryStore } from "../providers/memory.ts";
 import { waitFor } from "./helpers.ts";
 import type { Route } from "../lib/core/types.ts";
-import { startEtcd, startRedis, type StoreServer } from "./stores.ts";
+import { hasConsul, startConsul, startEtcd, startRedis, type StoreServer } from "./stores.ts";
+import { consulStore } from "../providers/consul.ts";
+
+const NO_CONSUL = !(await hasConsul());
 
 interface Case {
   name: string;
   server: () => Promise<StoreServer>;
   open: (server: StoreServer, cache?: boolean) => Promise<Store>;
+  /** Skipped (reported as ignored) when the server is not installed. */
+  ignore?: boolean;
 }
 
 const CASES: Case[] = [
@@ -31,7 +37,18 @@ const CASES: Case[] = [
     server: () => startEtcd(),
     open: (s, cache) => etcdStore({ urls: [s.url], cache }),
   },
+  {
+    name: "consul",
+    ignore: NO_CONSUL,
+    server: () => startConsul(),
+    open: (s, cache) => consulStore({ url: s.url, cache }),
+  },
 ];
+
+/** A test of one case, reported as ignored when its server is not installed. */
+function caseTest(c: Case, name: string, fn: () => Promise<void>): void {
+  Deno.test({ name: `${c.name}: ${name}`, ignore: c.ignore, fn });
+}
 
 function route(i: number, target = `http://127.0.0.1:${1000 + i}`): Route {
   return { routespec: `/user/u${i}/`, target, data: { user: `u${i}`, i } };
@@ -58,7 +75,7 @@ async function assertSame(reader: Store, writer: Store): Promise<void> {
 }
 
 for (const c of CASES) {
-  Deno.test(`${c.name}: a read shows at once what another store wrote, replaced and deleted`, async () => {
+  caseTest(c, `a read shows at once what another store wrote, replaced and deleted`, async () => {
     await withStores(c, async (reader, writer) => {
       await writer.apply({ set: [route(1), route(2)] });
       assert.equal((await reader.getAllRoutes()).size, 2); // loads the copy
@@ -79,7 +96,7 @@ for (const c of CASES) {
     });
   });
 
-  Deno.test(`${c.name}: 600 routes written elsewhere at once are all read back`, async () => {
+  caseTest(c, `600 routes written elsewhere at once are all read back`, async () => {
     await withStores(c, async (reader, writer) => {
       await reader.getAllRoutes();
       await writer.apply({ set: Array.from({ length: 600 }, (_, i) => route(i)) });
@@ -89,7 +106,7 @@ for (const c of CASES) {
     });
   });
 
-  Deno.test(`${c.name}: concurrent reads during writes never go back in time`, async () => {
+  caseTest(c, `concurrent reads during writes never go back in time`, async () => {
     await withStores(c, async (reader, writer) => {
       for (let i = 0; i < 40; i++) {
         const write = writer.apply({ set: [route(i)] });
@@ -145,7 +162,7 @@ Deno.test("etcd: reads stay right when the newest write is to another key (the w
 });
 
 for (const c of CASES) {
-  Deno.test(`${c.name}: a mirror follows every change, whoever writes it`, async () => {
+  caseTest(c, `a mirror follows every change, whoever writes it`, async () => {
     await withStores(c, async (reader, writer) => {
       await writer.apply({ set: [route(1), route(2)] });
       const target = memoryStore();

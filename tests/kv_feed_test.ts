@@ -7,14 +7,25 @@ import { createClient } from "redis";
 import { Etcd3 } from "etcd3";
 import { addRoute, type ProviderOptions, type RunningProxy, startProxy } from "../mod.ts";
 import { freePort, hit, startBackend } from "./helpers.ts";
-import { startEtcd, startRedis, type StoreServer } from "./stores.ts";
+import {
+  consulPairs,
+  hasConsul,
+  startConsul,
+  startEtcd,
+  startRedis,
+  type StoreServer,
+} from "./stores.ts";
 
 interface Case {
   name: string;
   server: () => Promise<StoreServer>;
   provider: (server: StoreServer, traefikKeys?: boolean) => ProviderOptions;
   keys: (server: StoreServer) => Promise<string[]>;
+  /** Skipped (reported as ignored) when the server is not installed. */
+  ignore?: boolean;
 }
+
+const NO_CONSUL = !(await hasConsul());
 
 const CASES: Case[] = [
   {
@@ -44,6 +55,13 @@ const CASES: Case[] = [
       }
     },
   },
+  {
+    name: "consul",
+    ignore: NO_CONSUL,
+    server: () => startConsul(),
+    provider: (s, traefikKeys) => ({ kind: "consul", url: s.url, traefikKeys }),
+    keys: async (s) => [...(await consulPairs(s.url)).keys()],
+  },
 ];
 
 async function start(provider: ProviderOptions, port: number): Promise<RunningProxy> {
@@ -56,7 +74,10 @@ async function start(provider: ProviderOptions, port: number): Promise<RunningPr
 }
 
 for (const c of CASES) {
-  Deno.test(`${c.name}: a process restarted on a full store serves every route once it has started`, async () => {
+  Deno.test({
+    name: `${c.name}: a process restarted on a full store serves every route once it has started`,
+    ignore: c.ignore,
+  }, async () => {
     const server = await c.server();
     const backend = startBackend("full");
     const port = freePort();
@@ -83,7 +104,10 @@ for (const c of CASES) {
     }
   });
 
-  Deno.test(`${c.name}: without traefik's keys the store holds only records, and routes are served`, async () => {
+  Deno.test({
+    name: `${c.name}: without traefik's keys the store holds only records, and routes are served`,
+    ignore: c.ignore,
+  }, async () => {
     const server = await c.server();
     const backend = startBackend("bare");
     const port = freePort();

@@ -336,3 +336,39 @@ Deno.test({
     await server.stop();
   }
 });
+
+for (const c of [CASES[0], CASES[2], CASES[5]]) {
+  Deno.test({
+    name: `${c.name}: shared values beside the routes, with compare-and-set`,
+    ignore: c.ignore,
+  }, async () => {
+    const server = await c.server();
+    const workDir = await Deno.makeTempDir();
+    try {
+      const { openStore } = await import("../providers/mod.ts");
+      const opened = await openStore(c.provider(server), { workDir });
+      try {
+        const values =
+          (opened.store as { values?: import("../providers/kv_store.ts").SharedValues })
+            .values!;
+        assert.equal(await values.get("lease"), undefined);
+        assert.equal(await values.compareAndSet("lease", undefined, "a"), true);
+        assert.equal(await values.compareAndSet("lease", undefined, "b"), false, "taken");
+        const first = (await values.get("lease"))!;
+        assert.equal(first.value, "a");
+        assert.equal(await values.compareAndSet("lease", first.version, "c"), true);
+        assert.equal(await values.compareAndSet("lease", first.version, "d"), false, "stale");
+        const second = (await values.get("lease"))!;
+        assert.equal(second.value, "c");
+        assert.equal(await values.compareAndSet("lease", second.version, null), true);
+        assert.equal(await values.get("lease"), undefined);
+        assert.equal((await opened.store.getAllRoutes()).size, 0, "not a route");
+      } finally {
+        await opened.close();
+      }
+    } finally {
+      await server.stop();
+      await Deno.remove(workDir, { recursive: true });
+    }
+  });
+}

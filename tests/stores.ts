@@ -263,7 +263,11 @@ export async function startConsul(options: ConsulOptions = {}): Promise<StoreSer
           body: "1",
         });
         await response.body?.cancel();
-        return response.ok;
+        if (!response.ok) return false;
+        // Gone again: tests that list every key see only their own.
+        const gone = await fetch(`${url}/v1/kv/jupyterhub-test-up`, { method: "DELETE", headers });
+        await gone.body?.cancel();
+        return gone.ok;
       },
       "consul",
       30_000,
@@ -271,4 +275,28 @@ export async function startConsul(options: ConsulOptions = {}): Promise<StoreSer
   const server = serverHandle(await bin("consul"), args, dir, up, { url, port });
   await up();
   return server;
+}
+
+/** Every key and value in a consul's KV store (for tests that look behind the store). */
+export async function consulPairs(url: string, token?: string): Promise<Map<string, string>> {
+  const response = await fetch(`${url}/v1/kv/?recurse=true`, {
+    headers: token ? { "x-consul-token": token } : {},
+  });
+  if (response.status === 404) {
+    await response.body?.cancel();
+    return new Map();
+  }
+  const entries = await response.json() as { Key: string; Value: string | null }[];
+  const decode = (value: string | null) =>
+    value === null
+      ? ""
+      : new TextDecoder().decode(Uint8Array.from(atob(value), (c) => c.charCodeAt(0)));
+  return new Map(entries.map((entry) => [entry.Key, decode(entry.Value)]));
+}
+
+/** Writes `value` at `key` in a consul's KV store, behind the proxy's back. */
+export async function consulPut(url: string, key: string, value: string): Promise<void> {
+  const response = await fetch(`${url}/v1/kv/${key}`, { method: "PUT", body: value });
+  await response.body?.cancel();
+  if (!response.ok) throw new Error(`consul PUT ${key}: ${response.status}`);
 }

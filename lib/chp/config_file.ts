@@ -122,7 +122,7 @@ export async function readExtraConfig(
  * @throws {ConfigError} naming the flag and the path of a file that cannot be read or is not PEM.
  */
 export async function checkTlsFiles(
-  settings: Pick<CliSettings, "tls" | "apiTls" | "targetTls">,
+  settings: Pick<CliSettings, "tls" | "apiTls" | "targetTls" | "acme">,
 ): Promise<void> {
   const files: [string, string | undefined][] = [
     ["--ssl-cert", settings.tls?.certFile],
@@ -134,6 +134,7 @@ export async function checkTlsFiles(
     ["--client-ssl-cert", settings.targetTls?.certFile],
     ["--client-ssl-key", settings.targetTls?.keyFile],
     ["--client-ssl-ca", settings.targetTls?.caFile],
+    ["--acme-ca-file", settings.acme?.caFile],
   ];
   for (const [flag, path] of files) {
     if (!path) continue;

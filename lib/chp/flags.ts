@@ -163,6 +163,11 @@ export const FLAGS = {
   "metrics-ip": { kind: "string", chp: "yes", arg: "ADDR", help: "Prometheus metrics IP" },
   "metrics-port": { kind: "number", chp: "yes", arg: "N", help: "Prometheus metrics port" },
   "log-level": { kind: "string", chp: "yes", arg: "L", help: "debug, info, warn, error" },
+  "log-format": {
+    kind: "string",
+    arg: "F",
+    help: "text (default) or json: one object per line, also traefik's log",
+  },
   "timeout": {
     kind: "number",
     chp: "warn",
@@ -211,6 +216,25 @@ export const FLAGS = {
   "consul-token": { kind: "string", arg: "T", help: "consul ACL token (never logged)" },
   "consul-ca-file": { kind: "string", arg: "FILE", help: "CA certificate for an https consul" },
   "external-traefik": { kind: "boolean", help: "traefik is managed elsewhere; only write routes" },
+  "acme-domain": {
+    kind: "list",
+    arg: "NAME",
+    help: "HTTPS with a certificate from ACME for NAME (repeatable; needs --redirect-port)",
+  },
+  "acme-email": { kind: "string", arg: "ADDR", help: "contact address of the ACME account" },
+  "acme-server": {
+    kind: "string",
+    arg: "URL",
+    help: "ACME directory (default Let's Encrypt; staging: " +
+      "https://acme-staging-v02.api.letsencrypt.org/directory)",
+  },
+  "acme-ca-file": { kind: "string", arg: "FILE", help: "CA to trust for a private ACME server" },
+  "acme-challenge": { kind: "string", arg: "C", help: "ACME challenge: http (HTTP-01, default)" },
+  "acme-renew-before": {
+    kind: "number",
+    arg: "S",
+    help: "renew this many seconds before expiry (default 30 days)",
+  },
   "traefik-reads-store": {
     kind: "boolean",
     help: "the traefik started here reads redis/etcd/consul itself, not a file fed from it",

@@ -32,6 +32,17 @@ export const ERROR_PAGE_PATH = "/_jupyterhub_traefik_error";
  * ```
  */
 export const HEALTHZ_PATH = "/_chp_healthz";
+/**
+ * Path prefix of ACME HTTP-01 challenges, answered by this process's internal server.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ACME_CHALLENGE_PATH } from "./instance_config.ts";
+ * assert.equal(ACME_CHALLENGE_PATH, "/.well-known/acme-challenge/");
+ * ```
+ */
+export const ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/";
 
 /**
  * Options of `instanceConfig`.
@@ -63,6 +74,11 @@ export interface InstanceConfigOptions {
   fallback?: boolean;
   /** Headers added to every proxied request (`Name: value`). */
   customHeaders?: string[];
+  /**
+   * Entry points on which ACME HTTP-01 challenges reach this process (above every route);
+   * none: no challenge router.
+   */
+  acmeEntryPoints?: string[];
 }
 
 /**
@@ -112,6 +128,14 @@ export function instanceConfig(options: InstanceConfigOptions): InstanceConfig {
       priority: 1 << 30,
     },
   };
+  if (options.acmeEntryPoints?.length) {
+    routers["jupyterhub-acme-challenge"] = {
+      rule: `PathPrefix(${goString(ACME_CHALLENGE_PATH)})`,
+      service: "jupyterhub-internal",
+      entryPoints: options.acmeEntryPoints,
+      priority: 1 << 30,
+    };
+  }
   if (!options.fallback) {
     routers["jupyterhub-default"] = {
       rule: 'PathPrefix("/")',

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ERROR_PAGE_PATH, HEALTHZ_PATH } from "./instance_config.ts";
+import { ACME_CHALLENGE_PATH, ERROR_PAGE_PATH, HEALTHZ_PATH } from "./instance_config.ts";
 
 /**
  * Options of `internalHandler`.
@@ -23,6 +23,8 @@ import { ERROR_PAGE_PATH, HEALTHZ_PATH } from "./instance_config.ts";
 export interface InternalHandlerOptions {
   /** Base URL of JupyterHub's error pages, e.g. `http://127.0.0.1:8081/hub/error`. */
   errorTarget?: string;
+  /** The ACME HTTP-01 key authorization of a token, answered on `ACME_CHALLENGE_PATH<token>`. */
+  acmeChallenge?: (token: string) => string | undefined | Promise<string | undefined>;
 }
 
 const REASONS: Record<number, string> = {
@@ -55,6 +57,12 @@ export function internalHandler(
   return async (request) => {
     const url = new URL(request.url);
     if (url.pathname === HEALTHZ_PATH) return Response.json({ status: "OK" });
+    if (options.acmeChallenge && url.pathname.startsWith(ACME_CHALLENGE_PATH)) {
+      const answer = await options.acmeChallenge(url.pathname.slice(ACME_CHALLENGE_PATH.length));
+      if (answer !== undefined) {
+        return new Response(answer, { headers: { "content-type": "text/plain" } });
+      }
+    }
     let code = 404;
     let original = url.pathname + url.search;
     if (url.pathname.startsWith(ERROR_PAGE_PATH + "/")) {

@@ -67,6 +67,11 @@ export interface LoggerOptions {
   write?: (line: string) => void;
   /** The clock; default `() => new Date()`. */
   now?: () => Date;
+  /**
+   * `text` (default): `[I 2026-12-06 04:00:00.000 traefik-proxy] message`, as JupyterHub's own;
+   * `json`: one object per line, `{"time", "level", "logger", "message"}`, for log collectors.
+   */
+  format?: "text" | "json";
 }
 
 /**
@@ -90,6 +95,15 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
   const min = LOG_LEVELS.findIndex((name) => name === level.toLowerCase());
   const entry = (name: LogLevel, index: number) =>
     index < min ? () => {} : (message: string) => {
+      if (options.format === "json") {
+        write(JSON.stringify({
+          time: now().toISOString(),
+          level: name,
+          logger: "traefik-proxy",
+          message,
+        }));
+        return;
+      }
       const time = now().toISOString().replace("T", " ").slice(0, 23);
       write(`[${name[0].toUpperCase()} ${time} traefik-proxy] ${message}`);
     };

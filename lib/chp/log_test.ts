@@ -23,3 +23,21 @@ Deno.test("createLogger writes from its level up, one JupyterHub-style line each
     assert.match(lines[0], /^\[[DIWE] 2024-05-06 07:08:09\.123 traefik-proxy\] [diwe]$/, level);
   }
 });
+
+Deno.test("createLogger with format json writes one object per line", () => {
+  const lines: string[] = [];
+  const log = createLogger("info", {
+    write: (line) => lines.push(line),
+    now: () => new Date("2026-12-06T04:00:00.000Z"),
+    format: "json",
+  });
+  log.debug("hidden");
+  log.warn('a "quoted"\nline');
+  assert.equal(lines.length, 1);
+  assert.deepEqual(JSON.parse(lines[0]), {
+    time: "2026-12-06T04:00:00.000Z",
+    level: "warn",
+    logger: "traefik-proxy",
+    message: 'a "quoted"\nline',
+  });
+});

@@ -24,6 +24,7 @@ import { checkFree, freeLoopbackPort } from "./ports.ts";
 import { proxyOptions } from "./proxy_options.ts";
 import { type CliSettings, cliSettings } from "./settings.ts";
 import { checkSocketPath, unixRelay } from "./unix_relay.ts";
+import type { AcmeSettings } from "./settings.ts";
 
 /**
  * Options of `main`.
@@ -76,7 +77,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       return 0;
     }
     const settings = cliSettings(flags.values, { env });
-    log = createLogger(settings.logLevel);
+    log = createLogger(settings.logLevel, { format: settings.logFormat });
     // From here on SIGTERM is a clean stop, also one that arrives while starting (JupyterHub
     // may give up on a slow start): the start completes, then everything stops.
     let signalled!: () => void;
@@ -96,10 +97,18 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     const client = await targetClient(settings);
     if (client) cleanups.push(() => client.close());
 
-    // The internal server behind /_chp_healthz, the 404 catch-all and error pages.
+    // The internal server behind /_chp_healthz, the 404 catch-all, error pages and ACME's
+    // HTTP-01 challenges.
+    const acmeChallenges = new Map<string, string>();
+    // In memory on one node; from the shared store with several replicas (set below).
+    let acmeChallenge = (token: string): string | undefined | Promise<string | undefined> =>
+      acmeChallenges.get(token);
     const internal = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-      internalHandler({ errorTarget: settings.errorTarget }),
+      internalHandler({
+        errorTarget: settings.errorTarget,
+        acmeChallenge: (token) => acmeChallenge(token),
+      }),
     );
     cleanups.unshift(() => internal.shutdown());
 
@@ -129,6 +138,18 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
         flag: "--socket",
       });
       cleanups.unshift(() => relay.close());
+    }
+    if (settings.acme) {
+      if (proxy.values) {
+        const { sharedChallengeAnswer } = await import("../acme/shared.ts");
+        acmeChallenge = sharedChallengeAnswer(proxy.values);
+      }
+      const manager = await acmeManager(settings.acme, {
+        challenges: acmeChallenges,
+        proxy,
+        log,
+      });
+      cleanups.unshift(manager.close);
     }
     api.serve(proxy);
 
@@ -222,6 +243,63 @@ function apiServer(settings: CliSettings, log: Logger): ApiServer {
     async stop() {
       await Promise.all(servers.map((server) => server.shutdown()));
       if ("path" in api && servers.length > 0) await Deno.remove(api.path).catch(() => {});
+    },
+  };
+}
+
+/**
+ * Starts ordering and renewing the public certificate; each one goes to traefik. Without a
+ * routes file to keep them beside, the account and certificates live in a private directory
+ * removed at exit.
+ */
+async function acmeManager(
+  acme: AcmeSettings,
+  context: { challenges: Map<string, string>; proxy: RunningProxy; log: Logger },
+): Promise<{ close(): Promise<void> }> {
+  const privateDir = acme.storageDir && !context.proxy.values
+    ? undefined
+    : await Deno.makeTempDir({ prefix: "jupyterhub-traefik-acme-" });
+  const caCert = acme.caFile ? await Deno.readTextFile(acme.caFile) : undefined;
+  const values = context.proxy.values;
+  if (values) {
+    // Several replicas: the certificate, the lease and the challenges are in the shared store.
+    const { startSharedAcme } = await import("../acme/shared.ts");
+    const shared = await startSharedAcme({
+      directoryUrl: acme.server,
+      domains: acme.domains,
+      email: acme.email,
+      caCert,
+      values,
+      holder: `${Deno.pid}:${crypto.randomUUID()}`,
+      localDir: privateDir!,
+      renewBeforeMs: acme.renewBeforeMs,
+      onCertificate: (files) => context.proxy.setTls(files),
+      log: (message) => context.log.info(message),
+    });
+    return {
+      async close() {
+        await shared.close();
+        await Deno.remove(privateDir!, { recursive: true }).catch(() => {});
+      },
+    };
+  }
+  // Loaded only here: the ACME client stays out of a proxy that does not use it.
+  const { startAcme } = await import("../acme/acme.ts");
+  const manager = await startAcme({
+    directoryUrl: acme.server,
+    domains: acme.domains,
+    email: acme.email,
+    caCert,
+    storageDir: acme.storageDir ?? privateDir!,
+    challenges: context.challenges,
+    renewBeforeMs: acme.renewBeforeMs,
+    onCertificate: (files) => context.proxy.setTls(files),
+    log: (message) => context.log.info(message),
+  });
+  return {
+    async close() {
+      await manager.close();
+      if (privateDir) await Deno.remove(privateDir, { recursive: true }).catch(() => {});
     },
   };
 }

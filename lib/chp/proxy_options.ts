@@ -86,6 +86,8 @@ export function proxyOptions(settings: CliSettings, runtime: ProxyRuntime): Star
     defaultTarget: settings.defaultTarget,
     customHeaders: settings.customHeaders,
     fallback: settings.fallback !== false,
+    // HTTP-01 challenges come over http: on the redirect entry point (the public one is https).
+    acmeEntryPoints: settings.acme ? ["redirect"] : undefined,
   });
   const pages = { errorTarget: settings.errorTarget };
   let extraDynamic = runtime.extraDynamicConfig ?? {};
@@ -141,6 +143,7 @@ export function proxyOptions(settings: CliSettings, runtime: ProxyRuntime): Star
     traefikBinary: settings.traefikBin,
     traefikLogLevel: settings.traefikLogLevel,
     tls: settings.tls,
+    tlsPending: settings.acme !== undefined,
     serversTransport: settings.targetTransport,
     staticConfigFile: settings.staticConfigFile,
     extraStaticConfig: extraStatic,

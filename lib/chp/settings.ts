@@ -84,6 +84,8 @@ export interface TraefikApiSettings {
 export interface CliSettings {
   /** Level of this process's log: debug, info, warn or error. */
   logLevel: string;
+  /** This process's (and its traefik's) log lines: text, or one JSON object per line. */
+  logFormat: "text" | "json";
   /** traefik's public address (`host:port`). */
   publicAddress: string;
   /** The REST API's listen address. */
@@ -101,6 +103,8 @@ export interface CliSettings {
   socket?: string;
   /** TLS of the public entry point; with `clientCaFile`, clients need a certificate it signed. */
   tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+  /** HTTPS on the public entry point with a certificate from an ACME server. */
+  acme?: AcmeSettings;
   /** Public entry point name. */
   entryPoint: string;
   /** Where routes live. */
@@ -151,6 +155,39 @@ export interface CliSettings {
   /** Where to write this process's pid, when given. */
   pidFile?: string;
 }
+
+/**
+ * Certificates from an ACME server (`--acme-*`).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AcmeSettings, cliSettings } from "./settings.ts";
+ * const acme: AcmeSettings | undefined = cliSettings({
+ *   "acme-domain": ["hub.example.org"],
+ *   "redirect-port": 80,
+ *   port: 443,
+ * }).acme;
+ * assert.equal(acme?.server, "https://acme-v02.api.letsencrypt.org/directory");
+ * ```
+ */
+export interface AcmeSettings {
+  /** Domains of the certificate. */
+  domains: string[];
+  /** Contact address. */
+  email?: string;
+  /** Directory URL of the ACME server. */
+  server: string;
+  /** CA to trust for the ACME server's own https. */
+  caFile?: string;
+  /** Renew this long before expiry, in ms. */
+  renewBeforeMs: number;
+  /** Where the account key and certificates are kept (beside the routes file); else private. */
+  storageDir?: string;
+}
+
+/** Let's Encrypt's production directory. */
+const LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory";
 
 /**
  * A `host:port` address as traefik takes it: `''` means all interfaces, IPv6 gets brackets.
@@ -246,12 +283,13 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
   if (tls && (!tls.certFile || !tls.keyFile)) {
     throw new ConfigError("--ssl-key and --ssl-cert must be given together");
   }
+  const acme = acmeOf(values, tls !== undefined);
   const publicClientCa = clientCaOf(values, "ssl");
   if (publicClientCa !== undefined) {
     if (!tls) throw new ConfigError("--ssl-request-cert needs --ssl-key and --ssl-cert");
     Object.assign(tls, { clientCaFile: publicClientCa });
   }
-  const entryPoint = values["traefik-entrypoint"] ?? (tls ? "https" : "http");
+  const entryPoint = values["traefik-entrypoint"] ?? (tls || acme ? "https" : "http");
   if (!/^[A-Za-z0-9_-]+$/.test(entryPoint)) {
     throw new ConfigError("--traefik-entrypoint may only contain letters, digits, '-' and '_'");
   }
@@ -303,6 +341,12 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
   }
   // An external traefik listens on the public address itself: nothing to check here.
   if (external) binds.shift();
+  if (acme && external) {
+    throw new ConfigError(
+      "--acme-domain with --external-traefik: certificates for your traefik are its own " +
+        "configuration (its certificatesResolvers); drop --acme-domain",
+    );
+  }
   if (socket !== undefined && external) {
     throw new ConfigError(
       "--socket with --external-traefik: this process relays the socket to the traefik it " +
@@ -395,11 +439,13 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
   }
   return {
     logLevel: values["log-level"] ?? "info",
+    logFormat: logFormatOf(values["log-format"]),
     publicAddress: hostPort(ip, publicPort),
     api,
     apiTls,
     socket,
     tls,
+    acme,
     entryPoint,
     provider: providerOptions(values),
     external,
@@ -448,6 +494,7 @@ function staticExtrasOf(
       [API_ENTRYPOINT]: { transport: { lifeCycle } },
     },
   };
+  if (values["log-format"] === "json") extras = deepMerge(extras, { log: { format: "json" } });
   const keepAlive = values["keep-alive-timeout"];
   if (keepAlive !== undefined) {
     extras = deepMerge(extras, {
@@ -497,13 +544,78 @@ function staticExtrasOf(
       entryPoints: {
         redirect: {
           address: hostPort(ip, redirectPort),
-          http: { redirections: { entryPoint: { to, scheme: "https" } } },
+          http: {
+            redirections: {
+              // With ACME, its challenge router on this entry point goes first.
+              entryPoint: {
+                to,
+                scheme: "https",
+                ...(values["acme-domain"]?.length ? { priority: 1 } : {}),
+              },
+            },
+          },
         },
       },
     });
     extraBinds.push({ hostname: ip || "0.0.0.0", port: redirectPort, what: "--redirect-port" });
   }
   return { staticExtras: extras, extraBinds, targetTransport };
+}
+
+function logFormatOf(value: string | undefined): "text" | "json" {
+  if (value === undefined || value === "text" || value === "json") return value ?? "text";
+  throw new ConfigError(`--log-format ${JSON.stringify(value)}: use text or json`);
+}
+
+/** The ACME settings of `--acme-*`, checked; undefined without `--acme-domain`. */
+function acmeOf(values: FlagValues, staticTls: boolean): AcmeSettings | undefined {
+  const domains = values["acme-domain"] ?? [];
+  const others = ["acme-email", "acme-server", "acme-ca-file", "acme-challenge"] as const;
+  if (domains.length === 0) {
+    const stray = others.find((name) => values[name] !== undefined);
+    if (stray) throw new ConfigError(`--${stray} needs --acme-domain`);
+    return undefined;
+  }
+  for (const domain of domains) {
+    if (
+      !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/i
+        .test(domain)
+    ) {
+      throw new ConfigError(
+        `--acme-domain ${JSON.stringify(domain)} is not a DNS name (HTTP-01 cannot prove ` +
+          "wildcards or IP addresses)",
+      );
+    }
+  }
+  if ((values["acme-challenge"] ?? "http") !== "http") {
+    throw new ConfigError("--acme-challenge: only http (HTTP-01) is offered");
+  }
+  if (staticTls) {
+    throw new ConfigError(
+      "--acme-domain and --ssl-key/--ssl-cert each give the certificate; use one",
+    );
+  }
+  if (values["redirect-port"] === undefined) {
+    throw new ConfigError(
+      "--acme-domain needs --redirect-port: ACME's HTTP-01 challenges arrive over http (port 80 " +
+        "in production), where everything else is redirected to https",
+    );
+  }
+  const server = values["acme-server"] ?? LETS_ENCRYPT;
+  try {
+    new URL(server);
+  } catch {
+    throw new ConfigError(`--acme-server ${JSON.stringify(server)} is not a URL`);
+  }
+  const routesFile = values["dynamic-config-file"];
+  return {
+    domains,
+    email: values["acme-email"],
+    server,
+    caFile: values["acme-ca-file"],
+    renewBeforeMs: (values["acme-renew-before"] ?? 30 * 24 * 60 * 60) * 1000,
+    storageDir: routesFile ? `${routesFile}.acme` : undefined,
+  };
 }
 
 /**

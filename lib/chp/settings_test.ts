@@ -371,3 +371,37 @@ Deno.test("cliSettings: public client certificates need the public TLS and a CA"
     /--ssl-request-cert needs --ssl-key and --ssl-cert/,
   );
 });
+
+Deno.test("cliSettings: ACME needs a DNS name, the redirect port and one node", () => {
+  const base = { "acme-domain": ["hub.example.org"], "redirect-port": 80, port: 443 };
+  const s = cliSettings({ ...base, "dynamic-config-file": "/var/lib/hub/routes.toml" });
+  assert.equal(s.entryPoint, "https");
+  assert.deepEqual(s.acme, {
+    domains: ["hub.example.org"],
+    email: undefined,
+    server: "https://acme-v02.api.letsencrypt.org/directory",
+    caFile: undefined,
+    renewBeforeMs: 30 * 24 * 60 * 60 * 1000,
+    storageDir: "/var/lib/hub/routes.toml.acme",
+  });
+  const redirect = (s.staticExtras as { entryPoints: { redirect: unknown } }).entryPoints.redirect;
+  assert.deepEqual(redirect, {
+    address: ":80",
+    http: { redirections: { entryPoint: { to: "https", scheme: "https", priority: 1 } } },
+  });
+  assert.throws(() => cliSettings({ ...base, "acme-domain": ["*.example.org"] }), /DNS name/);
+  assert.throws(() => cliSettings({ ...base, "acme-domain": ["10.0.0.1"] }), /DNS name/);
+  assert.throws(() => cliSettings({ "acme-domain": ["hub.example.org"] }), /--redirect-port/);
+  // Several replicas share the certificate through the store: no storage beside a file.
+  assert.equal(cliSettings({ ...base, provider: "redis" }).acme?.storageDir, undefined);
+  assert.throws(
+    () => cliSettings({ ...base, "ssl-key": "k", "ssl-cert": "c" }),
+    /each give the certificate/,
+  );
+  assert.throws(() => cliSettings({ ...base, "acme-challenge": "dns" }), /only http/);
+  assert.throws(() => cliSettings({ "acme-email": "a@b.c" }), /needs --acme-domain/);
+  assert.throws(
+    () => cliSettings({ ...base, "external-traefik": true, "traefik-api-url": "http://h:1" }),
+    /--external-traefik/,
+  );
+});
