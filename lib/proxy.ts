@@ -110,6 +110,11 @@ export interface StartProxyOptions {
    */
   tlsPending?: boolean;
   /**
+   * traefik's dashboard on its private API address (`/dashboard/`), behind the API's basicAuth;
+   * never on the public entry point. Not with `external`.
+   */
+  dashboard?: boolean;
+  /**
    * How traefik reaches every route's target (a dynamic `http.serversTransports` entry:
    * `rootCAs`, `certificates`, `insecureSkipVerify`, `forwardingTimeouts`), when traefik's
    * static default transport cannot say it (client certificates); default that transport. Not
@@ -284,6 +289,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     if (!options.external) {
       fixed = deepMerge(
         apiRouteConfig({
+          dashboard: options.dashboard,
           username,
           passwordHash: await apiPasswordHash(password, {
             generated: options.apiPassword === undefined,
@@ -390,6 +396,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
           logLevel: options.traefikLogLevel,
           providers,
           tls: options.tls !== undefined || options.tlsPending === true,
+          dashboard: options.dashboard,
           middlewares: options.middlewares,
           respondingTimeouts: options.respondingTimeouts,
           extra: options.extraStaticConfig,

@@ -192,3 +192,32 @@ Deno.test("CLI: --log-format json makes every line of its log and traefik's one 
   assert.ok(lines.some((line) => JSON.parse(line).logger === "traefik-proxy"), "ours");
   assert.ok(lines.some((line) => JSON.parse(line).logger !== "traefik-proxy"), "traefik's");
 });
+
+Deno.test("CLI: --traefik-dashboard on the private API address only, behind its basicAuth", async () => {
+  const apiPort = freePort();
+  const cli = await startCli([
+    "--traefik-dashboard",
+    `--traefik-api-url=http://127.0.0.1:${apiPort}`,
+    "--traefik-api-username=admin",
+    "--traefik-api-password=dash-pw",
+  ]);
+  try {
+    const url = `http://127.0.0.1:${apiPort}/dashboard/`;
+    const anonymous = await fetch(url);
+    await anonymous.body?.cancel();
+    assert.equal(anonymous.status, 401);
+    const page = await fetch(url, { headers: { authorization: `Basic ${btoa("admin:dash-pw")}` } });
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<html|<!DOCTYPE/i);
+    const routers = await fetch(`http://127.0.0.1:${apiPort}/api/http/routers`, {
+      headers: { authorization: `Basic ${btoa("admin:dash-pw")}` },
+    });
+    assert.equal(routers.status, 200, "the API the dashboard reads");
+    await routers.body?.cancel();
+    const publicSide = await fetch(`${cli.publicUrl}/dashboard/`);
+    await publicSide.body?.cancel();
+    assert.equal(publicSide.status, 404, "never on the public port");
+  } finally {
+    assert.equal(await cli.stop(), 0);
+  }
+});

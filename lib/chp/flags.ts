@@ -216,6 +216,10 @@ export const FLAGS = {
   "consul-token": { kind: "string", arg: "T", help: "consul ACL token (never logged)" },
   "consul-ca-file": { kind: "string", arg: "FILE", help: "CA certificate for an https consul" },
   "external-traefik": { kind: "boolean", help: "traefik is managed elsewhere; only write routes" },
+  "traefik-dashboard": {
+    kind: "boolean",
+    help: "traefik's dashboard at <traefik-api-url>/dashboard/, behind the API's basicAuth",
+  },
   "acme-domain": {
     kind: "list",
     arg: "NAME",

@@ -141,6 +141,7 @@ export function proxyOptions(settings: CliSettings, runtime: ProxyRuntime): Star
       }
       : false,
     traefikBinary: settings.traefikBin,
+    dashboard: settings.traefikDashboard,
     traefikLogLevel: settings.traefikLogLevel,
     tls: settings.tls,
     tlsPending: settings.acme !== undefined,

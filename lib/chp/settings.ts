@@ -128,6 +128,8 @@ export interface CliSettings {
   traefikApi: TraefikApiSettings;
   /** traefik binary, when given. */
   traefikBin?: string;
+  /** traefik's dashboard on its private API entry point. */
+  traefikDashboard: boolean;
   /** traefik's log level, upper case, when given. */
   traefikLogLevel?: string;
   /** Where to write traefik's static configuration, when given. */
@@ -341,6 +343,12 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
   }
   // An external traefik listens on the public address itself: nothing to check here.
   if (external) binds.shift();
+  if (values["traefik-dashboard"] === true && external) {
+    throw new ConfigError(
+      "--traefik-dashboard with --external-traefik: your traefik's dashboard is its own " +
+        "configuration (api.dashboard); drop --traefik-dashboard",
+    );
+  }
   if (acme && external) {
     throw new ConfigError(
       "--acme-domain with --external-traefik: certificates for your traefik are its own " +
@@ -460,6 +468,7 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
       password: values["traefik-api-password"],
     },
     traefikBin: values["traefik-bin"],
+    traefikDashboard: values["traefik-dashboard"] === true,
     traefikLogLevel: values["traefik-log-level"]?.toUpperCase(),
     staticConfigFile: values["static-config-file"],
     extraStaticConfigFile: values["extra-static-config"] || undefined,

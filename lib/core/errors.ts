@@ -122,8 +122,9 @@ export class TraefikNotFoundError extends ProxyError {
       path
         ? `traefik was not found at ${path} (not an executable file); fix the path, or give ` +
           "none to search TRAEFIK_BIN, PATH and .tools/bin"
-        : "traefik was not found in TRAEFIK_BIN, on PATH or in .tools/bin; " +
-          "run ./setup.sh or set TRAEFIK_BIN to a traefik v3 binary",
+        : "traefik was not found in TRAEFIK_BIN, on PATH, in the install-traefik cache or in " +
+          ".tools/bin; run `deno task install-traefik` (or ./setup.sh), or set TRAEFIK_BIN to a " +
+          "traefik v3 binary",
     );
     this.path = path;
   }

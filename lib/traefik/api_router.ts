@@ -19,6 +19,8 @@ export interface ApiRouteOptions {
   username: string;
   /** Hash of the password as traefik's basicAuth takes it (bcrypt, `{SHA}`, apr1). */
   passwordHash: string;
+  /** Serve traefik's dashboard (`/dashboard/`) beside the API, behind the same basicAuth. */
+  dashboard?: boolean;
 }
 
 /**
@@ -40,7 +42,9 @@ export function apiRouteConfig(options: ApiRouteOptions): ConfigTree {
     http: {
       routers: {
         [API_ROUTER]: {
-          rule: 'PathPrefix("/api")',
+          rule: options.dashboard
+            ? 'PathPrefix("/api") || PathPrefix("/dashboard")'
+            : 'PathPrefix("/api")',
           entryPoints: [API_ENTRYPOINT],
           service: "api@internal",
           middlewares: [API_AUTH_MIDDLEWARE],

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { traefikCacheDir } from "./install.ts";
 import { stringifyConfig } from "../core/config_format.ts";
 import { TraefikNotFoundError, TraefikStartError } from "../core/errors.ts";
 import { TIMED_OUT, withTimeout } from "../async/timeout.ts";
@@ -21,8 +22,9 @@ export interface FindTraefikOptions {
 }
 
 /**
- * Finds the traefik binary: `TRAEFIK_BIN`, then `PATH`, then the project's `.tools/bin`, then
- * the directory of the running executable (for a compiled binary shipped beside traefik).
+ * Finds the traefik binary: `TRAEFIK_BIN`, then `PATH`, then the cache of `installTraefik`,
+ * then the project's `.tools/bin`, then the directory of the running executable (for a
+ * compiled binary shipped beside traefik).
  *
  * @example Usage
  * ```ts
@@ -45,6 +47,8 @@ export async function findTraefik(options: FindTraefikOptions = {}): Promise<str
     throw new TraefikNotFoundError(env.TRAEFIK_BIN);
   }
   for (const dir of (env.PATH ?? "").split(":")) if (dir) candidates.push(`${dir}/traefik`);
+  // Where `deno task install-traefik` (lib/traefik/install.ts) puts it.
+  candidates.push(`${traefikCacheDir(env)}/traefik`);
   if (import.meta.url.startsWith("file:")) {
     candidates.push(new URL("../../.tools/bin/traefik", import.meta.url).pathname);
   }

@@ -41,6 +41,8 @@ export interface StaticConfigOptions {
   respondingTimeouts?: { readTimeout?: string; writeTimeout?: string; idleTimeout?: string };
   /** Middlewares applied to every request on the public entry point (`name@provider`). */
   middlewares?: string[];
+  /** traefik's dashboard on the API entry point (its router: `apiRouteConfig`). */
+  dashboard?: boolean;
   /** Operator-supplied static configuration, deep-merged last. */
   extra?: ConfigTree;
 }
@@ -74,7 +76,7 @@ export function staticConfig(options: StaticConfigOptions): ConfigTree {
   const config: ConfigTree = {
     global: { checkNewVersion: false, sendAnonymousUsage: false },
     log: { level: options.logLevel ?? "WARN" },
-    api: { dashboard: false },
+    api: { dashboard: options.dashboard === true },
     ping: { entryPoint: API_ENTRYPOINT },
     entryPoints: {
       [entryPoint]: publicEntry,
