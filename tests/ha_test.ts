@@ -108,3 +108,64 @@ Deno.test("CLI: an unreachable store at start is one clear error and exit 1", as
   assert.equal(out.code, 1);
   assert.match(new TextDecoder().decode(out.stderr), /cannot use redis at 127\.0\.0\.1:1/);
 });
+
+Deno.test({
+  name: "while consul is down the API answers 5xx with a message at once",
+  ignore: NO_CONSUL,
+}, async () => {
+  const server = await startConsul();
+  const backend = startBackend("a");
+  const cli = await startCli(["--provider", "consul", "--consul-url", server.url]);
+  try {
+    const ok = await api(cli, "POST", "/user/before", { target: backend.url, jupyterhub: true });
+    assert.equal(ok.status, 201);
+    await ok.body?.cancel();
+    await server.stop();
+    const down = await api(cli, "POST", "/user/during", { target: backend.url, jupyterhub: true });
+    assert.ok(down.status >= 500, `status ${down.status}`);
+    assert.match((await down.json()).message, /consul/);
+    const list = await api(cli, "GET", "");
+    assert.ok(list.status >= 500);
+    await list.body?.cancel();
+  } finally {
+    assert.equal(await cli.stop(), 0);
+    await backend.close();
+  }
+});
+
+Deno.test({
+  name: "consul: a process killed with SIGKILL mid-burst loses no acknowledged route",
+  ignore: NO_CONSUL,
+}, async () => {
+  const server = await startConsul();
+  const backend = startBackend("burst");
+  const flags = ["--provider", "consul", "--consul-url", server.url];
+  let second: Cli | undefined;
+  try {
+    const first = await startCli(flags);
+    const acknowledged: string[] = [];
+    const burst = Promise.all(Array.from({ length: 40 }, async (_, i) => {
+      try {
+        const response = await api(first, "POST", `/user/burst${i}`, { target: backend.url });
+        await response.body?.cancel();
+        if (response.status === 201) acknowledged.push(`/user/burst${i}`);
+      } catch {
+        // the process died before answering: not acknowledged
+      }
+    }));
+    await waitFor(() => acknowledged.length >= 5, "some acknowledged routes");
+    first.child.kill("SIGKILL");
+    await burst;
+    await first.stop();
+    second = await startCli(flags);
+    const listed = await (await api(second, "GET", "")).json();
+    for (const spec of acknowledged) assert.ok(spec in listed, `${spec} was lost`);
+    for (const spec of acknowledged) {
+      assert.equal((await hit(`${second.publicUrl}${spec}/`)).backend, "burst", spec);
+    }
+  } finally {
+    await second?.stop();
+    await backend.close();
+    await server.stop();
+  }
+});

@@ -372,3 +372,27 @@ for (const c of [CASES[0], CASES[2], CASES[5]]) {
     }
   });
 }
+
+Deno.test({
+  name: "consul: 200 concurrent adds of encoded and unicode routespecs are all served and listed",
+  ignore: NO_CONSUL,
+}, async () => {
+  await withKvProxy(CASES[4], async (proxy, publicUrl, backends) => {
+    // As JupyterHub spells them: ü percent-encoded, '+' encoded, plain.
+    const names = Array.from(
+      { length: 200 },
+      (_, i) => [`u${i}`, `%C3%BCser${i}`, `a%2Bb${i}`][i % 3],
+    );
+    await Promise.all(
+      names.map((name, i) =>
+        addRoute(proxy, { routespec: `/user/${name}/`, target: backends[i % 3].url })
+      ),
+    );
+    const routes = await getAllRoutes(proxy);
+    assert.equal(routes.size, 200);
+    for (const [i, name] of names.entries()) {
+      assert.ok(routes.has(`/user/${name}/`), name);
+      assert.equal((await hit(`${publicUrl}/user/${name}/x`)).backend, backends[i % 3].name, name);
+    }
+  });
+});
