@@ -121,11 +121,12 @@ Deno.test({
       assert.ok([301, 302, 307, 308].includes(redirect.status), `${redirect.status}`);
       assert.match(redirect.headers.get("location") ?? "", /^https:/);
     } finally {
-      assert.equal(await cli.stop(), 0);
+      const code = await cli.stop();
       await backend.close();
       await pebble.stop();
       await pki.remove();
       await Deno.remove(dir, { recursive: true });
+      assert.equal(code, 0, cli.stderr());
     }
   },
 });

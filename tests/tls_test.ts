@@ -95,9 +95,9 @@ for (const fallback of [true, false]) {
       } finally {
         for (const c of [hub, anonymous, stranger]) c.close();
         const code = await cli.stop();
-        assert.equal(code, 0, cli.stderr());
         await target.close();
         await pki.remove();
+        assert.equal(code, 0, cli.stderr());
       }
     },
   );
@@ -135,7 +135,8 @@ Deno.test("public TLS: --ssl-key/--ssl-cert, client certificates, and a redirect
     assert.equal(redirect.headers.get("location"), `${base}/hub/login?next=x`);
   } finally {
     for (const c of [user, anonymous, stranger]) c.close();
-    assert.equal(await cli.stop(), 0);
+    const code = await cli.stop();
     await pki.remove();
+    assert.equal(code, 0, cli.stderr());
   }
 });

@@ -225,9 +225,10 @@ for (const fallback of [true, false]) {
         assert.equal(bad.status, 400);
         assert.match(await bad.text(), /absolute socket path/);
       } finally {
-        assert.equal(await cli.stop(), 0);
+        const code = await cli.stop();
         await server.shutdown();
         await Deno.remove(dir, { recursive: true });
+        assert.equal(code, 0, cli.stderr());
       }
     },
   );
