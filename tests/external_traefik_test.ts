@@ -102,6 +102,26 @@ async function drive(cli: Awaited<ReturnType<typeof startCli>>, publicUrl: strin
   }
 }
 
+/** Once `traefik`'s API is up, runs our CLI on it with `storeFlags` through `drive`. */
+async function driveExternal(traefik: External, storeFlags: string[]): Promise<void> {
+  await waitFor(
+    async () => (await fetch(`${traefik.apiUrl}/api/overview`)).status === 401,
+    "the external traefik's API",
+  );
+  const cli = await startCli([
+    "--external-traefik",
+    `--traefik-api-url=${traefik.apiUrl}`,
+    "--traefik-api-username=jupyterhub",
+    "--traefik-api-password=pw",
+    ...storeFlags,
+  ], { port: traefik.publicPort });
+  try {
+    await drive(cli, traefik.publicUrl);
+  } finally {
+    assert.equal(await cli.stop(), 0);
+  }
+}
+
 Deno.test("--external-traefik on the README's file-provider configuration", async () => {
   const dir = await Deno.makeTempDir({ prefix: "jhtp-ext-" });
   await Deno.mkdir(`${dir}/dynamic`);
@@ -112,22 +132,7 @@ Deno.test("--external-traefik on the README's file-provider configuration", asyn
     dir,
   );
   try {
-    await waitFor(
-      async () => (await fetch(`${traefik.apiUrl}/api/overview`)).status === 401,
-      "the external traefik's API",
-    );
-    const cli = await startCli([
-      "--external-traefik",
-      `--traefik-api-url=${traefik.apiUrl}`,
-      "--traefik-api-username=jupyterhub",
-      "--traefik-api-password=pw",
-      `--dynamic-config-file=${dir}/dynamic/routes.toml`,
-    ], { port: traefik.publicPort });
-    try {
-      await drive(cli, traefik.publicUrl);
-    } finally {
-      assert.equal(await cli.stop(), 0);
-    }
+    await driveExternal(traefik, [`--dynamic-config-file=${dir}/dynamic/routes.toml`]);
   } finally {
     await traefik.stop();
     await Deno.remove(dir, { recursive: true });
@@ -146,23 +151,10 @@ Deno.test("--external-traefik on the README's redis configuration", async () => 
     dir,
   );
   try {
-    await waitFor(
-      async () => (await fetch(`${traefik.apiUrl}/api/overview`)).status === 401,
-      "the external traefik's API",
-    );
-    const cli = await startCli([
-      "--external-traefik",
-      `--traefik-api-url=${traefik.apiUrl}`,
-      "--traefik-api-username=jupyterhub",
-      "--traefik-api-password=pw",
+    await driveExternal(traefik, [
       "--provider=redis",
       `--redis-url=redis://127.0.0.1:${redis.port}`,
-    ], { port: traefik.publicPort });
-    try {
-      await drive(cli, traefik.publicUrl);
-    } finally {
-      assert.equal(await cli.stop(), 0);
-    }
+    ]);
   } finally {
     await traefik.stop();
     await redis.stop();

@@ -171,3 +171,17 @@ export async function rawGet(baseUrl: string, path: string, host: string): Promi
     }
   }
 }
+
+/** A request body of `bytes` bytes, streamed in 1 MiB chunks (never held whole). */
+export function streamedBody(bytes: number): ReadableStream<Uint8Array> {
+  const chunk = new Uint8Array(1024 * 1024).fill(7);
+  let sent = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (sent >= bytes) return controller.close();
+      const part = Math.min(chunk.length, bytes - sent);
+      controller.enqueue(chunk.slice(0, part));
+      sent += part;
+    },
+  });
+}

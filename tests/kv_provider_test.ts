@@ -11,6 +11,7 @@ import {
 } from "../mod.ts";
 import { type Backend, freePort, hit, startBackend, waitFor } from "./helpers.ts";
 import { hasConsul, startConsul, startEtcd, startRedis, type StoreServer } from "./stores.ts";
+import type { Store } from "../lib/core/store.ts";
 
 const NO_CONSUL = !(await hasConsul());
 
@@ -72,6 +73,38 @@ const CASES: Case[] = [
     provider: (s) => ({ kind: "consul", url: s.url, token: "root-token" }),
   },
 ];
+
+/** Writes 10,000 routes in one change and checks that all of them read back. */
+async function writeAndReadTenThousand(store: Store): Promise<void> {
+  const routes = Array.from({ length: 10_000 }, (_, i) => ({
+    routespec: `/user/many${i}/`,
+    target: "http://127.0.0.1:1",
+    data: { user: `many${i}`, server_name: "" },
+  }));
+  await store.apply({ set: routes });
+  const read = await store.getAllRoutes();
+  assert.equal(read.size, 10_000);
+  assert.deepEqual(read.get("/user/many9999/")?.data, { user: "many9999", server_name: "" });
+}
+
+/** A store of its own on a server of its own, closed and stopped afterwards. */
+async function withStore(
+  start: () => Promise<StoreServer>,
+  open: (server: StoreServer) => Promise<Store>,
+  body: (store: Store) => Promise<void>,
+): Promise<void> {
+  const server = await start();
+  try {
+    const store = await open(server);
+    try {
+      await body(store);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await server.stop();
+  }
+}
 
 async function withKvProxy(
   c: Case,
@@ -239,25 +272,9 @@ Deno.test("etcd: wrong credentials give one clear error", async () => {
 
 Deno.test("etcd: 10,000 routes are read back whole (ranges over gRPC's 4 MB limit are paged)", async () => {
   const { etcdStore } = await import("../providers/etcd.ts");
-  const server = await startEtcd();
-  try {
-    const store = await etcdStore({ urls: [server.url] });
-    try {
-      const routes = Array.from({ length: 10_000 }, (_, i) => ({
-        routespec: `/user/many${i}/`,
-        target: "http://127.0.0.1:1",
-        data: { user: `many${i}`, server_name: "" },
-      }));
-      await store.apply({ set: routes });
-      const read = await store.getAllRoutes();
-      assert.equal(read.size, 10_000);
-      assert.deepEqual(read.get("/user/many9999/")?.data, { user: "many9999", server_name: "" });
-    } finally {
-      await store.close();
-    }
-  } finally {
-    await server.stop();
-  }
+  await withStore(startEtcd, (server) => etcdStore({ urls: [server.url] }), async (store) => {
+    await writeAndReadTenThousand(store);
+  });
 });
 
 Deno.test({
@@ -289,25 +306,9 @@ Deno.test({
   ignore: NO_CONSUL,
 }, async () => {
   const { consulStore } = await import("../providers/consul.ts");
-  const server = await startConsul();
-  try {
-    const store = await consulStore({ url: server.url });
-    try {
-      const routes = Array.from({ length: 10_000 }, (_, i) => ({
-        routespec: `/user/many${i}/`,
-        target: "http://127.0.0.1:1",
-        data: { user: `many${i}`, server_name: "" },
-      }));
-      await store.apply({ set: routes });
-      const read = await store.getAllRoutes();
-      assert.equal(read.size, 10_000);
-      assert.deepEqual(read.get("/user/many9999/")?.data, { user: "many9999", server_name: "" });
-    } finally {
-      await store.close();
-    }
-  } finally {
-    await server.stop();
-  }
+  await withStore(startConsul, (server) => consulStore({ url: server.url }), async (store) => {
+    await writeAndReadTenThousand(store);
+  });
 });
 
 Deno.test({
@@ -315,26 +316,18 @@ Deno.test({
   ignore: NO_CONSUL,
 }, async () => {
   const { consulStore } = await import("../providers/consul.ts");
-  const server = await startConsul();
-  try {
-    const store = await consulStore({ url: server.url });
-    try {
-      const big = "x".repeat(60_000);
-      const routes = ["a", "b", "c", "d"].map((name) => ({
-        routespec: `/user/${name}/`,
-        target: "http://127.0.0.1:1",
-        data: { user: name, note: big },
-      }));
-      await store.apply({ set: routes });
-      const read = await store.getAllRoutes();
-      assert.equal(read.size, 4);
-      assert.equal(read.get("/user/d/")?.data.note, big);
-    } finally {
-      await store.close();
-    }
-  } finally {
-    await server.stop();
-  }
+  await withStore(startConsul, (server) => consulStore({ url: server.url }), async (store) => {
+    const big = "x".repeat(60_000);
+    const routes = ["a", "b", "c", "d"].map((name) => ({
+      routespec: `/user/${name}/`,
+      target: "http://127.0.0.1:1",
+      data: { user: name, note: big },
+    }));
+    await store.apply({ set: routes });
+    const read = await store.getAllRoutes();
+    assert.equal(read.size, 4);
+    assert.equal(read.get("/user/d/")?.data.note, big);
+  });
 });
 
 for (const c of [CASES[0], CASES[2], CASES[5]]) {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { api, SHIM, startCli } from "./cli_helpers.ts";
-import { freePort, waitFor } from "./helpers.ts";
+import { freePort, streamedBody, waitFor } from "./helpers.ts";
 import { maskedFrame, upgrade, writeAll } from "./ws_client.ts";
 
 const UPLOAD_BYTES = 50 * 1024 * 1024;
@@ -38,18 +38,6 @@ function serveTarget(): Deno.HttpServer<Deno.NetAddr> {
       return response;
     }
     return new Response(`hello ${url.pathname}`);
-  });
-}
-
-function uploadBody(): ReadableStream<Uint8Array> {
-  const chunk = new Uint8Array(1024 * 1024).fill(7);
-  let sent = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (sent === UPLOAD_BYTES) return controller.close();
-      controller.enqueue(chunk.slice());
-      sent += chunk.length;
-    },
   });
 }
 
@@ -92,7 +80,7 @@ Deno.test("--socket/--api-socket: routes, a 50 MB upload and a websocket through
 
     const upload = await fetch("http://localhost/user/s/upload", {
       method: "POST",
-      body: uploadBody(),
+      body: streamedBody(UPLOAD_BYTES),
       client: publicClient,
     });
     assert.equal(await upload.text(), String(UPLOAD_BYTES));

@@ -25,6 +25,7 @@ import { proxyOptions } from "./proxy_options.ts";
 import { type CliSettings, cliSettings } from "./settings.ts";
 import { checkSocketPath, unixRelay } from "./unix_relay.ts";
 import type { AcmeSettings } from "./settings.ts";
+import type { CertificateFiles } from "../acme/acme.ts";
 
 /**
  * Options of `main`.
@@ -256,46 +257,33 @@ async function acmeManager(
   acme: AcmeSettings,
   context: { challenges: Map<string, string>; proxy: RunningProxy; log: Logger },
 ): Promise<{ close(): Promise<void> }> {
-  const privateDir = acme.storageDir && !context.proxy.values
+  const values = context.proxy.values;
+  const privateDir = acme.storageDir && !values
     ? undefined
     : await Deno.makeTempDir({ prefix: "jupyterhub-traefik-acme-" });
-  const caCert = acme.caFile ? await Deno.readTextFile(acme.caFile) : undefined;
-  const values = context.proxy.values;
-  if (values) {
-    // Several replicas: the certificate, the lease and the challenges are in the shared store.
-    const { startSharedAcme } = await import("../acme/shared.ts");
-    const shared = await startSharedAcme({
-      directoryUrl: acme.server,
-      domains: acme.domains,
-      email: acme.email,
-      caCert,
-      values,
-      holder: `${Deno.pid}:${crypto.randomUUID()}`,
-      localDir: privateDir!,
-      renewBeforeMs: acme.renewBeforeMs,
-      onCertificate: (files) => context.proxy.setTls(files),
-      log: (message) => context.log.info(message),
-    });
-    return {
-      async close() {
-        await shared.close();
-        await Deno.remove(privateDir!, { recursive: true }).catch(() => {});
-      },
-    };
-  }
-  // Loaded only here: the ACME client stays out of a proxy that does not use it.
-  const { startAcme } = await import("../acme/acme.ts");
-  const manager = await startAcme({
+  const common = {
     directoryUrl: acme.server,
     domains: acme.domains,
     email: acme.email,
-    caCert,
-    storageDir: acme.storageDir ?? privateDir!,
-    challenges: context.challenges,
+    caCert: acme.caFile ? await Deno.readTextFile(acme.caFile) : undefined,
     renewBeforeMs: acme.renewBeforeMs,
-    onCertificate: (files) => context.proxy.setTls(files),
-    log: (message) => context.log.info(message),
-  });
+    onCertificate: (files: CertificateFiles) => context.proxy.setTls(files),
+    log: (message: string) => context.log.info(message),
+  };
+  // Loaded only here: the ACME client stays out of a proxy that does not use it.
+  const manager = values
+    // Several replicas: the certificate, the lease and the challenges are in the shared store.
+    ? await (await import("../acme/shared.ts")).startSharedAcme({
+      ...common,
+      values,
+      holder: `${Deno.pid}:${crypto.randomUUID()}`,
+      localDir: privateDir!,
+    })
+    : await (await import("../acme/acme.ts")).startAcme({
+      ...common,
+      storageDir: acme.storageDir ?? privateDir!,
+      challenges: context.challenges,
+    });
   return {
     async close() {
       await manager.close();

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../core/errors.ts";
 import { checkSocketPath, type UnixRelay, unixRelay } from "./unix_relay.ts";
-import { maskedFrame, Reader, writeAll } from "../../tests/ws_client.ts";
+import { maskedFrame, Reader, upgrade, writeAll } from "../../tests/ws_client.ts";
+import { streamedBody } from "../../tests/helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -59,18 +60,6 @@ async function readToEnd(conn: Deno.Conn): Promise<string> {
   return text;
 }
 
-function uploadBody(): ReadableStream<Uint8Array> {
-  const chunk = new Uint8Array(1024 * 1024).fill(7);
-  let sent = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (sent === UPLOAD_BYTES) return controller.close();
-      controller.enqueue(chunk.slice());
-      sent += chunk.length;
-    },
-  });
-}
-
 function rejectsWithConfigError(pattern: RegExp): (error: unknown) => boolean {
   return (error) => {
     assert.ok(error instanceof ConfigError, String(error));
@@ -122,7 +111,7 @@ Deno.test("unixRelay passes a streamed 50 MB upload whole", async () => {
     try {
       const response = await fetch("http://localhost/upload", {
         method: "POST",
-        body: uploadBody(),
+        body: streamedBody(UPLOAD_BYTES),
         client,
       });
       assert.equal(await response.text(), String(UPLOAD_BYTES));
@@ -136,25 +125,8 @@ Deno.test("unixRelay carries a websocket upgrade and text frames both ways", asy
   await withRelay(async (relay) => {
     const conn = await Deno.connect({ transport: "unix", path: relay.path });
     try {
-      const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
-      await writeAll(
-        conn,
-        encoder.encode(
-          "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-        ),
-      );
-      const reader = new Reader(conn);
-      const { status, headers } = await reader.head();
-      assert.equal(status, 101);
-      const digest = await crypto.subtle.digest(
-        "SHA-1",
-        encoder.encode(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`),
-      );
-      assert.equal(
-        headers.get("sec-websocket-accept"),
-        btoa(String.fromCharCode(...new Uint8Array(digest))),
-      );
+      // The handshake, its 101 and its accept key checked.
+      const reader = await upgrade(conn, "/ws");
 
       const greeting = await reader.frame();
       assert.deepEqual([greeting.opcode, decoder.decode(greeting.payload)], [
