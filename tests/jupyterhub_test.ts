@@ -53,7 +53,13 @@ c.JupyterHub.load_roles = [{
     const hub = new Deno.Command(`${VENV}/bin/jupyterhub`, {
       args: ["-f", `${dir}/jupyterhub_config.py`],
       cwd: dir,
-      env: { PATH: `${VENV}/bin:${Deno.env.get("PATH")}`, HOME: dir },
+      env: {
+        PATH: `${VENV}/bin:${Deno.env.get("PATH")}`,
+        HOME: dir,
+        // The proxy's Deno keeps the runner's module cache: with HOME moved, it would fetch
+        // every npm package again before starting, close to the hub's 10 s limit.
+        DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+      },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
