@@ -25,13 +25,17 @@ export type { RouteOptions, RouteTable } from "./lib/routes.ts";
 export type { RouteInput } from "./lib/core/route.ts";
 export { startProxy } from "./lib/proxy.ts";
 export type {
+  ActivityOptions,
+  ActivityTracker,
   ConsulProviderOptions,
+  DriftRepair,
   EtcdProviderOptions,
   ExternalTraefikOptions,
   FallbackHandlerOptions,
   FallbackOptions,
   FileProviderOptions,
   ProviderOptions,
+  ProxyEvents,
   PublicTls,
   RedisProviderOptions,
   RunningProxy,

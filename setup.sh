@@ -154,10 +154,18 @@ ensure_hub() {
 ensure_hub_tests() {
   pip_pin pytest==9.2.0 pytest-asyncio==1.5.0 requests-mock==1.12.1 mock==5.2.0 \
     beautifulsoup4==4.15.0 html5lib==1.1 pytest-rerunfailures==16.7
+  # A real kernel behind the activity test's websocket; Kubernetes schemas, offline, for the
+  # deployment recipes' test.
+  pip_pin ipykernel==7.4.0 kubernetes-validate==1.37.0
 }
 
 ensure_wrk() {
   command -v wrk >/dev/null || apt_install wrk
+}
+
+# Headless Chromium for the dashboard's browser test (tests/dashboard_browser_test.ts).
+ensure_chromium() {
+  command -v chromium >/dev/null || apt_install chromium
 }
 
 ensure_chp() {
@@ -177,10 +185,10 @@ case "$cmd" in
   start) ensure_deno; ensure_traefik; cache_deps; cd "$root"; exec "$bin/deno" task start "$@" ;;
   deps)
     ensure_deno; ensure_traefik; ensure_stores; ensure_consul; ensure_hub; ensure_hub_tests
-    ensure_chp; cache_deps ;;
+    ensure_chromium; ensure_chp; cache_deps ;;
   test)
     ensure_deno; ensure_traefik; ensure_stores; ensure_consul; ensure_hub; ensure_hub_tests
-    cache_deps
+    ensure_chromium; cache_deps
     cd "$root"; exec "$bin/deno" task test "$@" ;;
   bench)
     ensure_deno; ensure_traefik; ensure_stores; ensure_consul; ensure_hub; ensure_chp; ensure_wrk

@@ -23,7 +23,7 @@
  * the storm; configurable-http-proxy, the baseline, always runs), `--skip=a,b` (none of them),
  * `--prefill` (start each peer on its N routes instead of adding them: no fill time; the Python
  * proxy still adds them), `--sizes=100,1000`, `--c=1,10`, `--sections=workload,throughput,restart,storm,
- * rules,floor,socket` (default all), `--restart-n=10000`, `--out=fallback`.
+ * rules,floor,socket,activity` (default all), `--restart-n=10000`, `--out=fallback`.
  *
  * @module
  */
@@ -36,6 +36,7 @@ import { ruleCost } from "./rule_cost.ts";
 import { loginStorm, STORM_PEERS, type StormResult } from "./login_storm.ts";
 import { traefikFloor } from "./traefik_floor.ts";
 import { type SocketOverhead, socketOverhead } from "./socket.ts";
+import { type ActivityCost, activityCost } from "./activity.ts";
 import { fillRoutes, runWorkload, type WorkloadResult } from "./workload.ts";
 import { CHP, type Running } from "./peers.ts";
 import { hasRouter, pollUntil } from "./takeover.ts";
@@ -129,6 +130,8 @@ const restart: Awaited<ReturnType<typeof restartWithRoutes>> = [];
 const rows: Row[] = [];
 const throughput: { name: string; result?: Throughput; error?: string }[] = [];
 let socketResult: SocketOverhead | undefined;
+let activityResult: ActivityCost | undefined;
+let activityError = "";
 let socketError = "";
 
 /** POSTs `routespec` (`/` or `/user/x`) to `target`; with traefik, waits until it has it. */
@@ -262,6 +265,15 @@ try {
     } catch (error) {
       socketError = (error as Error).message;
       log(`  failed: ${socketError}`);
+    }
+  }
+  if (runs("activity")) {
+    log("activity: the data plane with activity off and on");
+    try {
+      activityResult = await activityCost();
+    } catch (error) {
+      activityError = (error as Error).message;
+      log(`  failed: ${activityError}`);
     }
   }
   if (runs("restart")) {
@@ -414,6 +426,32 @@ if (runs("socket")) {
         `| socket / TCP | ${(socketResult.socket.rps / socketResult.tcp.rps).toFixed(2)}x | | |`,
       ]
       : [`| failed: ${socketError} | | | |`]),
+  );
+}
+if (runs("activity")) {
+  const row = (name: string, r: { rps: number; p50: number; p99: number }, base: number) =>
+    `| ${name} | ${fmt(r.rps, 0)} | ${(r.rps / base).toFixed(2)}x | ${fmt(r.p50, 2)} | ${
+      fmt(r.p99, 2)
+    } |`;
+  lines.push(
+    "",
+    "Activity (`last_activity` from traffic): wrk, 2 threads, 50 connections, 5 s, to one route",
+    "through traefik; then 20 websockets each sending 256 bytes and awaiting the echo, 5 s. Each",
+    "configuration runs 3 times, alternating; the median is shown, and the ratio to the first row.",
+    "",
+    "| configuration | requests/s | ratio | p50 ms | p99 ms |",
+    "| --- | --- | --- | --- | --- |",
+    ...(activityResult
+      ? [
+        ...activityResult.http.map((r) =>
+          row(r.name, r.result, activityResult!.http[0].result.rps)
+        ),
+        "| **websockets** (round trips/s) | | | | |",
+        ...activityResult.websocket.map((r) =>
+          row(r.name, r.result, activityResult!.websocket[0].result.rps)
+        ),
+      ]
+      : [`| failed: ${activityError} | | | | |`]),
   );
 }
 if (runs("restart")) {

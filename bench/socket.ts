@@ -7,9 +7,8 @@
  * @module
  */
 
-import { freePort, waitFor } from "../tests/helpers.ts";
-
-const SHIM = new URL("../tests/bin/configurable-http-proxy", import.meta.url).pathname;
+import { freePort } from "../tests/helpers.ts";
+import { withCli } from "./_cli.ts";
 
 /** Requests per second and latency of one run. */
 export interface LoadResult {
@@ -50,30 +49,6 @@ async function load(
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
   return { rps: latencies.length / options.seconds, p50: at(0.5), p99: at(0.99) };
-}
-
-async function withCli<T>(
-  args: string[],
-  ready: () => Promise<boolean>,
-  fn: (apiUrl: string) => Promise<T>,
-): Promise<T> {
-  const tmp = await Deno.makeTempDir({ prefix: "jhtp-bench-sock-" });
-  const apiPort = freePort();
-  const child = new Deno.Command(SHIM, {
-    args: [...args, "--api-ip", "127.0.0.1", "--api-port", String(apiPort), "--log-level", "warn"],
-    env: { CONFIGPROXY_AUTH_TOKEN: "bench", TMPDIR: tmp },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  try {
-    await waitFor(ready, "the CLI", 30_000);
-    return await fn(`http://127.0.0.1:${apiPort}`);
-  } finally {
-    child.kill("SIGTERM");
-    await child.status;
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
 }
 
 async function addRoute(apiUrl: string, target: string): Promise<void> {

@@ -81,6 +81,14 @@ const IMPORT_RULES: ImportRule[] = [
       "lib/chp, lib/proxy.ts, lib/routes.ts, lib/cli.ts or mod.ts",
   },
   {
+    files: (path) => under("lib/activity/")(path) || under("lib/metrics/")(path),
+    allows: ({ specifier, target }) =>
+      specifier !== undefined && !upper(target) &&
+      !/^(?:providers|lib\/traefik|lib\/fallback)\//.test(target!),
+    why: "lib/activity and lib/metrics import nothing from providers/, lib/traefik, " +
+      "lib/fallback, lib/chp, lib/proxy.ts, lib/routes.ts, lib/cli.ts or mod.ts",
+  },
+  {
     files: under("lib/fallback/"),
     allows: ({ specifier, target }) =>
       specifier !== undefined && !upper(target) && !/^(?:providers|lib\/traefik)\//.test(target!),

@@ -18,7 +18,7 @@ import { type TraefikApi, traefikApi } from "./traefik/api.ts";
 import { routeConfirmer } from "./traefik/confirm.ts";
 import { feedConfirmer } from "./traefik/feed_confirmer.ts";
 import { runAll } from "./async/run_all.ts";
-import type { ConfigTree } from "./core/types.ts";
+import type { ConfigTree, RouteChange } from "./core/types.ts";
 import { openStore, type ProviderOptions } from "../providers/mod.ts";
 import type { SharedValues } from "../providers/kv_store.ts";
 export type { SharedValues, VersionedValue } from "../providers/kv_store.ts";
@@ -28,6 +28,38 @@ import { unixTargetRelays } from "./net/unix_targets.ts";
 import { checkFallbackRouter, fallbackConfig } from "./traefik/fallback_router.ts";
 import { fallbackHandler, type FallbackHandlerOptions } from "./fallback/handler.ts";
 import { type FallbackRouter, fallbackRouter } from "./fallback/router.ts";
+import { type ActivityTracker, activityTracker } from "./activity/tracker.ts";
+import { localActivity } from "./activity/local_activity.ts";
+import { sharedActivity } from "./activity/shared_activity.ts";
+import { accessLogEntry } from "./traefik/access_log.ts";
+import { type DriftRepair, driftRepair } from "./traefik/drift_repair.ts";
+import { routespecOfRouter } from "./core/names.ts";
+
+export type { ActivityTracker } from "./activity/tracker.ts";
+export type { DriftRepair } from "./traefik/drift_repair.ts";
+
+/** Events a running proxy reports (for metrics). */
+export interface ProxyEvents {
+  /** traefik took a change over from the fallback, `ms` after it was acknowledged. */
+  takeover?(ms: number): void;
+  /**
+   * A route created (by this process or another replica) reached this process's copy of the
+   * table `ms` after its creation.
+   */
+  watchLag?(ms: number): void;
+}
+
+/** Options of the tracking of routes' activity (see `StartProxyOptions.activity`). */
+export interface ActivityOptions {
+  /** How often activity is written to the store (or the file beside the routes), in ms; default 10,000. */
+  intervalMs?: number;
+  /**
+   * Relay websockets through this process's fallback, which sees every message of an open
+   * websocket (default true with the fallback on); false: traefik relays them, and a websocket
+   * counts once, when it closes.
+   */
+  websockets?: boolean;
+}
 
 export type { FallbackHandlerOptions } from "./fallback/handler.ts";
 
@@ -87,6 +119,25 @@ export interface StartProxyOptions {
    * (`fallbackConfig`; checked at start).
    */
   fallback?: false | FallbackOptions;
+  /**
+   * Routes' `last_activity` from real traffic (on by default): the requests traefik serves,
+   * read from its access log (a traefik started here), and those the fallback serves, websocket
+   * messages included; kept in the shared store (every replica's traffic) or beside the routes
+   * file. `false`: routes keep the time they were added, as with the Python proxy.
+   */
+  activity?: false | ActivityOptions;
+  /**
+   * Drift repair (on by default, every 60 s): compare the routers and services traefik serves
+   * with the table and write again what differs (`driftRepair`). `false`: off.
+   */
+  drift?: false | { intervalMs?: number };
+  /**
+   * traefik's Prometheus metrics on its private API address (`/metrics`, behind the API's
+   * basicAuth), for this process to serve beside its own. Not with `external`.
+   */
+  traefikMetrics?: boolean;
+  /** Receives events for this process's metrics. */
+  events?: ProxyEvents;
   /**
    * With routes in redis or etcd and a traefik started here: feed that traefik from a private
    * file rendered from the watched store (default true), instead of having it read the store
@@ -153,6 +204,12 @@ export interface RunningProxy {
   readonly traefik?: TraefikProcess;
   /** The fallback router, when the fallback is on. */
   readonly fallback?: FallbackRouter;
+  /** Routes' activity from traffic, unless `activity: false`. */
+  readonly activity?: ActivityTracker;
+  /** Drift repair, unless `drift: false`. */
+  readonly drift?: DriftRepair;
+  /** How often the watch of a shared store was lost and the table read again. */
+  watchResets?(): number;
   /**
    * Serves `tls` on the public entry point from now on (a renewed certificate), in place of the
    * one given at start; resolves once traefik's file holds it.
@@ -241,12 +298,19 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     const abort = new AbortController();
     cleanups.unshift(() => Promise.resolve(abort.abort(new Error("the proxy is stopping"))));
     let router: FallbackRouter | undefined;
+    let tracker: ActivityTracker | undefined;
+    const activityOptions = options.activity === false ? undefined : options.activity ?? {};
+    const relayWebsockets = activityOptions !== undefined && activityOptions.websockets !== false;
     let fallbackPort: number | undefined;
     let fallbackHost = "127.0.0.1";
     if (useFallback) {
       const handler = fallbackHandler(
         { match: (request) => router?.match(request) },
-        { ...fallbackOptions, targetUrl: unixRelays?.url },
+        {
+          ...fallbackOptions,
+          targetUrl: unixRelays?.url,
+          onActivity: (routespec) => tracker?.seen(routespec),
+        },
       );
       const server = Deno.serve({
         hostname: fallbackOptions?.hostname ?? "127.0.0.1",
@@ -274,7 +338,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
         ? `[${fallbackHost}]`
         : fallbackHost;
       const url = `http://${host}:${fallbackPort}`;
-      fixed = deepMerge(fixed, fallbackConfig({ entryPoint, url }));
+      fixed = deepMerge(fixed, fallbackConfig({ entryPoint, url, websockets: relayWebsockets }));
     }
     if (options.serversTransport && options.external) {
       throw new ConfigError(
@@ -290,6 +354,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       fixed = deepMerge(
         apiRouteConfig({
           dashboard: options.dashboard,
+          metrics: options.traefikMetrics,
           username,
           passwordHash: await apiPasswordHash(password, {
             generated: options.apiPassword === undefined,
@@ -316,6 +381,18 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     });
     cleanups.unshift(() => opened.close());
     const { providers, traefikProvider } = opened;
+    if (activityOptions !== undefined) {
+      const values = (opened.store as { values?: SharedValues }).values;
+      const provider = options.provider ?? { kind: "file" };
+      const sink = values ? sharedActivity(values) : localActivity({
+        path: provider.kind === "file" && provider.path
+          ? `${provider.path}.activity.json`
+          : undefined,
+      });
+      const started = activityTracker({ sink, intervalMs: activityOptions.intervalMs, log });
+      tracker = started;
+      cleanups.unshift(() => started.close());
+    }
     // Relays serve the traefik fed from files rendered here; one that reads the store itself
     // would get the http+unix URL, which it cannot dial.
     const unixTargets = unixRelays !== undefined && traefikProvider === "file";
@@ -372,10 +449,28 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
         // Following traefik's takeovers: a poll every 50 ms (one small request with the stamp).
         background: confirmerOf(feedWrites ? 50 : 250),
         indexWaitMs: options.checkRouteTimeoutMs,
+        onTakeover: options.events?.takeover && ((_, ms) => options.events!.takeover!(ms)),
         signal: abort.signal,
       });
+      // After the whole table (the first change), each route's creation time tells how long it
+      // took to reach this copy.
+      const watchLag = options.events?.watchLag;
+      let first = true;
+      const target = watchLag === undefined ? followed : {
+        apply(change: RouteChange) {
+          if (!first) {
+            const now = Date.now();
+            for (const route of change.set ?? []) {
+              const created = route.lastActivity ? Date.parse(route.lastActivity) : NaN;
+              if (created > now - 60_000) watchLag(Math.max(0, now - created));
+            }
+          }
+          first = false;
+          return followed.apply(change);
+        },
+      };
       // The whole table now, before traefik starts: the first request finds it.
-      const mirror = await store.mirror(followed).catch((error) => {
+      const mirror = await store.mirror(target).catch((error) => {
         throw new FallbackError((error as Error).message, { cause: error });
       });
       cleanups.unshift(async () => {
@@ -399,6 +494,8 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
           dashboard: options.dashboard,
           middlewares: options.middlewares,
           respondingTimeouts: options.respondingTimeouts,
+          accessLog: tracker !== undefined,
+          metrics: options.traefikMetrics,
           extra: options.extraStaticConfig,
         }),
         workDir,
@@ -410,6 +507,14 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
         startTimeoutMs: options.startTimeoutMs,
         log,
         env: opened.traefikEnv,
+        stdoutLines: tracker === undefined ? undefined : (line) => {
+          const entry = accessLogEntry(line);
+          if (entry === undefined) console.log(line); // traefik's own log, as it wrote it
+          else {
+            const routespec = routespecOfRouter(entry.router);
+            if (routespec !== undefined) tracker!.seen(routespec);
+          }
+        },
       });
       cleanups.unshift(() => traefik!.stop());
     }
@@ -421,6 +526,21 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       });
     }
     await opened.startFeed?.();
+    let drift: DriftRepair | undefined;
+    if (options.drift !== false) {
+      const repairing = driftRepair({
+        api,
+        table: () => store.getAllRoutes(),
+        repair: (change) => opened.repair(change),
+        provider: traefikProvider,
+        targetUrl: unixTargets ? unixRelays?.url : undefined,
+        intervalMs: options.drift?.intervalMs ?? 60_000,
+        log,
+      });
+      drift = repairing;
+      cleanups.unshift(() => repairing.close());
+    }
+    const watched = opened.store as Store & { watchResets: number };
     let stopped: Promise<void> | undefined;
     return {
       store,
@@ -428,6 +548,9 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       api,
       traefik,
       fallback: router,
+      activity: tracker,
+      drift,
+      ...(isWatched(opened.store) ? { watchResets: () => watched.watchResets } : {}),
       setTls: (tls) => opened.setFixed(fixedWith(tls)),
       values: (opened.store as { values?: SharedValues }).values,
       stop() {
@@ -482,4 +605,9 @@ function refusingUnixTargets(store: Store, options: { why: string }): Store {
     ...(store.mirror ? { mirror: (target) => store.mirror!(target) } : {}),
     close: () => store.close(),
   };
+}
+
+/** A store that counts the losses of its watch (`KvStore.watchResets`). */
+function isWatched(store: Store): boolean {
+  return typeof (store as { watchResets?: unknown }).watchResets === "number";
 }

@@ -79,6 +79,7 @@ export async function openSharedStore(
           traefikProvider: file.provider,
           feedWrites: file.written,
           setFixed: (fixed: ConfigTree) => file.setFixed(fixed),
+          repair: () => file.rewrite(),
           close: () => runAll(closing),
         };
         if (!context.deferFeed) {
@@ -115,6 +116,8 @@ export async function openSharedStore(
       providers: { file: { filename: instance.path, watch: true }, [store.provider]: section },
       traefikProvider: store.provider,
       setFixed: (fixed) => instance.setFixed(fixed),
+      repair: (drift) =>
+        "rewriteTraefikKeys" in store ? store.rewriteTraefikKeys(drift) : Promise.resolve(),
       ...(traefikEnv ? { traefikEnv } : {}),
       close: () => runAll(closing),
     };

@@ -154,6 +154,11 @@ export interface FileStore extends Store {
    * once written (e.g. a renewed certificate for traefik).
    */
   setFixed(fixed: ConfigTree): Promise<void>;
+  /**
+   * Writes the file whole again, unchanged but for its stamp, so that traefik loads it again:
+   * for a traefik that diverged from it (drift), or a file edited behind the store's back.
+   */
+  rewrite(): Promise<void>;
 }
 
 /**
@@ -395,6 +400,11 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
       // An empty change: its commit writes the file whole, in turn with the others.
       return changes.push({});
     },
+    rewrite() {
+      if (closed) return Promise.reject(new StoreError(`the file store ${path} is closed`));
+      fixedChanged = true;
+      return changes.push({});
+    },
     async mirror(target) {
       // The table as it is now, then every commit's changes, in order.
       const queue = coalescer<RouteChange>({
@@ -480,6 +490,7 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
         providers: { file: { filename: path, watch: true } },
         traefikProvider: store.provider,
         setFixed: (fixed) => store.setFixed(fixed),
+        repair: () => store.rewrite(),
         close: () => store.close(),
       };
     }
@@ -507,6 +518,7 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
         setFixed: async (fixed) => {
           await Promise.all([store.setFixed(fixed), fed.setFixed(fixed)]);
         },
+        repair: () => fed.rewrite(),
         startFeed: () =>
           started ??= store.mirror(paced(fed, { intervalMs: () => feedIntervalMs(fed.size) })).then(
             (mirror) => {

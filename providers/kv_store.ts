@@ -29,6 +29,7 @@ import {
   routesFromKv,
   sentinelKeys,
   splitRecordKey,
+  traefikKeyPrefixes,
   trimKeyPrefix,
 } from "../lib/core/kv_layout.ts";
 import { StoreError } from "../lib/core/errors.ts";
@@ -127,7 +128,8 @@ export interface VersionedValue {
 
 /**
  * Single values kept in a shared store beside the routes (under `<jupyterhub prefix>/shared/`),
- * for what replicas coordinate through it: ACME's lease, certificate and challenges.
+ * for what replicas coordinate through it: ACME's lease, certificate and challenges, routes'
+ * activity.
  *
  * @example Usage
  * ```ts
@@ -136,6 +138,8 @@ export interface VersionedValue {
  * const map = new Map<string, string>();
  * const values: SharedValues = {
  *   get: (key) => Promise.resolve(map.has(key) ? { value: map.get(key)!, version: map.get(key)! } : undefined),
+ *   list: (prefix) =>
+ *     Promise.resolve(new Map([...map].filter(([key]) => key.startsWith(prefix)).map(([key, value]) => [key.slice(prefix.length), value]))),
  *   compareAndSet(key, version, value) {
  *     if ((map.get(key) ?? undefined) !== version) return Promise.resolve(false);
  *     if (value === null) map.delete(key);
@@ -145,11 +149,14 @@ export interface VersionedValue {
  * };
  * assert.equal(await values.compareAndSet("lease", undefined, "a"), true);
  * assert.equal(await values.compareAndSet("lease", undefined, "b"), false);
+ * assert.deepEqual(await values.list("le"), new Map([["ase", "a"]]));
  * ```
  */
 export interface SharedValues {
   /** The value of `key` and its version, or undefined. */
   get(key: string): Promise<VersionedValue | undefined>;
+  /** Every key that starts with `prefix` (given without it), with its value. */
+  list(prefix: string): Promise<Map<string, string>>;
   /** Sets (null: deletes) `key` only if its version is still `version` (undefined: absent). */
   compareAndSet(key: string, version: string | undefined, value: string | null): Promise<boolean>;
 }
@@ -284,6 +291,15 @@ export interface KvStore extends Store {
   mirror(target: MirrorTarget): Promise<Mirror>;
   /** Single values beside the routes, when the client offers compare-and-set. */
   readonly values?: SharedValues;
+  /**
+   * Writes traefik's keys of the `set` routes again, even where the store holds them already,
+   * and deletes traefik's keys of the `delete` routespecs, even without a record: a traefik
+   * that reads the store itself and lost or kept routes behind its back (drift) reloads them.
+   * Nothing without traefik's keys (`KvLayoutOptions.traefikKeys` false).
+   */
+  rewriteTraefikKeys(change: { set: Route[]; delete: string[] }): Promise<void>;
+  /** How often the watch was lost (a reconnect) and the table read again, in total. */
+  readonly watchResets: number;
 }
 
 /**
@@ -408,10 +424,12 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
       if (parts) { for (const follow of followers) follow(parts[0]); }
     },
     reset() {
+      watchResets++;
       cache.reset();
       for (const follow of followers) follow();
     },
   };
+  let watchResets = 0;
   let watch: KvWatch | undefined;
   if (options.cache !== false && client.watch) {
     try {
@@ -513,6 +531,12 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
   const values: SharedValues | undefined = client.getValue && client.compareAndSet
     ? {
       get: (key) => wrap("read a shared value", () => client.getValue!(sharedPrefix + key)),
+      list: (prefix) =>
+        wrap("read shared values", async () => {
+          const start = sharedPrefix.length + prefix.length;
+          const found = await client.getPrefix(sharedPrefix + prefix);
+          return new Map([...found].map(([key, value]) => [key.slice(start), value]));
+        }),
       compareAndSet: (key, version, value) =>
         wrap(
           "write a shared value",
@@ -541,6 +565,26 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     apply(change: RouteChange) {
       if (closed) return Promise.reject(new StoreError(`the ${client.provider} store is closed`));
       return changes.push(change);
+    },
+    get watchResets() {
+      return watchResets;
+    },
+    rewriteTraefikKeys(change) {
+      if (layout.traefikKeys === false) return Promise.resolve();
+      return wrap("rewrite traefik's keys", async () => {
+        const own = `${layout.traefikPrefix}/`;
+        const groups: KvDiff[] = change.set.map((route) => ({
+          set: new Map([...routeKeys(route, layout)].filter(([key]) => key.startsWith(own))),
+          delete: [],
+        }));
+        for (const routespec of change.delete) {
+          const prefixes = traefikKeyPrefixes(routespec, layout);
+          const found = await Promise.all(prefixes.map((prefix) => client.getPrefix(prefix)));
+          const keys = found.flatMap((pairs) => [...pairs.keys()]);
+          if (keys.length > 0) groups.push({ set: new Map(), delete: keys });
+        }
+        if (groups.length > 0) await client.commit(groups);
+      });
     },
     async mirror(target) {
       if (!watch) {

@@ -6,7 +6,7 @@
  */
 
 import type { Store } from "../lib/core/store.ts";
-import type { ConfigTree } from "../lib/core/types.ts";
+import type { ConfigTree, Route } from "../lib/core/types.ts";
 import type { FeedWrites } from "../lib/core/feed_stamp.ts";
 
 export type { Store } from "../lib/core/store.ts";
@@ -115,6 +115,12 @@ export interface OpenedStore {
    * it from (a renewed certificate); resolves once written.
    */
   setFixed(fixed: ConfigTree): Promise<void>;
+  /**
+   * Makes traefik load the given routes again and drop the given routespecs' routers (drift):
+   * rewrites the file traefik reads (it holds the whole table), or the routes' keys in a store
+   * traefik reads itself.
+   */
+  repair(drift: { set: Route[]; delete: string[] }): Promise<void>;
   /** Waits for pending writes and closes everything `open` opened. */
   close(): Promise<void>;
 }
@@ -136,6 +142,7 @@ export interface OpenedStore {
  *       providers: {},
  *       traefikProvider: store.provider,
  *       setFixed: () => Promise.resolve(), // no file for traefik here
+ *       repair: () => Promise.resolve(),
  *       close: () => store.close(),
  *     });
  *   },

@@ -45,6 +45,14 @@ export interface ChpHandlerOptions {
   maxBodyBytes?: number;
   /** Receives one line per failed request. */
   log?: (message: string) => void;
+  /**
+   * Routes' activity from traffic (`ActivityTracker`): `last_activity` is the later of the
+   * route's own time (when it was added) and this; a deleted route's activity is dropped.
+   */
+  activity?: {
+    lastActivity(): Promise<Map<string, string>>;
+    forget(routespec: string): Promise<void>;
+  };
 }
 
 /**
@@ -123,13 +131,17 @@ export function chpHandler(
       const routespec = routespecFromChpPath(path, { hostRouting: options.hostRouting });
       if (method === "GET") {
         const route = await getRoute(table, routespec);
-        return route ? Response.json(chpRoute(route)) : error(404, `no route ${path}`);
+        if (!route) return error(404, `no route ${path}`);
+        const times = await options.activity?.lastActivity();
+        return Response.json(chpRoute(withActivity(route, times?.get(routespec))));
       }
       if (method === "POST") return await post(request, routespec);
       if (method === "DELETE") {
-        return await deleteRoute(table, routespec)
-          ? new Response(null, { status: 204 })
-          : error(404, `no route ${path}`);
+        if (!await deleteRoute(table, routespec)) return error(404, `no route ${path}`);
+        await options.activity?.forget(routespec).catch((err) =>
+          log(`DELETE ${rawPath}: its activity stays in the store: ${(err as Error).message}`)
+        );
+        return new Response(null, { status: 204 });
       }
       return error(405, `method ${method} is not allowed; use GET, POST or DELETE`);
     } catch (err) {
@@ -149,7 +161,12 @@ export function chpHandler(
       if (Number.isNaN(sinceMs)) return error(400, `invalid inactive_since date ${since}`);
     }
     const body: Record<string, JsonValue> = {};
-    for (const route of (await getAllRoutes(table)).values()) {
+    const [routes, times] = await Promise.all([
+      getAllRoutes(table),
+      options.activity?.lastActivity(),
+    ]);
+    for (const stored of routes.values()) {
+      const route = withActivity(stored, times?.get(stored.routespec));
       if (
         sinceMs !== undefined && route.lastActivity && Date.parse(route.lastActivity) >= sinceMs
       ) {
@@ -234,4 +251,13 @@ function errorResponse(err: unknown): Response {
   if (err instanceof StoreError) return error(503, err.message);
   if (err instanceof ProxyError) return error(500, err.message);
   return error(500, `internal error: ${(err as Error)?.message ?? String(err)}`);
+}
+
+/** `route` with the later of its own `lastActivity` and `time`. */
+function withActivity(route: Route, time: string | undefined): Route {
+  if (time === undefined) return route;
+  if (route.lastActivity !== undefined && !(Date.parse(route.lastActivity) < Date.parse(time))) {
+    return route;
+  }
+  return { ...route, lastActivity: time };
 }

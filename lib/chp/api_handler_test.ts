@@ -130,3 +130,32 @@ Deno.test("CHP API: every spelling of a decoded path is one route, listed as the
   assert.equal((await call("DELETE", "/api/routes/user/w/$p~c%7Ca!%20ch@rs")).status, 204);
   assert.deepEqual(await (await call("GET", "/api/routes")).json(), {});
 });
+
+Deno.test("CHP API: last_activity is the later of the route's and its traffic's; DELETE forgets it", async () => {
+  const times = new Map<string, string>();
+  const forgotten: string[] = [];
+  const activity = {
+    lastActivity: () => Promise.resolve(new Map(times)),
+    forget: (routespec: string) => Promise.resolve(void forgotten.push(routespec)),
+  };
+  const { call } = setup({ activity });
+  for (const user of ["a", "b"]) {
+    const body = JSON.stringify({ target: "http://127.0.0.1:9000" });
+    assert.equal((await call("POST", `/api/routes/user/${user}`, body)).status, 201);
+  }
+  const added = (await (await call("GET", "/api/routes/user/a")).json()).last_activity;
+  times.set("/user/a/", "2999-01-01T00:00:00.000Z"); // traffic after the route was added
+  times.set("/user/b/", "2000-01-01T00:00:00.000Z"); // older than the route: not used
+  assert.equal(
+    (await (await call("GET", "/api/routes/user/a")).json()).last_activity,
+    "2999-01-01T00:00:00.000Z",
+  );
+  const all = await (await call("GET", "/api/routes")).json();
+  assert.equal(all["/user/a"].last_activity, "2999-01-01T00:00:00.000Z");
+  assert.notEqual(all["/user/b"].last_activity, "2000-01-01T00:00:00.000Z");
+  const since = encodeURIComponent(new Date(Date.parse(added) + 60_000).toISOString());
+  const inactive = await (await call("GET", `/api/routes?inactive_since=${since}`)).json();
+  assert.deepEqual(Object.keys(inactive), ["/user/b"]);
+  assert.equal((await call("DELETE", "/api/routes/user/a")).status, 204);
+  assert.deepEqual(forgotten, ["/user/a/"]);
+});

@@ -262,6 +262,27 @@ export const FLAGS = {
     arg: "N",
     help: "its port (default free; required to use it with --external-traefik)",
   },
+  "activity": {
+    kind: "boolean",
+    help:
+      "routes' last_activity from their traffic (default; --no- keeps the time they were added)",
+  },
+  "activity-interval": {
+    kind: "number",
+    arg: "S",
+    help: "seconds between writes of activity to the store or file (10)",
+  },
+  "websocket-activity": {
+    kind: "boolean",
+    help: "relay websockets through this process to count their messages (default; --no- " +
+      "leaves them to traefik: one count when a websocket closes)",
+  },
+  "drift-interval": {
+    kind: "number",
+    arg: "S",
+    help: "seconds between comparisons of traefik's routers with the table, repairing what " +
+      "differs (60; 0: off)",
+  },
   "help": { kind: "boolean", help: "show this help" },
   "version": { kind: "boolean", help: "show the version" },
 } as const satisfies Record<string, FlagSpec>;

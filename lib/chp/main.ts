@@ -26,6 +26,7 @@ import { type CliSettings, cliSettings } from "./settings.ts";
 import { checkSocketPath, unixRelay } from "./unix_relay.ts";
 import type { AcmeSettings } from "./settings.ts";
 import type { CertificateFiles } from "../acme/acme.ts";
+import { type ProxyMetrics, proxyMetrics } from "./metrics.ts";
 
 /**
  * Options of `main`.
@@ -113,9 +114,38 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     );
     cleanups.unshift(() => internal.shutdown());
 
+    // Prometheus metrics of this process, and of its traefik, on --metrics-ip/--metrics-port.
+    const current: { proxy?: RunningProxy } = {};
+    let certificate: (() => Date | undefined) | undefined;
+    const metrics = proxyMetrics({
+      proxy: () => current.proxy,
+      provider: settings.provider.kind,
+      traefikMetrics: async () => {
+        const response = await current.proxy?.api.get("/metrics");
+        return response?.status === 200 && typeof response.body === "string"
+          ? response.body
+          : undefined;
+      },
+      certificateNotAfter: () => certificate?.(),
+    });
+    if (settings.metrics) {
+      const metricsServer = Deno.serve(
+        { hostname: settings.metrics.hostname, port: settings.metrics.port, onListen: () => {} },
+        async (request) => {
+          if (new URL(request.url).pathname !== "/metrics") {
+            return new Response("404: metrics are at /metrics\n", { status: 404 });
+          }
+          return new Response(await metrics.render(), {
+            headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+          });
+        },
+      );
+      cleanups.unshift(() => metricsServer.shutdown());
+    }
+
     // The REST API answers once the proxy runs; behind traefik's certificate check (API client
     // certificates), its private listener must be there before traefik starts.
-    const api = apiServer(settings, log);
+    const api = apiServer(settings, log, metrics);
     cleanups.unshift(() => api.stop());
     const apiBackend = settings.apiTls?.clientCaFile ? api.listenPrivate() : undefined;
 
@@ -129,8 +159,10 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       publicAddress: socketPort ? `127.0.0.1:${socketPort}` : undefined,
       apiBackend,
       log: (message) => log.info(message),
+      events: { takeover: metrics.takeover, watchLag: metrics.watchLag },
     }));
     cleanups.unshift(() => proxy.stop());
+    current.proxy = proxy;
 
     if (settings.socket && socketPort) {
       const relay = await unixRelay({
@@ -150,6 +182,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
         proxy,
         log,
       });
+      certificate = manager.notAfter;
       cleanups.unshift(manager.close);
     }
     api.serve(proxy);
@@ -195,7 +228,7 @@ interface ApiServer {
  * The REST API: on its TCP address (with TLS when configured), on its unix socket, or, when
  * clients must present certificates, on a private loopback port behind traefik.
  */
-function apiServer(settings: CliSettings, log: Logger): ApiServer {
+function apiServer(settings: CliSettings, log: Logger, metrics: ProxyMetrics): ApiServer {
   let handler: ((request: Request) => Promise<Response>) | undefined;
   // traefik opens the API's port before the proxy is up: early requests wait for it.
   const { promise: ready, resolve: started } = Promise.withResolvers<void>();
@@ -208,7 +241,9 @@ function apiServer(settings: CliSettings, log: Logger): ApiServer {
       clearTimeout(timer);
       if (!handler) return new Response("the proxy is starting\n", { status: 503 });
     }
+    const started = performance.now();
     const response = await handler(request);
+    metrics.apiRequest(request.method, response.status, performance.now() - started);
     log.debug(`${request.method} ${new URL(request.url).pathname} ${response.status}`);
     return response;
   };
@@ -224,6 +259,7 @@ function apiServer(settings: CliSettings, log: Logger): ApiServer {
         authToken: settings.authToken,
         hostRouting: settings.hostRouting,
         log: (message) => log.warn(message),
+        activity: proxy.activity,
       });
       started();
       if (settings.apiTls?.clientCaFile) return; // traefik listens on the API's address
@@ -256,7 +292,7 @@ function apiServer(settings: CliSettings, log: Logger): ApiServer {
 async function acmeManager(
   acme: AcmeSettings,
   context: { challenges: Map<string, string>; proxy: RunningProxy; log: Logger },
-): Promise<{ close(): Promise<void> }> {
+): Promise<{ close(): Promise<void>; notAfter(): Date | undefined }> {
   const values = context.proxy.values;
   const privateDir = acme.storageDir && !values
     ? undefined
@@ -285,6 +321,7 @@ async function acmeManager(
       challenges: context.challenges,
     });
   return {
+    notAfter: () => manager.current?.notAfter,
     async close() {
       await manager.close();
       if (privateDir) await Deno.remove(privateDir, { recursive: true }).catch(() => {});

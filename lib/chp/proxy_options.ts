@@ -9,7 +9,7 @@
 import { rawRequestPath } from "../core/request_path.ts";
 import { deepMerge } from "../core/tree.ts";
 import type { ConfigTree } from "../core/types.ts";
-import type { StartProxyOptions } from "../proxy.ts";
+import type { ProxyEvents, StartProxyOptions } from "../proxy.ts";
 import { apiTlsConfig } from "./api_tls.ts";
 import { ConfigError } from "../core/errors.ts";
 import { instanceConfig } from "./instance_config.ts";
@@ -58,6 +58,8 @@ export interface ProxyRuntime {
    * API listener, `127.0.0.1:port`, that traefik passes verified connections to.
    */
   apiBackend?: string;
+  /** Receives the proxy's events (this process's metrics). */
+  events?: ProxyEvents;
 }
 
 /**
@@ -140,6 +142,10 @@ export function proxyOptions(settings: CliSettings, runtime: ProxyRuntime): Star
         unreachable: (request) => errorPage(503, rawRequestPath(request.url), pages),
       }
       : false,
+    activity: settings.activity,
+    drift: settings.drift,
+    traefikMetrics: settings.metrics !== undefined && !external,
+    events: runtime.events,
     traefikBinary: settings.traefikBin,
     dashboard: settings.traefikDashboard,
     traefikLogLevel: settings.traefikLogLevel,

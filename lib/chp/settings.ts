@@ -117,6 +117,15 @@ export interface CliSettings {
   fallback: false | { hostname: string; port?: number };
   /** Why the fallback is off although not turned off (`--insecure`), for the log. */
   fallbackOff?: string;
+  /** Routes' activity from traffic, written every `intervalMs`; websockets relayed to count them. */
+  activity: false | { intervalMs: number; websockets: boolean };
+  /** Compare traefik's routers with the table every `intervalMs` and repair what differs. */
+  drift: false | { intervalMs: number };
+  /**
+   * Where this process serves Prometheus metrics (its own and those of the traefik it started),
+   * `--metrics-ip/--metrics-port`.
+   */
+  metrics?: { hostname: string; port: number };
   /** Certificates to reach https targets with (`--client-ssl-ca/-cert/-key`). */
   targetTls?: { caFile?: string; certFile?: string; keyFile?: string };
   /**
@@ -445,6 +454,18 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
       });
     }
   }
+  const activityInterval = values["activity-interval"] ?? 10;
+  if (!(activityInterval > 0 && activityInterval <= 3600)) {
+    throw new ConfigError("--activity-interval takes seconds between 0 and 3600, e.g. 10");
+  }
+  const activity = values.activity === false
+    ? false as const
+    : { intervalMs: activityInterval * 1000, websockets: values["websocket-activity"] !== false };
+  const driftInterval = values["drift-interval"] ?? 60;
+  if (!(driftInterval >= 0 && driftInterval <= 86_400)) {
+    throw new ConfigError("--drift-interval takes seconds between 0 (off) and 86400, e.g. 60");
+  }
+  const drift = driftInterval === 0 ? false as const : { intervalMs: driftInterval * 1000 };
   return {
     logLevel: values["log-level"] ?? "info",
     logFormat: logFormatOf(values["log-format"]),
@@ -460,6 +481,12 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
     feedTraefik,
     fallback,
     fallbackOff,
+    activity,
+    drift,
+    metrics: values["metrics-port"] === undefined ? undefined : {
+      hostname: values["metrics-ip"] || "0.0.0.0",
+      port: port(values["metrics-port"], "metrics-port"),
+    },
     targetTls,
     targetTransport,
     traefikApi: {
@@ -534,10 +561,6 @@ function staticExtrasOf(
   if (values["metrics-port"] !== undefined) {
     const metricsPort = port(values["metrics-port"], "metrics-port");
     const metricsIp = values["metrics-ip"] ?? "";
-    extras = deepMerge(extras, {
-      entryPoints: { metrics: { address: hostPort(metricsIp, metricsPort) } },
-      metrics: { prometheus: { entryPoint: "metrics" } },
-    });
     extraBinds.push({
       hostname: metricsIp || "0.0.0.0",
       port: metricsPort,

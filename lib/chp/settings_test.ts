@@ -38,8 +38,8 @@ Deno.test("cliSettings maps CHP flags onto traefik", () => {
     address: ":8080",
     http: { redirections: { entryPoint: { to: "https", scheme: "https" } } },
   });
-  assert.deepEqual(extras.entryPoints.metrics, { address: ":9100" });
-  assert.deepEqual(extras.metrics, { prometheus: { entryPoint: "metrics" } });
+  // This process serves the metrics (its own and traefik's) on --metrics-port.
+  assert.deepEqual(s.metrics, { hostname: "0.0.0.0", port: 9100 });
   assert.deepEqual(extras.serversTransport, {
     insecureSkipVerify: true,
     forwardingTimeouts: { responseHeaderTimeout: "5000ms" },
@@ -403,5 +403,28 @@ Deno.test("cliSettings: ACME needs a DNS name, the redirect port and one node", 
   assert.throws(
     () => cliSettings({ ...base, "external-traefik": true, "traefik-api-url": "http://h:1" }),
     /--external-traefik/,
+  );
+});
+
+Deno.test("cliSettings: activity, drift repair and metrics", () => {
+  const defaults = cliSettings({});
+  assert.deepEqual(defaults.activity, { intervalMs: 10_000, websockets: true });
+  assert.deepEqual(defaults.drift, { intervalMs: 60_000 });
+  assert.equal(defaults.metrics, undefined);
+  assert.equal(cliSettings({ activity: false }).activity, false);
+  assert.deepEqual(
+    cliSettings({ "activity-interval": 2, "websocket-activity": false }).activity,
+    { intervalMs: 2_000, websockets: false },
+  );
+  assert.equal(cliSettings({ "drift-interval": 0 }).drift, false);
+  assert.throws(() => cliSettings({ "activity-interval": 0 }), /--activity-interval takes seconds/);
+  assert.throws(() => cliSettings({ "drift-interval": -1 }), /--drift-interval takes seconds/);
+  const metrics = cliSettings({ "metrics-ip": "127.0.0.1", "metrics-port": 9100 });
+  assert.deepEqual(metrics.metrics, { hostname: "127.0.0.1", port: 9100 });
+  assert.ok(metrics.binds.some((bind) => bind.port === 9100 && bind.what === "--metrics-port"));
+  // This process serves them: traefik gets no public metrics entry point.
+  assert.equal(
+    (metrics.staticExtras.entryPoints as Record<string, unknown> | undefined)?.metrics,
+    undefined,
   );
 });

@@ -59,6 +59,27 @@ export function recordPrefix(routespec: string, options: KvLayoutOptions): strin
 }
 
 /**
+ * The key prefixes (each with a trailing `/`) of traefik's router and service of one route.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { traefikKeyPrefixes } from "./kv_layout.ts";
+ * const layout = { traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" };
+ * assert.deepEqual(traefikKeyPrefixes("/a/", layout), [
+ *   "traefik/http/routers/router__2Fa_2F/",
+ *   "traefik/http/services/service__2Fa_2F/",
+ * ]);
+ * ```
+ */
+export function traefikKeyPrefixes(routespec: string, options: KvLayoutOptions): [string, string] {
+  return [
+    `${options.traefikPrefix}/http/routers/${routerName(routespec)}/`,
+    `${options.traefikPrefix}/http/services/${serviceName(routespec)}/`,
+  ];
+}
+
+/**
  * Every key of one route.
  *
  * @example

@@ -31,7 +31,7 @@ export {
   type RoutingToken,
   routingTokens,
 } from "./routespec.ts";
-export { escapeName, routerName, serviceName } from "./names.ts";
+export { escapeName, routerName, routespecOfRouter, serviceName } from "./names.ts";
 export {
   FALLBACK_PRIORITY,
   goString,
@@ -92,3 +92,11 @@ export {
 } from "./kv_layout.ts";
 export { deepMerge, isPlainObject } from "./tree.ts";
 export { type ConfigFormat, formatOf, parseConfig, stringifyConfig } from "./config_format.ts";
+export {
+  type Drift,
+  lastingDrift,
+  routeDrift,
+  type RouteDriftOptions,
+  type TraefikRawData,
+} from "./drift.ts";
+export { type Labels, type MetricFamily, renderMetrics } from "./prometheus.ts";

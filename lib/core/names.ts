@@ -60,3 +60,47 @@ export function routerName(routespec: string): string {
 export function serviceName(routespec: string): string {
   return "service_" + escapeName(routespec);
 }
+
+const HEX_BYTE = /^[0-9A-F]{2}$/;
+
+/**
+ * The routespec a router name was made from (`routerName`'s inverse), with or without traefik's
+ * `@provider` suffix; undefined for a name `routerName` cannot have produced (traefik's own
+ * routers, this proxy's fixed ones).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { routerName, routespecOfRouter } from "./names.ts";
+ * assert.equal(routespecOfRouter("router__2Fuser_2Fal_C3_AFce_2F@file"), "/user/alïce/");
+ * assert.equal(routespecOfRouter(routerName("hub.example/")), "hub.example/");
+ * assert.equal(routespecOfRouter("jupyterhub-api@file"), undefined);
+ * ```
+ */
+export function routespecOfRouter(name: string): string | undefined {
+  const at = name.indexOf("@");
+  const bare = at === -1 ? name : name.slice(0, at);
+  if (!bare.startsWith("router_")) return undefined;
+  const escaped = bare.slice("router_".length);
+  const bytes: number[] = [];
+  for (let i = 0; i < escaped.length; i++) {
+    const ch = escaped[i];
+    if (ch !== "_") {
+      if (!SAFE.test(ch)) return undefined;
+      bytes.push(ch.charCodeAt(0));
+      continue;
+    }
+    const hex = escaped.slice(i + 1, i + 3);
+    if (!HEX_BYTE.test(hex)) return undefined;
+    bytes.push(parseInt(hex, 16));
+    i += 2;
+  }
+  let routespec: string;
+  try {
+    routespec = new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array(bytes));
+  } catch {
+    return undefined;
+  }
+  // Only the canonical escape round-trips (`_2D` for a `-` is not one routerName writes).
+  return routespec !== "" && routerName(routespec) === bare ? routespec : undefined;
+}

@@ -36,6 +36,24 @@ export const ROUTE_PRIORITY_BASE = 100;
 export const FALLBACK_PRIORITY: number = ROUTE_PRIORITY_BASE + 2;
 
 /**
+ * Priority of the router that sends every websocket handshake on the public entry point to this
+ * process's fallback, which relays the websocket to its route's target and sees its messages
+ * (a route's activity): above every route's router, whatever its rule's length (traefik's
+ * default priority) or `routePriority`, and below the priorities traefik keeps for its own
+ * routers (from 2^31 - 1000).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { routePriority, WEBSOCKET_PRIORITY } from "./rule.ts";
+ * import { parseRoutespec } from "./routespec.ts";
+ * const longest = parseRoutespec("/" + "a".repeat(2000) + "/");
+ * assert.ok(WEBSOCKET_PRIORITY > routePriority(longest));
+ * ```
+ */
+export const WEBSOCKET_PRIORITY = 1_000_000;
+
+/**
  * Quotes a value as a Go string literal for a traefik rule. `"` and `\` are escaped, control
  * characters and `{` are written as `\xHH` (so `{{` never reaches traefik's template engine).
  *

@@ -70,6 +70,11 @@ export interface ForwardOptions {
    * calls.
    */
   client?: Deno.HttpClient;
+  /**
+   * Called for what configurable-http-proxy counts as the route's activity: a response with a
+   * status below 300, a websocket's upgrade and every message it carries either way.
+   */
+  onActivity?: () => void;
 }
 
 /**
@@ -111,10 +116,16 @@ export function forward(
   const url = upstreamUrl(target, request.url);
   const client = options.client ?? sharedClient;
   const onUnreachable = options.onUnreachable ?? unreachable;
+  const onActivity = options.onActivity;
   if (isWebSocketUpgrade(request)) {
-    return forwardWebSocket(request, "ws" + url.slice(4), client, onUnreachable);
+    return forwardWebSocket(request, "ws" + url.slice(4), client, onUnreachable, onActivity);
   }
-  return forwardHttp(request, url, client, onUnreachable);
+  const response = forwardHttp(request, url, client, onUnreachable);
+  if (onActivity === undefined) return response;
+  return response.then((answer) => {
+    if (answer.status < 300) onActivity();
+    return answer;
+  });
 }
 
 /** Created with the module, so that no caller (nor a test) sees it as a resource it leaked. */
@@ -325,6 +336,7 @@ async function forwardWebSocket(
   url: string,
   client: Deno.HttpClient,
   onUnreachable: NonNullable<ForwardOptions["onUnreachable"]>,
+  onActivity: (() => void) | undefined,
 ): Promise<Response> {
   let upstream: WebSocket;
   try {
@@ -361,7 +373,8 @@ async function forwardWebSocket(
     upstream.close();
     return badRequest(`invalid WebSocket request: ${message(error)}`);
   }
-  relay(upgrade.socket, upstream);
+  relay(upgrade.socket, upstream, onActivity ?? (() => {}));
+  onActivity?.();
   return upgrade.response;
 }
 
@@ -380,11 +393,12 @@ function message(error: unknown): string {
  * Relays messages and the close between the client's socket (not yet open) and the open
  * upstream socket. Messages from upstream wait for the client's socket to open.
  */
-function relay(downstream: WebSocket, upstream: WebSocket): void {
+function relay(downstream: WebSocket, upstream: WebSocket, onMessage: () => void): void {
   downstream.binaryType = "arraybuffer";
   let waiting: (string | ArrayBuffer)[] | undefined = [];
   let upstreamClose: CloseEvent | undefined;
   upstream.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
+    onMessage();
     if (waiting !== undefined) waiting.push(event.data);
     else if (downstream.readyState === WebSocket.OPEN) downstream.send(event.data);
   };
@@ -399,6 +413,7 @@ function relay(downstream: WebSocket, upstream: WebSocket): void {
     if (upstreamClose !== undefined) closeDownstream(downstream, upstreamClose);
   };
   downstream.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
+    onMessage();
     if (upstream.readyState === WebSocket.OPEN) upstream.send(event.data);
   };
   downstream.onclose = (event) => {

@@ -742,3 +742,46 @@ Deno.test("forward rejects a target that is not an http(s) URL", async () => {
     TargetError,
   );
 });
+
+Deno.test("forward reports activity for answers below 300 and every websocket message", async () => {
+  let activity = 0;
+  await withProxy(
+    (request) => {
+      if (request.headers.get("upgrade") === "websocket") {
+        const { socket, response } = Deno.upgradeWebSocket(request);
+        socket.onmessage = (event) => socket.send(event.data);
+        return response;
+      }
+      const path = new URL(request.url).pathname;
+      return new Response(path, {
+        status: path === "/missing" ? 404 : path === "/moved" ? 302 : 200,
+      });
+    },
+    async ({ front }) => {
+      for (const [path, counted] of [["/ok", 1], ["/missing", 0], ["/moved", 0]] as const) {
+        const before = activity;
+        const response = await fetch(`http://127.0.0.1:${front}${path}`, { redirect: "manual" });
+        await response.body?.cancel();
+        assert.equal(activity - before, counted, path);
+      }
+      const before = activity;
+      const socket = new WebSocket(`ws://127.0.0.1:${front}/ws`);
+      const echoes: string[] = [];
+      await new Promise((resolve) => socket.onopen = resolve);
+      const three = new Promise<void>((resolve) => {
+        socket.onmessage = (event) => {
+          echoes.push(event.data);
+          if (echoes.length === 3) resolve();
+        };
+      });
+      for (const text of ["a", "b", "c"]) socket.send(text);
+      await three;
+      const closed = new Promise((resolve) => socket.onclose = resolve);
+      socket.close();
+      await closed;
+      // The upgrade, three messages to the target and three back.
+      assert.equal(activity - before, 7);
+    },
+    { forward: { onActivity: () => activity++ } },
+  );
+});

@@ -38,6 +38,11 @@ export interface FallbackHandlerOptions {
   targetUrl?: (target: string) => string;
   /** The client that reaches targets (see `ForwardOptions.client`: https CAs, certificates). */
   client?: Deno.HttpClient;
+  /**
+   * Called with the routespec of a route whenever a request to it counts as activity
+   * (`ForwardOptions.onActivity`); not for the default target.
+   */
+  onActivity?: (routespec: string) => void;
 }
 
 /**
@@ -86,6 +91,12 @@ export function fallbackHandler(
       await request.body?.cancel().catch(() => {});
       return await notFound(request);
     }
-    return await forward(request, options.targetUrl?.(target) ?? target, forwardOptions);
+    const onActivity = route && options.onActivity
+      ? () => options.onActivity!(route.routespec)
+      : undefined;
+    return await forward(request, options.targetUrl?.(target) ?? target, {
+      ...forwardOptions,
+      onActivity,
+    });
   };
 }

@@ -21,7 +21,15 @@ export interface ApiRouteOptions {
   passwordHash: string;
   /** Serve traefik's dashboard (`/dashboard/`) beside the API, behind the same basicAuth. */
   dashboard?: boolean;
+  /**
+   * Serve traefik's Prometheus metrics (`/metrics`, with `metrics.prometheus.manualRouting` in
+   * the static configuration) beside the API, behind the same basicAuth.
+   */
+  metrics?: boolean;
 }
+
+/** Name of the router of traefik's own metrics (`ApiRouteOptions.metrics`). */
+export const METRICS_ROUTER = "route_metrics";
 
 /**
  * The dynamic configuration that exposes traefik's API on the private entry point behind
@@ -38,19 +46,29 @@ export interface ApiRouteOptions {
  * ```
  */
 export function apiRouteConfig(options: ApiRouteOptions): ConfigTree {
+  const routers: ConfigTree = {
+    [API_ROUTER]: {
+      rule: options.dashboard
+        ? 'PathPrefix("/api") || PathPrefix("/dashboard")'
+        : 'PathPrefix("/api")',
+      entryPoints: [API_ENTRYPOINT],
+      service: "api@internal",
+      middlewares: [API_AUTH_MIDDLEWARE],
+      priority: 1000,
+    },
+  };
+  if (options.metrics) {
+    routers[METRICS_ROUTER] = {
+      rule: 'Path("/metrics")',
+      entryPoints: [API_ENTRYPOINT],
+      service: "prometheus@internal",
+      middlewares: [API_AUTH_MIDDLEWARE],
+      priority: 1000,
+    };
+  }
   return {
     http: {
-      routers: {
-        [API_ROUTER]: {
-          rule: options.dashboard
-            ? 'PathPrefix("/api") || PathPrefix("/dashboard")'
-            : 'PathPrefix("/api")',
-          entryPoints: [API_ENTRYPOINT],
-          service: "api@internal",
-          middlewares: [API_AUTH_MIDDLEWARE],
-          priority: 1000,
-        },
-      },
+      routers,
       middlewares: {
         [API_AUTH_MIDDLEWARE]: {
           basicAuth: { users: [`${options.username}:${options.passwordHash}`] },

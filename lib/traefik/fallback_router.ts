@@ -5,12 +5,18 @@
  * @module
  */
 
-import { FALLBACK_PRIORITY } from "../core/rule.ts";
+import { FALLBACK_PRIORITY, goString, WEBSOCKET_PRIORITY } from "../core/rule.ts";
 import type { ConfigTree } from "../core/types.ts";
 import { FallbackError } from "../core/errors.ts";
 
 /** Name of the catch-all router and of its service. */
 export const FALLBACK_ROUTER = "jupyterhub-fallback";
+
+/**
+ * Name of the router that sends every websocket handshake to the fallback (`websockets`), so
+ * that this process sees the messages of open websockets: their route's activity.
+ */
+export const WEBSOCKET_ROUTER = "jupyterhub-websockets";
 
 /**
  * Options of `fallbackConfig`.
@@ -28,6 +34,11 @@ export interface FallbackConfigOptions {
   entryPoint: string;
   /** URL of the fallback server, as traefik reaches it. */
   url: string;
+  /**
+   * Send every websocket handshake to the fallback too (`WEBSOCKET_ROUTER`, above every route),
+   * which relays the websocket to the route's target; default false.
+   */
+  websockets?: boolean;
 }
 
 /**
@@ -36,24 +47,36 @@ export interface FallbackConfigOptions {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { FALLBACK_ROUTER, fallbackConfig } from "./fallback_router.ts";
+ * import { FALLBACK_ROUTER, fallbackConfig, WEBSOCKET_ROUTER } from "./fallback_router.ts";
  * const config = fallbackConfig({ entryPoint: "http", url: "http://127.0.0.1:40001" });
  * const http = config.http as { routers: Record<string, { rule: string; priority: number }> };
  * assert.equal(http.routers[FALLBACK_ROUTER].rule, 'PathPrefix("/")');
  * assert.equal(http.routers[FALLBACK_ROUTER].priority, 102);
+ * const relaying = fallbackConfig({ entryPoint: "http", url: "http://127.0.0.1:40001", websockets: true });
+ * const rules = relaying.http as { routers: Record<string, { rule: string }> };
+ * assert.equal(rules.routers[WEBSOCKET_ROUTER].rule, 'HeaderRegexp("Upgrade", "(?i)websocket")');
  * ```
  */
 export function fallbackConfig(options: FallbackConfigOptions): ConfigTree {
+  const routers: ConfigTree = {
+    [FALLBACK_ROUTER]: {
+      rule: 'PathPrefix("/")',
+      service: FALLBACK_ROUTER,
+      entryPoints: [options.entryPoint],
+      priority: FALLBACK_PRIORITY,
+    },
+  };
+  if (options.websockets) {
+    routers[WEBSOCKET_ROUTER] = {
+      rule: `HeaderRegexp(${goString("Upgrade")}, ${goString("(?i)websocket")})`,
+      service: FALLBACK_ROUTER,
+      entryPoints: [options.entryPoint],
+      priority: WEBSOCKET_PRIORITY,
+    };
+  }
   return {
     http: {
-      routers: {
-        [FALLBACK_ROUTER]: {
-          rule: 'PathPrefix("/")',
-          service: FALLBACK_ROUTER,
-          entryPoints: [options.entryPoint],
-          priority: FALLBACK_PRIORITY,
-        },
-      },
+      routers,
       services: {
         [FALLBACK_ROUTER]: {
           loadBalancer: { servers: [{ url: options.url }], passHostHeader: true },

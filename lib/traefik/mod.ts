@@ -48,3 +48,5 @@ export {
   type FallbackConfigOptions,
 } from "./fallback_router.ts";
 export type { RouteConfirmer } from "../core/confirmer.ts";
+export { accessLogConfig, type AccessLogEntry, accessLogEntry } from "./access_log.ts";
+export { type DriftRepair, driftRepair, type DriftRepairOptions } from "./drift_repair.ts";

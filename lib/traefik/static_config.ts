@@ -7,12 +7,17 @@
 
 import { deepMerge } from "../core/tree.ts";
 import type { ConfigTree } from "../core/types.ts";
+import { accessLogConfig } from "./access_log.ts";
 
 /** Name of the private entry point that serves traefik's API and ping. */
 export const API_ENTRYPOINT = "auth_api";
 
 // JupyterHub quotes user names, so paths carry %2F and friends; CHP accepts them all. Set
-// explicitly, which also keeps traefik from warning about the defaults at every start.
+// explicitly on every entry point, so that routing does not depend on traefik's defaults (3.6.4 to
+// 3.6.6 rejected these by default, 3.6.7 and later allow them all); only %00 is refused. Setting
+// them does not silence traefik's "Traefik can reject some encoded characters" warning: traefik
+// 3.6 logs it at every start whatever the configuration (cmd/traefik/traefik.go), so the process
+// that reads traefik's output drops that line (process.ts).
 const ENCODED_CHARACTERS = {
   allowEncodedSlash: true,
   allowEncodedBackSlash: true,
@@ -43,6 +48,16 @@ export interface StaticConfigOptions {
   middlewares?: string[];
   /** traefik's dashboard on the API entry point (its router: `apiRouteConfig`). */
   dashboard?: boolean;
+  /**
+   * traefik's access log on its standard output, one JSON line per request that counts as a
+   * route's activity (`accessLogConfig`).
+   */
+  accessLog?: boolean;
+  /**
+   * traefik's Prometheus metrics, served on the API entry point by the router that
+   * `apiRouteConfig` adds with `metrics` (behind the API's basicAuth).
+   */
+  metrics?: boolean;
   /** Operator-supplied static configuration, deep-merged last. */
   extra?: ConfigTree;
 }
@@ -87,5 +102,9 @@ export function staticConfig(options: StaticConfigOptions): ConfigTree {
     },
     providers: { providersThrottleDuration: "0s", ...options.providers },
   };
+  if (options.accessLog) config.accessLog = accessLogConfig();
+  if (options.metrics) {
+    config.metrics = { prometheus: { entryPoint: API_ENTRYPOINT, manualRouting: true } };
+  }
   return options.extra ? deepMerge(config, options.extra) : config;
 }
