@@ -87,6 +87,9 @@ export function localActivity(options: LocalActivityOptions = {}): ActivitySink 
     async read() {
       return new Map(await times());
     },
+    async readOne(routespec) {
+      return (await times()).get(routespec);
+    },
     async raise(updates) {
       const map = await times();
       let changed = false;

@@ -54,6 +54,7 @@ const CONCURRENCY = 16;
  * await sink.raise(new Map([["/user/a/", "2026-01-01T00:00:00.000Z"]])); // earlier: not written
  * assert.equal(map.get("activity/router__2Fuser_2Fa_2F"), "2026-01-01T00:01:00.000Z");
  * assert.deepEqual(await sink.read(), new Map([["/user/a/", "2026-01-01T00:01:00.000Z"]]));
+ * assert.equal(await sink.readOne("/user/a/"), "2026-01-01T00:01:00.000Z");
  * ```
  */
 export function sharedActivity(values: ActivityValues): ActivitySink {
@@ -77,6 +78,10 @@ export function sharedActivity(values: ActivityValues): ActivitySink {
         if (routespec !== undefined && !Number.isNaN(Date.parse(time))) times.set(routespec, time);
       }
       return times;
+    },
+    async readOne(routespec) {
+      const time = (await values.get(PREFIX + routerName(routespec)))?.value;
+      return time !== undefined && !Number.isNaN(Date.parse(time)) ? time : undefined;
     },
     async raise(updates) {
       const queue = [...updates];

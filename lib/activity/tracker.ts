@@ -18,6 +18,7 @@
  * const times = new Map<string, string>();
  * const sink: ActivitySink = {
  *   read: () => Promise.resolve(new Map(times)),
+ *   readOne: (routespec) => Promise.resolve(times.get(routespec)),
  *   async raise(updates) {
  *     for (const [routespec, time] of updates) {
  *       if (!times.has(routespec) || times.get(routespec)! < time) times.set(routespec, time);
@@ -32,6 +33,8 @@
 export interface ActivitySink {
   /** Every route's stored activity (ISO 8601), by routespec. */
   read(): Promise<Map<string, string>>;
+  /** One route's stored activity, or undefined. */
+  readOne(routespec: string): Promise<string | undefined>;
   /** Raises each route's stored activity to the given time where that is later; never lowers it. */
   raise(updates: Map<string, string>): Promise<void>;
   /** Drops a route's activity (the route is gone). */
@@ -66,6 +69,8 @@ export interface ActivityTracker {
   seen(routespec: string): void;
   /** Every route's last activity: the sink's, raised by marks not yet written. */
   lastActivity(): Promise<Map<string, string>>;
+  /** One route's last activity, or undefined: the sink's, raised by a mark not yet written. */
+  lastActivityOf(routespec: string): Promise<string | undefined>;
   /** Writes the marks now. */
   flush(): Promise<void>;
   /** Drops a deleted route's marks and stored activity. */
@@ -90,6 +95,7 @@ export interface ActivityTracker {
  * clock += 60_000;
  * tracker.seen("/user/a/");
  * assert.equal((await tracker.lastActivity()).get("/user/a/"), "2026-01-01T00:01:00.000Z");
+ * assert.equal(await tracker.lastActivityOf("/user/a/"), "2026-01-01T00:01:00.000Z");
  * await tracker.close();
  * ```
  */
@@ -136,6 +142,12 @@ export function activityTracker(options: ActivityTrackerOptions): ActivityTracke
         if (current === undefined || Date.parse(current) < ms) stored.set(routespec, time);
       }
       return stored;
+    },
+    async lastActivityOf(routespec) {
+      const stored = await options.sink.readOne(routespec);
+      const ms = marks.get(routespec);
+      if (ms === undefined) return stored;
+      return stored !== undefined && !(Date.parse(stored) < ms) ? stored : iso(ms);
     },
     flush,
     async forget(routespec) {

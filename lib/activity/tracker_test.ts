@@ -34,6 +34,7 @@ Deno.test("activityTracker keeps the marks of a failed write for the next one", 
   let failing = true;
   const sink: ActivitySink = {
     read: () => Promise.resolve(new Map(times)),
+    readOne: (routespec) => Promise.resolve(times.get(routespec)),
     raise(updates) {
       if (failing) return Promise.reject(new Error("the store is down"));
       for (const [routespec, time] of updates) times.set(routespec, time);

@@ -51,6 +51,7 @@ export interface ChpHandlerOptions {
    */
   activity?: {
     lastActivity(): Promise<Map<string, string>>;
+    lastActivityOf(routespec: string): Promise<string | undefined>;
     forget(routespec: string): Promise<void>;
   };
 }
@@ -132,8 +133,8 @@ export function chpHandler(
       if (method === "GET") {
         const route = await getRoute(table, routespec);
         if (!route) return error(404, `no route ${path}`);
-        const times = await options.activity?.lastActivity();
-        return Response.json(chpRoute(withActivity(route, times?.get(routespec))));
+        const time = await options.activity?.lastActivityOf(routespec);
+        return Response.json(chpRoute(withActivity(route, time)));
       }
       if (method === "POST") return await post(request, routespec);
       if (method === "DELETE") {

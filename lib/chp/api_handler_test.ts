@@ -136,6 +136,7 @@ Deno.test("CHP API: last_activity is the later of the route's and its traffic's;
   const forgotten: string[] = [];
   const activity = {
     lastActivity: () => Promise.resolve(new Map(times)),
+    lastActivityOf: (routespec: string) => Promise.resolve(times.get(routespec)),
     forget: (routespec: string) => Promise.resolve(void forgotten.push(routespec)),
   };
   const { call } = setup({ activity });
