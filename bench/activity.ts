@@ -9,7 +9,8 @@
  * @module
  */
 
-import { freePort } from "../tests/helpers.ts";
+import { freePort, waitFor } from "../tests/helpers.ts";
+import { CHP } from "./peers.ts";
 import { withCli } from "./_cli.ts";
 import { measureThroughput, type Throughput } from "./throughput.ts";
 
@@ -30,6 +31,18 @@ export interface ActivityCost {
 }
 
 async function addRoute(apiUrl: string, target: string): Promise<void> {
+  // The API listens once the proxy runs, a moment after traefik answers its health check.
+  await waitFor(
+    async () => {
+      const listed = await fetch(`${apiUrl}/api/routes`, {
+        headers: { authorization: "token bench" },
+      });
+      await listed.body?.cancel();
+      return listed.ok;
+    },
+    "the REST API",
+    30_000,
+  );
   const response = await fetch(`${apiUrl}/api/routes/user/act`, {
     method: "POST",
     headers: { authorization: "token bench" },
@@ -67,6 +80,35 @@ async function echoLoops(url: string, seconds: number, connections: number): Pro
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
   return { rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99) };
+}
+
+/** Runs `fn` with the public port of configurable-http-proxy routing /user/act/ to `target`. */
+async function withChp<T>(target: string, fn: (port: number) => Promise<T>): Promise<T> {
+  const port = freePort();
+  const apiPort = freePort();
+  const child = new Deno.Command(CHP, {
+    args: [
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--api-ip",
+      "127.0.0.1",
+      "--api-port",
+      String(apiPort),
+    ],
+    env: { CONFIGPROXY_AUTH_TOKEN: "bench" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await addRoute(`http://127.0.0.1:${apiPort}`, target);
+    return await fn(port);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+  }
 }
 
 function median(results: Throughput[]): Throughput {
@@ -131,7 +173,22 @@ export async function activityCost(
   };
   try {
     const results = new Map<string, Throughput[]>();
+    const chp = await Deno.stat(CHP).then(() => true, () => false);
+    const chpHttp = "configurable-http-proxy 5.3 (for comparison)";
+    const chpWebsocket = "configurable-http-proxy 5.3 relays (for comparison)";
     for (let round = 0; round < rounds; round++) {
+      if (chp) {
+        const http = await withChp(
+          backendUrl,
+          (port) => measureThroughput(`http://127.0.0.1:${port}/user/act/x`, seconds),
+        );
+        results.set(chpHttp, [...results.get(chpHttp) ?? [], http]);
+        const ws = await withChp(
+          backendUrl,
+          (port) => echoLoops(`ws://127.0.0.1:${port}/user/act/ws`, seconds, 20),
+        );
+        results.set(chpWebsocket, [...results.get(chpWebsocket) ?? [], ws]);
+      }
       for (const [name, flags] of http) {
         const result = await run(
           flags,
@@ -147,9 +204,12 @@ export async function activityCost(
         results.set(name, [...results.get(name) ?? [], result]);
       }
     }
-    const rows = (list: [string, string[]][]) =>
-      list.map(([name]) => ({ name, result: median(results.get(name)!) }));
-    return { http: rows(http), websocket: rows(websocket) };
+    const rows = (list: [string, string[]][], peer: string) =>
+      [...list.map(([name]) => name), ...(chp ? [peer] : [])].map((name) => ({
+        name,
+        result: median(results.get(name)!),
+      }));
+    return { http: rows(http, chpHttp), websocket: rows(websocket, chpWebsocket) };
   } finally {
     await Deno.remove(prometheus);
     await backend.shutdown();

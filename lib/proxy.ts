@@ -507,14 +507,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
         startTimeoutMs: options.startTimeoutMs,
         log,
         env: opened.traefikEnv,
-        stdoutLines: tracker === undefined ? undefined : (line) => {
-          const entry = accessLogEntry(line);
-          if (entry === undefined) console.log(line); // traefik's own log, as it wrote it
-          else {
-            const routespec = routespecOfRouter(entry.router);
-            if (routespec !== undefined) tracker!.seen(routespec);
-          }
-        },
+        stdoutLines: tracker === undefined ? undefined : accessLogReader(tracker),
       });
       cleanups.unshift(() => traefik!.stop());
     }
@@ -610,4 +603,30 @@ function refusingUnixTargets(store: Store, options: { why: string }): Store {
 /** A store that counts the losses of its watch (`KvStore.watchResets`). */
 function isWatched(store: Store): boolean {
   return typeof (store as { watchResets?: unknown }).watchResets === "number";
+}
+
+/**
+ * Reads traefik's standard output: access-log lines mark their route active (a request below
+ * status 300, or a websocket that closed), every other line is traefik's own log and goes to
+ * this process's standard output as traefik wrote it.
+ */
+function accessLogReader(tracker: ActivityTracker): (line: string) => void {
+  // Router names repeat: each is decoded once (the cache is dropped if it ever grows past any
+  // table's size: names come from traefik's routers).
+  const routespecs = new Map<string, string | null>();
+  return (line) => {
+    const entry = accessLogEntry(line);
+    if (entry === undefined) {
+      console.log(line);
+      return;
+    }
+    if (entry.status >= 300) return;
+    let routespec = routespecs.get(entry.router);
+    if (routespec === undefined) {
+      if (routespecs.size > 200_000) routespecs.clear();
+      routespec = routespecOfRouter(entry.router) ?? null;
+      routespecs.set(entry.router, routespec);
+    }
+    if (routespec !== null) tracker.seen(routespec);
+  };
 }
