@@ -154,6 +154,12 @@ export function proxyMetrics(options: ProxyMetricsOptions): ProxyMetrics {
     type: "gauge",
     collect: () => [{ value: Deno.memoryUsage().rss }],
   });
+  registry.collected({
+    name: "jupyterhub_proxy_heap_used_bytes",
+    help: "JavaScript heap in use in this process, in bytes.",
+    type: "gauge",
+    collect: () => [{ value: Deno.memoryUsage().heapUsed }],
+  });
 
   return {
     apiRequest(method, status, ms) {
