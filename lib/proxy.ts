@@ -389,7 +389,12 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
           ? `${provider.path}.activity.json`
           : undefined,
       });
-      const started = activityTracker({ sink, intervalMs: activityOptions.intervalMs, log });
+      const started = activityTracker({
+        sink,
+        intervalMs: activityOptions.intervalMs,
+        log,
+        table: () => opened.store.getAllRoutes(),
+      });
       tracker = started;
       cleanups.unshift(() => started.close());
     }

@@ -7,7 +7,7 @@
 
 import { runAll } from "../lib/async/run_all.ts";
 import type { MirrorTarget, Store } from "../lib/core/store.ts";
-import type { ConfigTree } from "../lib/core/types.ts";
+import type { ConfigTree, Route } from "../lib/core/types.ts";
 import { feedIntervalMs, fileStore } from "./file.ts";
 import type { KvStore } from "./kv_store.ts";
 import { paced } from "../lib/async/paced.ts";
@@ -79,7 +79,8 @@ export async function openSharedStore(
           traefikProvider: file.provider,
           feedWrites: file.written,
           setFixed: (fixed: ConfigTree) => file.setFixed(fixed),
-          repair: () => file.rewrite(),
+          // The file holds what the store's copy handed it; what traefik lacks goes in again.
+          repair: (drift: { set: Route[]; delete: string[] }) => file.apply(drift),
           close: () => runAll(closing),
         };
         if (!context.deferFeed) {

@@ -518,7 +518,8 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
         setFixed: async (fixed) => {
           await Promise.all([store.setFixed(fixed), fed.setFixed(fixed)]);
         },
-        repair: () => fed.rewrite(),
+        // The fed copy holds what the table handed it; what traefik lacks goes in again.
+        repair: (drift) => fed.apply(drift),
         startFeed: () =>
           started ??= store.mirror(paced(fed, { intervalMs: () => feedIntervalMs(fed.size) })).then(
             (mirror) => {

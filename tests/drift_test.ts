@@ -119,3 +119,58 @@ Deno.test("drift: with traefik reading redis itself, lost keys come back and str
     await backend.close();
   }
 });
+
+Deno.test("drift: a router removed from the private file a fed traefik reads comes back", async () => {
+  const backend = startBackend("drift");
+  const metricsPort = freePort();
+  const apiPort = freePort();
+  const password = crypto.randomUUID();
+  // The default: traefik reads a private copy of the table (redis here), with the fallback on.
+  const redis = await startRedis();
+  const cli = await startCli([
+    "--provider",
+    "redis",
+    "--redis-url",
+    redis.url,
+    "--traefik-api-url",
+    `http://127.0.0.1:${apiPort}`,
+    "--traefik-api-password",
+    password,
+    ...flags(metricsPort),
+  ]);
+  const router = async () => {
+    const response = await fetch(
+      `http://127.0.0.1:${apiPort}/api/http/routers/router__2Fuser_2Fc_2F@file`,
+      { headers: { authorization: `Basic ${btoa(`jupyterhub:${password}`)}` } },
+    );
+    await response.body?.cancel();
+    return response.status;
+  };
+  try {
+    assert.equal((await api(cli, "POST", "/user/c", { target: backend.url })).status, 201);
+    await waitFor(async () => await router() === 200, "traefik took the route over", 10_000);
+    // The private file is beside traefik's static configuration, in its command line.
+    let file = "";
+    for await (const entry of Deno.readDir("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      const command = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+      const status = await Deno.readTextFile(`/proc/${entry.name}/status`).catch(() => "");
+      const config = /--configFile=(\S+)\/traefik\.toml/.exec(command.replaceAll("\0", " "));
+      if (config && new RegExp(`^PPid:\\s+${cli.child.pid}$`, "m").test(status)) {
+        file = `${config[1]}/routes.toml`;
+      }
+    }
+    const config = parse(await Deno.readTextFile(file)) as {
+      http: { routers: Record<string, unknown> };
+    };
+    delete config.http.routers["router__2Fuser_2Fc_2F"];
+    await Deno.writeTextFile(file, stringify(config));
+    await waitFor(async () => await router() === 404, "traefik lost it", 5_000);
+    await waitFor(async () => await router() === 200, "repaired", 10_000);
+    assert.ok(await repairs(metricsPort) >= 1);
+  } finally {
+    await cli.stop();
+    await redis.stop();
+    await backend.close();
+  }
+});

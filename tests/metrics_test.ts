@@ -80,7 +80,7 @@ Deno.test({
       const before = await scrape(url);
       assert.equal(value(before, "jupyterhub_proxy_routes", { provider: "file" }), 0);
       assert.equal(value(before, "jupyterhub_proxy_api_requests_total"), 0);
-      assert.ok(value(before, "process_resident_memory_bytes") > 10_000_000);
+      assert.ok(value(before, "jupyterhub_proxy_resident_memory_bytes") > 10_000_000);
       // traefik's own, merged in: it has loaded its configuration at least once.
       assert.ok(value(before, "traefik_config_reloads_total") >= 1, "traefik's metrics are there");
 
@@ -126,6 +126,12 @@ Deno.test({
           value(before, "traefik_entrypoint_requests_total") + 5,
         "traefik's request counter moved with the traffic",
       );
+      // One family per name: ours never collide with traefik's (the parser would accept a
+      // repeated family, Prometheus would not).
+      const text = await (await fetch(url)).text();
+      const declared = text.split("\n").filter((line) => line.startsWith("# TYPE "))
+        .map((line) => line.split(" ")[2]);
+      assert.equal(new Set(declared).size, declared.length, "a metric family is declared twice");
       const types = new Map(after.map((sample) => [sample.family, sample.type]));
       assert.equal(types.get("jupyterhub_proxy_api_requests"), "counter");
       assert.equal(types.get("jupyterhub_proxy_route_change_seconds"), "histogram");

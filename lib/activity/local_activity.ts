@@ -48,7 +48,11 @@ export function localActivity(options: LocalActivityOptions = {}): ActivitySink 
   let saving: Promise<void> = Promise.resolve();
 
   function times(): Promise<Map<string, string>> {
-    loaded ??= load();
+    // A failed read is tried again next time (the file may have been fixed or removed).
+    loaded ??= load().catch((error) => {
+      loaded = undefined;
+      throw error;
+    });
     return loaded;
   }
 
@@ -75,12 +79,19 @@ export function localActivity(options: LocalActivityOptions = {}): ActivitySink 
   function save(map: Map<string, string>): Promise<void> {
     if (path === undefined) return Promise.resolve();
     const text = JSON.stringify(Object.fromEntries(map));
-    saving = saving.then(async () => {
+    // A failed save (a full disk) fails its caller, not every later save.
+    const save = saving.catch(() => {}).then(async () => {
       const temp = `${path}.${crypto.randomUUID()}.tmp`;
-      await Deno.writeTextFile(temp, text, { mode: 0o600 });
-      await Deno.rename(temp, path);
+      try {
+        await Deno.writeTextFile(temp, text, { mode: 0o600 });
+        await Deno.rename(temp, path);
+      } catch (error) {
+        await Deno.remove(temp).catch(() => {});
+        throw error;
+      }
     });
-    return saving;
+    saving = save;
+    return save;
   }
 
   return {

@@ -32,3 +32,27 @@ Deno.test("localActivity skips entries that are not dates, and forgets a route o
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("localActivity reads the file again after a failed read, and saves after a failed save", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/a.json`;
+    await Deno.writeTextFile(path, "not json");
+    const sink = localActivity({ path });
+    await assert.rejects(sink.read());
+    await Deno.remove(path); // as the error says
+    assert.deepEqual(await sink.read(), new Map());
+    await Deno.mkdir(path); // a save cannot rename over a directory
+    await assert.rejects(sink.raise(new Map([["/a/", "2026-01-01T00:00:00.000Z"]])));
+    await Deno.remove(path);
+    await sink.raise(new Map([["/b/", "2026-01-01T00:00:00.000Z"]]));
+    assert.deepEqual(Object.keys(JSON.parse(await Deno.readTextFile(path))).sort(), ["/a/", "/b/"]);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((entry) => entry.name),
+      ["a.json"],
+      "no temp file left",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

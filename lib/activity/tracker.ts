@@ -61,6 +61,12 @@ export interface ActivityTrackerOptions {
   now?: () => number;
   /** Receives a line when a write fails (the marks are kept for the next one). */
   log?: (message: string) => void;
+  /**
+   * The routes now: marks of routes no longer there are not written (a websocket still open on
+   * a deleted route, another replica's late marks), and every 60th write drops stored activity
+   * of routes that are gone. Default: every mark is written, nothing is dropped.
+   */
+  table?: () => Promise<{ has(routespec: string): boolean }>;
 }
 
 /** A running activity tracker. */
@@ -103,6 +109,9 @@ export function activityTracker(options: ActivityTrackerOptions): ActivityTracke
   const now = options.now ?? Date.now;
   const log = options.log ?? (() => {});
   let marks = new Map<string, number>();
+  // The marks being written: still answered by reads until the sink has them.
+  let inflight = new Map<string, number>();
+  let writes = 0;
   let written = 0;
   let flushing: Promise<void> = Promise.resolve();
   let closed = false;
@@ -113,10 +122,20 @@ export function activityTracker(options: ActivityTrackerOptions): ActivityTracke
       if (marks.size === 0) return;
       const batch = marks;
       marks = new Map();
-      const updates = new Map([...batch].map(([routespec, ms]) => [routespec, iso(ms)]));
+      inflight = batch;
       try {
-        await options.sink.raise(updates);
+        const table = await options.table?.();
+        const updates = new Map<string, string>();
+        for (const [routespec, ms] of batch) {
+          if (!table || table.has(routespec)) updates.set(routespec, iso(ms));
+        }
+        if (updates.size > 0) await options.sink.raise(updates);
         written += updates.size;
+        if (table && ++writes % 60 === 0) {
+          for (const routespec of (await options.sink.read()).keys()) {
+            if (!table.has(routespec)) await options.sink.forget(routespec);
+          }
+        }
       } catch (error) {
         log(
           `could not write routes' activity (kept for the next write): ${(error as Error).message}`,
@@ -125,9 +144,19 @@ export function activityTracker(options: ActivityTrackerOptions): ActivityTracke
           const newer = marks.get(routespec);
           if (newer === undefined || newer < ms) marks.set(routespec, ms);
         }
+      } finally {
+        inflight = new Map();
       }
     });
     return flushing;
+  }
+
+  /** The latest unwritten mark of `routespec`, in ms, or undefined. */
+  function latestMark(routespec: string): number | undefined {
+    const now = marks.get(routespec);
+    const writing = inflight.get(routespec);
+    if (now === undefined) return writing;
+    return writing === undefined || writing < now ? now : writing;
   }
 
   return {
@@ -136,16 +165,16 @@ export function activityTracker(options: ActivityTrackerOptions): ActivityTracke
     },
     async lastActivity() {
       const stored = await options.sink.read();
-      for (const [routespec, ms] of marks) {
-        const time = iso(ms);
+      for (const routespec of new Set([...inflight.keys(), ...marks.keys()])) {
+        const ms = latestMark(routespec)!;
         const current = stored.get(routespec);
-        if (current === undefined || Date.parse(current) < ms) stored.set(routespec, time);
+        if (current === undefined || Date.parse(current) < ms) stored.set(routespec, iso(ms));
       }
       return stored;
     },
     async lastActivityOf(routespec) {
       const stored = await options.sink.readOne(routespec);
-      const ms = marks.get(routespec);
+      const ms = latestMark(routespec);
       if (ms === undefined) return stored;
       return stored !== undefined && !(Date.parse(stored) < ms) ? stored : iso(ms);
     },

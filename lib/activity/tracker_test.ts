@@ -72,3 +72,55 @@ Deno.test("activityTracker writes its last marks when it closes", async () => {
   tracker.seen("/user/b/"); // after close: ignored
   assert.deepEqual([...(await sink.read()).keys()], ["/user/a/"]);
 });
+
+Deno.test("activityTracker writes no marks of deleted routes and drops their stored activity", async () => {
+  const sink = localActivity();
+  await sink.raise(new Map([["/user/gone-long-ago/", "2026-01-01T00:00:00.000Z"]]));
+  const table = new Set(["/user/a/"]);
+  const tracker = activityTracker({
+    sink,
+    now: () => 0,
+    intervalMs: 3_600_000,
+    table: () => Promise.resolve(table),
+  });
+  try {
+    tracker.seen("/user/a/");
+    tracker.seen("/user/deleted/"); // a websocket still open on a deleted route
+    await tracker.flush();
+    assert.deepEqual(
+      [...(await sink.read()).keys()].sort(),
+      ["/user/a/", "/user/gone-long-ago/"],
+    );
+    // Every 60th write sweeps what is gone.
+    for (let i = 0; i < 59; i++) {
+      tracker.seen("/user/a/");
+      await tracker.flush();
+    }
+    assert.deepEqual([...(await sink.read()).keys()], ["/user/a/"]);
+  } finally {
+    await tracker.close();
+  }
+});
+
+Deno.test("activityTracker answers the marks being written", async () => {
+  const stored = new Map<string, string>();
+  let release!: () => void;
+  const sink: ActivitySink = {
+    read: () => Promise.resolve(new Map(stored)),
+    readOne: (routespec) => Promise.resolve(stored.get(routespec)),
+    async raise(updates) {
+      await new Promise<void>((resolve) => release = resolve);
+      for (const [routespec, time] of updates) stored.set(routespec, time);
+    },
+    forget: () => Promise.resolve(),
+  };
+  const tracker = activityTracker({ sink, now: () => 1_000, intervalMs: 3_600_000 });
+  tracker.seen("/user/a/");
+  const writing = tracker.flush();
+  await new Promise((resolve) => setTimeout(resolve, 10)); // the write is under way
+  assert.equal(await tracker.lastActivityOf("/user/a/"), "1970-01-01T00:00:01.000Z");
+  assert.equal((await tracker.lastActivity()).get("/user/a/"), "1970-01-01T00:00:01.000Z");
+  release();
+  await writing;
+  await tracker.close();
+});

@@ -133,7 +133,9 @@ export function chpHandler(
       if (method === "GET") {
         const route = await getRoute(table, routespec);
         if (!route) return error(404, `no route ${path}`);
-        const time = await options.activity?.lastActivityOf(routespec);
+        const time = await options.activity?.lastActivityOf(routespec).catch((err) =>
+          unknownActivity(err)
+        );
         return Response.json(chpRoute(withActivity(route, time)));
       }
       if (method === "POST") return await post(request, routespec);
@@ -164,7 +166,7 @@ export function chpHandler(
     const body: Record<string, JsonValue> = {};
     const [routes, times] = await Promise.all([
       getAllRoutes(table),
-      options.activity?.lastActivity(),
+      options.activity?.lastActivity().catch((err) => unknownActivity(err)),
     ]);
     for (const stored of routes.values()) {
       const route = withActivity(stored, times?.get(stored.routespec));
@@ -176,6 +178,16 @@ export function chpHandler(
       body[chpPathFromRoutespec(route.routespec)] = chpRoute(route);
     }
     return Response.json(body);
+  }
+
+  /** Routes' activity could not be read: the routes answer with their own times. */
+  function unknownActivity(err: unknown): undefined {
+    log(
+      `routes' activity could not be read (their own times are answered): ${
+        (err as Error).message
+      }`,
+    );
+    return undefined;
   }
 
   async function post(request: Request, routespec: string): Promise<Response> {

@@ -10,6 +10,9 @@
 import { metricsRegistry } from "../metrics/registry.ts";
 import type { RunningProxy } from "../proxy.ts";
 
+/** The methods counted by name; any other is `other`. */
+const API_METHODS = new Set(["GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"]);
+
 /** Upper bounds, in seconds, of the latency histograms. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -149,7 +152,8 @@ export function proxyMetrics(options: ProxyMetricsOptions): ProxyMetrics {
     },
   });
   registry.collected({
-    name: "process_resident_memory_bytes",
+    // Not process_resident_memory_bytes: traefik's own family of that name follows.
+    name: "jupyterhub_proxy_resident_memory_bytes",
     help: "Resident memory of this process, in bytes.",
     type: "gauge",
     collect: () => [{ value: Deno.memoryUsage().rss }],
@@ -162,7 +166,9 @@ export function proxyMetrics(options: ProxyMetricsOptions): ProxyMetrics {
   });
 
   return {
-    apiRequest(method, status, ms) {
+    apiRequest(given, status, ms) {
+      // Only the methods there are: a client cannot make up series.
+      const method = API_METHODS.has(given) ? given : "other";
       requests.inc({ method, code: String(status) });
       if ((method === "POST" && status === 201) || (method === "DELETE" && status === 204)) {
         changes.observe(ms / 1000, { method });

@@ -96,7 +96,7 @@ export function driftRepair(options: DriftRepairOptions): DriftRepair {
   async function once(): Promise<number> {
     checks++;
     const first = await look();
-    if (first.missing.length === 0 && first.stray.length === 0) return 0;
+    if (closed || (first.missing.length === 0 && first.stray.length === 0)) return 0;
     await new Promise<void>((resolve) => {
       wake = resolve;
       settleTimer = setTimeout(resolve, settleMs);

@@ -317,10 +317,22 @@ async function readLines(
     for await (const chunk of stream) {
       const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
       rest = lines.pop()!;
-      for (const line of lines) each(line);
+      for (const line of lines) {
+        // A line that cannot be handled (our own stdout gone) must not end the reading: traefik
+        // would then block on, or die of, a pipe nobody reads.
+        try {
+          each(line);
+        } catch {
+          // dropped
+        }
+      }
     }
   } catch {
     // The process ended: nothing more to read.
   }
-  if (rest !== "") each(rest);
+  try {
+    if (rest !== "") each(rest);
+  } catch {
+    // dropped
+  }
 }
