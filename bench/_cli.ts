@@ -41,3 +41,36 @@ export async function withCli<T>(
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 }
+
+/**
+ * Adds the route `path` to `target` through a CLI's REST API (token `bench`), once the API
+ * listens: it does a moment after traefik answers its health check.
+ *
+ * @example
+ * ```ts
+ * import { addRoute } from "./_cli.ts";
+ * // await addRoute("http://127.0.0.1:8001", { path: "/user/a", target: "http://127.0.0.1:9000" });
+ * ```
+ */
+export async function addRoute(
+  apiUrl: string,
+  route: { path: string; target: string },
+): Promise<void> {
+  const headers = { authorization: "token bench" };
+  await waitFor(
+    async () => {
+      const listed = await fetch(`${apiUrl}/api/routes`, { headers });
+      await listed.body?.cancel();
+      return listed.ok;
+    },
+    "the REST API",
+    30_000,
+  );
+  const response = await fetch(`${apiUrl}/api/routes${route.path}`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ target: route.target }),
+  });
+  await response.body?.cancel();
+  if (response.status !== 201) throw new Error(`add route: ${response.status}`);
+}

@@ -9,10 +9,10 @@
  * @module
  */
 
-import { freePort, waitFor } from "../tests/helpers.ts";
-import { CHP } from "./peers.ts";
-import { withCli } from "./_cli.ts";
-import { measureThroughput, type Throughput } from "./throughput.ts";
+import { freePort } from "../tests/helpers.ts";
+import { CHP, CHP_PEER } from "./peers.ts";
+import { addRoute, withCli } from "./_cli.ts";
+import { measureThroughput, type Throughput, throughputOf } from "./throughput.ts";
 
 /** One configuration's result. */
 export interface ActivityRow {
@@ -28,28 +28,6 @@ export interface ActivityCost {
   http: ActivityRow[];
   /** Websocket round trips. */
   websocket: ActivityRow[];
-}
-
-async function addRoute(apiUrl: string, target: string): Promise<void> {
-  // The API listens once the proxy runs, a moment after traefik answers its health check.
-  await waitFor(
-    async () => {
-      const listed = await fetch(`${apiUrl}/api/routes`, {
-        headers: { authorization: "token bench" },
-      });
-      await listed.body?.cancel();
-      return listed.ok;
-    },
-    "the REST API",
-    30_000,
-  );
-  const response = await fetch(`${apiUrl}/api/routes/user/act`, {
-    method: "POST",
-    headers: { authorization: "token bench" },
-    body: JSON.stringify({ target }),
-  });
-  await response.body?.cancel();
-  if (response.status !== 201) throw new Error(`add route: ${response.status}`);
 }
 
 /** `connections` websockets, each sending a message and awaiting its echo, for `seconds`. */
@@ -76,38 +54,16 @@ async function echoLoops(url: string, seconds: number, connections: number): Pro
     socket.close();
     await closed;
   }));
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  return { rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99) };
+  return throughputOf(latencies, seconds);
 }
 
 /** Runs `fn` with the public port of configurable-http-proxy routing /user/act/ to `target`. */
 async function withChp<T>(target: string, fn: (port: number) => Promise<T>): Promise<T> {
-  const port = freePort();
-  const apiPort = freePort();
-  const child = new Deno.Command(CHP, {
-    args: [
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--api-ip",
-      "127.0.0.1",
-      "--api-port",
-      String(apiPort),
-    ],
-    env: { CONFIGPROXY_AUTH_TOKEN: "bench" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const chp = await CHP_PEER.start({ routes: [{ routespec: "/user/act/", target, data: {} }] });
   try {
-    await addRoute(`http://127.0.0.1:${apiPort}`, target);
-    return await fn(port);
+    return await fn(Number(new URL(chp.publicUrl).port));
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
+    await chp.stop();
   }
 }
 
@@ -164,7 +120,7 @@ export async function activityCost(
       ["--ip", "127.0.0.1", "--port", String(port), ...flags],
       async () => (await fetch(`http://127.0.0.1:${port}/_chp_healthz`)).ok,
       async (apiUrl) => {
-        await addRoute(apiUrl, backendUrl);
+        await addRoute(apiUrl, { path: "/user/act", target: backendUrl });
         // traefik takes the route over from the fallback within a second here.
         await new Promise((resolve) => setTimeout(resolve, 2_000));
         return await measure(port);

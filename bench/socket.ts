@@ -8,24 +8,15 @@
  */
 
 import { freePort } from "../tests/helpers.ts";
-import { withCli } from "./_cli.ts";
-
-/** Requests per second and latency of one run. */
-export interface LoadResult {
-  /** Requests per second. */
-  rps: number;
-  /** Latency p50, ms. */
-  p50: number;
-  /** Latency p99, ms. */
-  p99: number;
-}
+import { addRoute, withCli } from "./_cli.ts";
+import { type Throughput, throughputOf } from "./throughput.ts";
 
 /** The two runs. */
 export interface SocketOverhead {
   /** Through `--ip/--port` (traefik's own listener). */
-  tcp: LoadResult;
+  tcp: Throughput;
   /** Through `--socket` (this process's relay in front of traefik). */
-  socket: LoadResult;
+  socket: Throughput;
 }
 
 /** `connections` loops of GET `url` through `client` for `seconds`. */
@@ -33,7 +24,7 @@ async function load(
   url: string,
   client: Deno.HttpClient | undefined,
   options: { seconds: number; connections: number },
-): Promise<LoadResult> {
+): Promise<Throughput> {
   const latencies: number[] = [];
   const end = performance.now() + options.seconds * 1000;
   await Promise.all(Array.from({ length: options.connections }, async () => {
@@ -45,20 +36,7 @@ async function load(
       latencies.push(performance.now() - start);
     }
   }));
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  return { rps: latencies.length / options.seconds, p50: at(0.5), p99: at(0.99) };
-}
-
-async function addRoute(apiUrl: string, target: string): Promise<void> {
-  const response = await fetch(`${apiUrl}/api/routes/user/sock`, {
-    method: "POST",
-    headers: { authorization: "token bench" },
-    body: JSON.stringify({ target }),
-  });
-  await response.body?.cancel();
-  if (response.status !== 201) throw new Error(`add route: ${response.status}`);
+  return throughputOf(latencies, options.seconds);
 }
 
 /**
@@ -81,7 +59,7 @@ export async function socketOverhead(
     ["--ip", "127.0.0.1", "--port", String(port), "--no-fallback"],
     async () => (await fetch(`http://127.0.0.1:${port}/_chp_healthz`)).ok,
     async (apiUrl) => {
-      await addRoute(apiUrl, backendUrl);
+      await addRoute(apiUrl, { path: "/user/sock", target: backendUrl });
       return await load(`http://127.0.0.1:${port}/user/sock/`, undefined, run);
     },
   );
@@ -93,7 +71,7 @@ export async function socketOverhead(
       ["--socket", path, "--no-fallback"],
       async () => (await fetch("http://localhost/_chp_healthz", { client })).ok,
       async (apiUrl) => {
-        await addRoute(apiUrl, backendUrl);
+        await addRoute(apiUrl, { path: "/user/sock", target: backendUrl });
         return await load("http://localhost/user/sock/", client, run);
       },
     );

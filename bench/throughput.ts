@@ -59,3 +59,20 @@ export async function measureThroughput(
   if (out.code !== 0) throw new Error(`wrk failed: ${new TextDecoder().decode(out.stderr)}`);
   return parseWrk(new TextDecoder().decode(out.stdout));
 }
+
+/**
+ * Requests per second and latency percentiles of a load generator's own run: `latencies` in ms
+ * (sorted here), over `seconds`.
+ *
+ * @example
+ * ```ts
+ * import { throughputOf } from "./throughput.ts";
+ * throughputOf([3, 1, 2, 4], 2); // { rps: 2, p50: 3, p99: 4 }
+ * ```
+ */
+export function throughputOf(latencies: number[], seconds: number): Throughput {
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99) };
+}

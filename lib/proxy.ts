@@ -20,7 +20,7 @@ import { feedConfirmer } from "./traefik/feed_confirmer.ts";
 import { runAll } from "./async/run_all.ts";
 import type { ConfigTree, RouteChange } from "./core/types.ts";
 import { openStore, type ProviderOptions } from "../providers/mod.ts";
-import type { SharedValues } from "../providers/kv_store.ts";
+import type { KvStore, SharedValues } from "../providers/kv_store.ts";
 export type { SharedValues, VersionedValue } from "../providers/kv_store.ts";
 import { ConfigError, FallbackError, TargetError } from "./core/errors.ts";
 import { unixTarget } from "./core/unix_target.ts";
@@ -367,7 +367,8 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     const base = fixed;
     const fixedWith = (tls: PublicTls | undefined) => tls ? withPublicTls(base, tls) : base;
     fixed = fixedWith(options.tls);
-    const opened = await openStore(options.provider ?? { kind: "file" }, {
+    const provider = options.provider ?? { kind: "file" };
+    const opened = await openStore(provider, {
       workDir,
       entryPoint,
       serversTransport: options.serversTransport ? `${TARGETS_TRANSPORT}@file` : undefined,
@@ -381,9 +382,10 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     });
     cleanups.unshift(() => opened.close());
     const { providers, traefikProvider } = opened;
+    // What only a key-value store has: single shared values, and a count of its watch's losses.
+    const kv = opened.store as Partial<Pick<KvStore, "values" | "watchResets">>;
+    const values = kv.values;
     if (activityOptions !== undefined) {
-      const values = (opened.store as { values?: SharedValues }).values;
-      const provider = options.provider ?? { kind: "file" };
       const sink = values ? sharedActivity(values) : localActivity({
         path: provider.kind === "file" && provider.path
           ? `${provider.path}.activity.json`
@@ -538,7 +540,6 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       drift = repairing;
       cleanups.unshift(() => repairing.close());
     }
-    const watched = opened.store as Store & { watchResets: number };
     let stopped: Promise<void> | undefined;
     return {
       store,
@@ -548,9 +549,9 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       fallback: router,
       activity: tracker,
       drift,
-      ...(isWatched(opened.store) ? { watchResets: () => watched.watchResets } : {}),
+      ...(kv.watchResets !== undefined ? { watchResets: () => kv.watchResets! } : {}),
       setTls: (tls) => opened.setFixed(fixedWith(tls)),
-      values: (opened.store as { values?: SharedValues }).values,
+      values,
       stop() {
         stopped ??= runAll(cleanups);
         return stopped;
@@ -603,11 +604,6 @@ function refusingUnixTargets(store: Store, options: { why: string }): Store {
     ...(store.mirror ? { mirror: (target) => store.mirror!(target) } : {}),
     close: () => store.close(),
   };
-}
-
-/** A store that counts the losses of its watch (`KvStore.watchResets`). */
-function isWatched(store: Store): boolean {
-  return typeof (store as { watchResets?: unknown }).watchResets === "number";
 }
 
 /**

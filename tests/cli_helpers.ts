@@ -48,47 +48,51 @@ export interface StartCliOptions {
   upMs?: number;
 }
 
+/** A process started by `startProcess`. */
+export interface Started {
+  child: Deno.ChildProcess;
+  /** Its standard output and error so far. */
+  output(): string;
+  /** SIGTERM (SIGKILL after 15 s), then the exit code; removes its private TMPDIR. */
+  stop(): Promise<number>;
+}
+
+/** Options of `startProcess`. */
+export interface StartProcessOptions {
+  command: string;
+  args: string[];
+  /** Environment beside this process's own; `TMPDIR` is a private directory. */
+  env: Record<string, string>;
+  /** Polled until true (a rejection counts as false). */
+  ready: () => Promise<boolean>;
+  /** How long `ready` may take, in ms. */
+  upMs: number;
+  /** What did not come up, for the error. */
+  what: string;
+}
+
 /**
- * Launches the CLI exactly as JupyterHub's ConfigurableHTTPProxy does, and waits for both
- * ports. A CLI that does not come up in time is stopped, and the error carries its output.
+ * Starts a process with a private TMPDIR (removed at stop: a process killed with SIGKILL cannot
+ * remove its own files) and waits for `ready`. One that does not come up in time is stopped, and
+ * the error carries its output.
  */
-export async function startCli(extra: string[] = [], options: StartCliOptions = {}): Promise<Cli> {
-  const port = options.port ?? freePort();
-  const apiPort = options.apiPort ?? freePort();
-  const upMs = options.upMs ?? 15_000;
-  // The CLI's private work directory goes under a directory of the test's own, removed at
-  // stop(): a CLI killed with SIGKILL cannot remove it itself.
+export async function startProcess(options: StartProcessOptions): Promise<Started> {
   const tmp = await Deno.makeTempDir({ prefix: "jhtp-cli-" });
-  const child = new Deno.Command(SHIM, {
-    args: [
-      ...extra,
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--api-ip",
-      "127.0.0.1",
-      "--api-port",
-      String(apiPort),
-      "--error-target",
-      `http://127.0.0.1:${freePort()}/hub/error`,
-      "--log-level",
-      options.logLevel ?? "info",
-    ],
-    env: { CONFIGPROXY_AUTH_TOKEN: options.token ?? "secret", TMPDIR: tmp, ...options.env },
+  const child = new Deno.Command(options.command, {
+    args: options.args,
+    env: { ...options.env, TMPDIR: tmp },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  let err = "";
+  let output = "";
   const decoder = new TextDecoder();
   const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) err += decoder.decode(chunk);
+    for await (const chunk of stream) output += decoder.decode(chunk);
   };
   const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
   let exited = false;
   child.status.then(() => exited = true);
-  // SIGTERM, and SIGKILL if the CLI is still there after 15 s.
   const stop = async () => {
     try {
       child.kill("SIGTERM");
@@ -108,22 +112,56 @@ export async function startCli(extra: string[] = [], options: StartCliOptions = 
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     return status.code;
   };
-  const deadline = Date.now() + upMs;
-  while (!(await canConnect(port) && await canConnect(apiPort))) {
+  const deadline = Date.now() + options.upMs;
+  while (!(await options.ready().catch(() => false))) {
     if (exited || Date.now() > deadline) {
       await stop();
-      throw new Error(`the CLI did not come up within ${upMs / 1000} s:\n${err.slice(-4000)}`);
+      throw new Error(
+        `${options.what} did not come up within ${options.upMs / 1000} s:\n${output.slice(-4000)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+  return { child, output: () => output, stop };
+}
+
+/**
+ * Launches the CLI exactly as JupyterHub's ConfigurableHTTPProxy does, and waits for both
+ * ports. A CLI that does not come up in time is stopped, and the error carries its output.
+ */
+export async function startCli(extra: string[] = [], options: StartCliOptions = {}): Promise<Cli> {
+  const port = options.port ?? freePort();
+  const apiPort = options.apiPort ?? freePort();
+  const started = await startProcess({
+    command: SHIM,
+    args: [
+      ...extra,
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--api-ip",
+      "127.0.0.1",
+      "--api-port",
+      String(apiPort),
+      "--error-target",
+      `http://127.0.0.1:${freePort()}/hub/error`,
+      "--log-level",
+      options.logLevel ?? "info",
+    ],
+    env: { CONFIGPROXY_AUTH_TOKEN: options.token ?? "secret", ...options.env },
+    ready: async () => await canConnect(port) && await canConnect(apiPort),
+    upMs: options.upMs ?? 15_000,
+    what: "the CLI",
+  });
   return {
-    child,
+    child: started.child,
     port,
     apiPort,
     publicUrl: `http://127.0.0.1:${port}`,
     apiUrl: `http://127.0.0.1:${apiPort}`,
-    stderr: () => err,
-    stop,
+    stderr: started.output,
+    stop: started.stop,
   };
 }
 

@@ -21,6 +21,7 @@ import { HEALTHZ_PATH } from "../lib/chp/instance_config.ts";
 import { TRAEFIK_VERSION } from "../lib/traefik/install.ts";
 import { freePort, waitFor } from "./helpers.ts";
 import { startRedis } from "./stores.ts";
+import { type Started, startProcess } from "./cli_helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const README = Deno.env.get("DEPLOY_TEST_README") ?? `${ROOT}README.md`;
@@ -1137,62 +1138,21 @@ async function findTraefikBinary(): Promise<string | undefined> {
 const TRAEFIK = await findTraefikBinary();
 const REDIS = await exists(`${ROOT}.tools/bin/redis-server`);
 
-interface Running {
-  stop(): Promise<number>;
-  output(): string;
-}
-
 /** Starts this checkout's CLI with `argv` and `env`, and waits until `ready` holds. */
-async function startProcess(
+async function startRecipe(
   argv: string[],
   env: Record<string, string>,
   ready: () => Promise<boolean>,
-): Promise<Running> {
-  const tmp = await Deno.makeTempDir({ prefix: "jhtp-deploy-run-" });
+): Promise<Started> {
   const [command, ...prefix] = await cliCommand();
-  const child = new Deno.Command(command, {
+  return await startProcess({
+    command,
     args: [...prefix, ...argv],
-    env: { ...env, TMPDIR: tmp },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let output = "";
-  const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) output += decoder.decode(chunk);
-  };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  let exited = false;
-  child.status.then(() => exited = true);
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // gone
-    }
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // gone
-      }
-    }, 15_000);
-    const status = await child.status;
-    clearTimeout(timer);
-    await pumps;
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    return status.code;
-  };
-  const deadline = Date.now() + 20_000;
-  while (!(await ready().catch(() => false))) {
-    if (exited || Date.now() > deadline) {
-      await stop();
-      throw new Error(`the proxy did not come up:\n${output.slice(-3000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { stop, output: () => output };
+    env,
+    ready,
+    upMs: 20_000,
+    what: "the proxy",
+  });
 }
 
 async function status(url: string, init: RequestInit = {}): Promise<number> {
@@ -1211,7 +1171,7 @@ Deno.test({
     const { argv, settings } = systemdSettings();
     assert.ok("port" in settings.api);
     const dir = await Deno.makeTempDir({ prefix: "jhtp-deploy-systemd-" });
-    const running: Running[] = [];
+    const running: Started[] = [];
     try {
       // What systemd provides: the state directory (here under a temporary root) and the
       // EnvironmentFile's token. TRAEFIK_BIN names this machine's traefik instead of
@@ -1242,7 +1202,7 @@ Deno.test({
       const ready = async () =>
         await status(`http://127.0.0.1:${port}${HEALTHZ_PATH}`) === 200 &&
         await status(`${hubApi.origin}/api/routes`, { headers: auth }) === 200;
-      running.push(await startProcess(live, env, ready));
+      running.push(await startRecipe(live, env, ready));
       assert.equal(await status(`${hubApi.origin}/api/routes`), 403, "the API needs the token");
       const post = await status(`${hubApi.origin}/api/routes/user/alice`, {
         method: "POST",
@@ -1254,7 +1214,7 @@ Deno.test({
       assert.ok(settings.provider.kind === "file" && settings.provider.path);
       const routesFile = `${dir}${settings.provider.path}`;
       assert.match(await Deno.readTextFile(routesFile), /user\/alice/);
-      running.push(await startProcess(live, env, ready));
+      running.push(await startRecipe(live, env, ready));
       const listed = await fetch(`${hubApi.origin}/api/routes`, { headers: auth });
       assert.deepEqual(Object.keys(await listed.json()), ["/user/alice"]);
     } finally {
@@ -1288,7 +1248,7 @@ Deno.test({
       password,
       keyspaceEvents: redisArgs[redisArgs.indexOf("--notify-keyspace-events") + 1],
     });
-    const running: Running[] = [];
+    const running: Started[] = [];
     try {
       const env = containerEnv(container, secrets, value);
       const token = env.CONFIGPROXY_AUTH_TOKEN;
@@ -1301,7 +1261,7 @@ Deno.test({
         api: string;
         healthz: string;
         ports: Map<number, number>;
-        process: Promise<Running>;
+        process: Promise<Started>;
       }[] = [];
       for (let i = 0; i < (workload.spec.replicas ?? 1); i++) {
         // Each pod's ports, moved to free loopback ones; everything else as the manifest says.
@@ -1348,7 +1308,7 @@ Deno.test({
           await passes(container.startupProbe) && await passes(container.readinessProbe);
         const api = `http://127.0.0.1:${live("api")}/api/routes`;
         const healthz = probeUrl(container.readinessProbe!)!;
-        replicas.push({ api, healthz, ports, process: startProcess(argv, env, ready) });
+        replicas.push({ api, healthz, ports, process: startRecipe(argv, env, ready) });
       }
       const started = await Promise.allSettled(replicas.map((r) => r.process));
       for (const result of started) if (result.status === "fulfilled") running.push(result.value);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { parse, stringify } from "smol-toml";
 import { createClient } from "redis";
 import { api, type Cli, startCli } from "./cli_helpers.ts";
-import { freePort, startBackend, waitFor } from "./helpers.ts";
+import { childCommands, freePort, startBackend, waitFor } from "./helpers.ts";
 import { startRedis } from "./stores.ts";
 
 async function status(url: string): Promise<number> {
@@ -150,16 +150,8 @@ Deno.test("drift: a router removed from the private file a fed traefik reads com
     assert.equal((await api(cli, "POST", "/user/c", { target: backend.url })).status, 201);
     await waitFor(async () => await router() === 200, "traefik took the route over", 10_000);
     // The private file is beside traefik's static configuration, in its command line.
-    let file = "";
-    for await (const entry of Deno.readDir("/proc")) {
-      if (!/^\d+$/.test(entry.name)) continue;
-      const command = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
-      const status = await Deno.readTextFile(`/proc/${entry.name}/status`).catch(() => "");
-      const config = /--configFile=(\S+)\/traefik\.toml/.exec(command.replaceAll("\0", " "));
-      if (config && new RegExp(`^PPid:\\s+${cli.child.pid}$`, "m").test(status)) {
-        file = `${config[1]}/routes.toml`;
-      }
-    }
+    const traefik = (await childCommands(cli.child.pid)).join("\n");
+    const file = `${/--configFile=(\S+)\/traefik\.toml/.exec(traefik)![1]}/routes.toml`;
     const config = parse(await Deno.readTextFile(file)) as {
       http: { routers: Record<string, unknown> };
     };

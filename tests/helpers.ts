@@ -129,6 +129,22 @@ export async function waitFor(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/**
+ * The command lines (arguments joined by spaces) of the processes whose parent is `pid`, e.g.
+ * the traefik a CLI started.
+ */
+export async function childCommands(pid: number): Promise<string[]> {
+  const commands: string[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const status = await Deno.readTextFile(`/proc/${entry.name}/status`).catch(() => "");
+    if (!new RegExp(`^PPid:\\s+${pid}$`, "m").test(status)) continue;
+    const command = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+    if (command !== "") commands.push(command.replaceAll("\0", " ").trim());
+  }
+  return commands;
+}
+
 /** Pids of running traefik processes whose command line mentions `needle`. */
 export async function traefikPids(needle: string): Promise<number[]> {
   const pids: number[] = [];

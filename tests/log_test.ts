@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { api, startCli } from "./cli_helpers.ts";
-import { startBackend } from "./helpers.ts";
+import { childCommands, startBackend } from "./helpers.ts";
 import { startRedis } from "./stores.ts";
 
 Deno.test("logs: JSON lines only, no secret in them or in traefik's command line, a quiet start", async () => {
@@ -35,13 +35,7 @@ Deno.test("logs: JSON lines only, no secret in them or in traefik's command line
     assert.equal((await api(cli, "GET", "", undefined, "wrong")).status, 403);
     const response = await fetch(`${cli.publicUrl}/user/a/`);
     await response.body?.cancel();
-    for await (const entry of Deno.readDir("/proc")) {
-      if (!/^\d+$/.test(entry.name)) continue;
-      const status = await Deno.readTextFile(`/proc/${entry.name}/status`).catch(() => "");
-      if (new RegExp(`^PPid:\\s+${cli.child.pid}$`, "m").test(status)) {
-        traefikCommand = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
-      }
-    }
+    traefikCommand = (await childCommands(cli.child.pid)).join("\n");
   } finally {
     await cli.stop();
     await redis.stop();

@@ -117,18 +117,21 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     // Prometheus metrics of this process, and of its traefik, on --metrics-ip/--metrics-port.
     const current: { proxy?: RunningProxy } = {};
     let certificate: (() => Date | undefined) | undefined;
-    const metrics = proxyMetrics({
-      proxy: () => current.proxy,
-      provider: settings.provider.kind,
-      traefikMetrics: async () => {
-        const response = await current.proxy?.api.get("/metrics");
-        return response?.status === 200 && typeof response.body === "string"
-          ? response.body
-          : undefined;
-      },
-      certificateNotAfter: () => certificate?.(),
-    });
-    if (settings.metrics) {
+    // Counted only when served: no work on the API's or the fallback's path otherwise.
+    const metrics = settings.metrics
+      ? proxyMetrics({
+        proxy: () => current.proxy,
+        provider: settings.provider.kind,
+        traefikMetrics: async () => {
+          const response = await current.proxy?.api.get("/metrics");
+          return response?.status === 200 && typeof response.body === "string"
+            ? response.body
+            : undefined;
+        },
+        certificateNotAfter: () => certificate?.(),
+      })
+      : undefined;
+    if (settings.metrics && metrics) {
       const metricsServer = Deno.serve(
         { hostname: settings.metrics.hostname, port: settings.metrics.port, onListen: () => {} },
         async (request) => {
@@ -159,7 +162,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       publicAddress: socketPort ? `127.0.0.1:${socketPort}` : undefined,
       apiBackend,
       log: (message) => log.info(message),
-      events: { takeover: metrics.takeover, watchLag: metrics.watchLag },
+      events: metrics && { takeover: metrics.takeover, watchLag: metrics.watchLag },
     }));
     cleanups.unshift(() => proxy.stop());
     current.proxy = proxy;
@@ -228,7 +231,11 @@ interface ApiServer {
  * The REST API: on its TCP address (with TLS when configured), on its unix socket, or, when
  * clients must present certificates, on a private loopback port behind traefik.
  */
-function apiServer(settings: CliSettings, log: Logger, metrics: ProxyMetrics): ApiServer {
+function apiServer(
+  settings: CliSettings,
+  log: Logger,
+  metrics: ProxyMetrics | undefined,
+): ApiServer {
   let handler: ((request: Request) => Promise<Response>) | undefined;
   // traefik opens the API's port before the proxy is up: early requests wait for it.
   const { promise: ready, resolve: started } = Promise.withResolvers<void>();
@@ -243,7 +250,7 @@ function apiServer(settings: CliSettings, log: Logger, metrics: ProxyMetrics): A
     }
     const started = performance.now();
     const response = await handler(request);
-    metrics.apiRequest(request.method, response.status, performance.now() - started);
+    metrics?.apiRequest(request.method, response.status, performance.now() - started);
     log.debug(`${request.method} ${new URL(request.url).pathname} ${response.status}`);
     return response;
   };

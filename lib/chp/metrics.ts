@@ -97,72 +97,57 @@ export function proxyMetrics(options: ProxyMetricsOptions): ProxyMetrics {
       return [{ labels: { provider: options.provider }, value: routes.size }];
     },
   });
-  registry.collected({
+  registry.single({
     name: "jupyterhub_proxy_store_watch_resets_total",
     help: "Times the watch of a shared store was lost and the table read again.",
     type: "counter",
-    collect: () => {
-      const resets = proxy()?.watchResets?.();
-      return resets === undefined ? [] : [{ value: resets }];
-    },
+    read: () => proxy()?.watchResets?.(),
   });
-  registry.collected({
+  registry.single({
     name: "jupyterhub_proxy_drift_checks_total",
     help: "Comparisons of traefik's routers and services with the table.",
     type: "counter",
-    collect: () => {
-      const drift = proxy()?.drift;
-      return drift ? [{ value: drift.checks }] : [];
-    },
+    read: () => proxy()?.drift?.checks,
   });
-  registry.collected({
+  registry.single({
     name: "jupyterhub_proxy_drift_repairs_total",
     help: "Routes written again for traefik (missing or stale) or removed again (stray).",
     type: "counter",
-    collect: () => {
-      const drift = proxy()?.drift;
-      return drift ? [{ value: drift.repairs }] : [];
-    },
+    read: () => proxy()?.drift?.repairs,
   });
-  registry.collected({
+  registry.single({
     name: "jupyterhub_proxy_activity_writes_total",
     help: "Routes' activity times written to the store or the file beside the routes.",
     type: "counter",
-    collect: () => {
-      const activity = proxy()?.activity;
-      return activity ? [{ value: activity.written }] : [];
-    },
+    read: () => proxy()?.activity?.written,
   });
-  registry.collected({
+  registry.single({
     name: "jupyterhub_proxy_traefik_restarts_total",
     help: "Times the traefik this process supervises was restarted after it exited.",
     type: "counter",
-    collect: () => {
-      const traefik = proxy()?.traefik;
-      return traefik ? [{ value: traefik.restarts }] : [];
-    },
+    read: () => proxy()?.traefik?.restarts,
   });
-  registry.collected({
+  registry.single({
     name: "jupyterhub_proxy_certificate_expiry_timestamp_seconds",
     help: "When the public certificate from the ACME server expires, in seconds since the epoch.",
     type: "gauge",
-    collect: () => {
+    read: () => {
       const notAfter = options.certificateNotAfter?.();
-      return notAfter ? [{ value: notAfter.getTime() / 1000 }] : [];
+      return notAfter && notAfter.getTime() / 1000;
     },
   });
-  registry.collected({
+  registry.single({
     // Not process_resident_memory_bytes: traefik's own family of that name follows.
     name: "jupyterhub_proxy_resident_memory_bytes",
     help: "Resident memory of this process, in bytes.",
     type: "gauge",
-    collect: () => [{ value: Deno.memoryUsage().rss }],
+    read: () => Deno.memoryUsage().rss,
   });
-  registry.collected({
+  registry.single({
     name: "jupyterhub_proxy_heap_used_bytes",
     help: "JavaScript heap in use in this process, in bytes.",
     type: "gauge",
-    collect: () => [{ value: Deno.memoryUsage().heapUsed }],
+    read: () => Deno.memoryUsage().heapUsed,
   });
 
   return {

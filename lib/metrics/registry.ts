@@ -39,6 +39,8 @@ export interface MetricsRegistry {
   histogram(name: string, help: string, buckets: number[]): Histogram;
   /** A metric read when scraped. */
   collected(metric: Collected): void;
+  /** A metric of one sample without labels, read when scraped (left out while undefined). */
+  single(metric: Omit<Collected, "collect"> & { read(): number | undefined }): void;
   /** Every metric in Prometheus' text format. */
   render(): Promise<string>;
 }
@@ -55,13 +57,24 @@ export interface MetricsRegistry {
  * requests.inc({ method: "GET", code: "200" });
  * requests.inc({ method: "GET", code: "200" });
  * registry.collected({ name: "routes", help: "Routes.", type: "gauge", collect: () => [{ value: 7 }] });
+ * registry.single({ name: "restarts_total", help: "Restarts.", type: "counter", read: () => 2 });
+ * registry.single({ name: "expiry", help: "Expiry.", type: "gauge", read: () => undefined });
  * const text = await registry.render();
  * assert.ok(text.includes('api_requests_total{method="GET",code="200"} 2\n'));
  * assert.ok(text.includes("routes 7\n"));
+ * assert.ok(text.includes("restarts_total 2\n"));
+ * assert.ok(!text.includes("expiry"));
  * ```
  */
 export function metricsRegistry(): MetricsRegistry {
   const families: (() => Promise<MetricFamily | undefined>)[] = [];
+  function collected(metric: Collected): void {
+    families.push(async () => {
+      const samples = await metric.collect();
+      if (samples.length === 0) return undefined;
+      return { name: metric.name, help: metric.help, type: metric.type, samples };
+    });
+  }
   return {
     counter(name, help) {
       const series = new Map<string, { labels?: Labels; value: number }>();
@@ -100,11 +113,14 @@ export function metricsRegistry(): MetricsRegistry {
         },
       };
     },
-    collected(metric) {
-      families.push(async () => {
-        const samples = await metric.collect();
-        if (samples.length === 0) return undefined;
-        return { name: metric.name, help: metric.help, type: metric.type, samples };
+    collected,
+    single(metric) {
+      collected({
+        ...metric,
+        collect: () => {
+          const value = metric.read();
+          return value === undefined ? [] : [{ value }];
+        },
       });
     },
     async render() {
