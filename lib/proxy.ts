@@ -16,7 +16,7 @@ import { startTraefik, type TraefikProcess } from "./traefik/process.ts";
 import type { RouteConfirmer } from "./core/confirmer.ts";
 import { type TraefikApi, traefikApi } from "./traefik/api.ts";
 import { routeConfirmer } from "./traefik/confirm.ts";
-import { feedConfirmer } from "./traefik/feed_confirmer.ts";
+import { appliedFeedWrite, feedConfirmer } from "./traefik/feed_confirmer.ts";
 import { runAll } from "./async/run_all.ts";
 import type { ConfigTree, RouteChange } from "./core/types.ts";
 import { openStore, type ProviderOptions } from "../providers/mod.ts";
@@ -525,7 +525,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
         timeoutMs: options.startTimeoutMs ?? 10_000,
       });
     }
-    await opened.startFeed?.();
+    await opened.startFeed?.({ applied: () => appliedFeedWrite(api), log });
     let drift: DriftRepair | undefined;
     if (options.drift !== false) {
       const repairing = driftRepair({

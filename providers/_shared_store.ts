@@ -8,10 +8,10 @@
 import { runAll } from "../lib/async/run_all.ts";
 import type { MirrorTarget, Store } from "../lib/core/store.ts";
 import type { ConfigTree, Route } from "../lib/core/types.ts";
-import { feedIntervalMs, fileStore } from "./file.ts";
+import { fileStore } from "./file.ts";
 import type { KvStore } from "./kv_store.ts";
-import { paced } from "../lib/async/paced.ts";
-import type { OpenedStore, StoreContext } from "./provider.ts";
+import { feedPacer } from "../lib/async/feed_pacer.ts";
+import type { FeedStartOptions, OpenedStore, StoreContext } from "./provider.ts";
 
 /**
  * Opens a shared store. This process's own configuration (`context.fixed`: API router, TLS,
@@ -92,10 +92,12 @@ export async function openSharedStore(
         let started: Promise<void> | undefined;
         return {
           ...opened,
-          startFeed: () =>
-            started ??= feed(paced(file, { intervalMs: () => feedIntervalMs(file.size) })).then(
-              () => {},
-            ),
+          startFeed: (options: FeedStartOptions) =>
+            started ??= (async () => {
+              const pacer = feedPacer(file, { writes: file.written, ...options });
+              closing.unshift(() => pacer.close());
+              await feed(pacer);
+            })(),
         };
       } catch (error) {
         context.log(

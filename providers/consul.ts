@@ -23,7 +23,7 @@ export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../li
 export type { KvStore, KvStoreOptions, Mirror, SharedValues, VersionedValue } from "./kv_store.ts";
 export type { KvDiff } from "../lib/core/kv.ts";
 export type { ConsulTxnOp } from "./_consul_http.ts";
-export type { OpenedStore, StoreContext, StoreProvider } from "./provider.ts";
+export type { FeedStartOptions, OpenedStore, StoreContext, StoreProvider } from "./provider.ts";
 
 /**
  * consul's limit of operations in one transaction.

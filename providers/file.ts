@@ -16,28 +16,7 @@
 import { type Coalescer, coalescer } from "../lib/async/coalesce.ts";
 import { mergeChanges } from "../lib/core/route_change.ts";
 import { runAll } from "../lib/async/run_all.ts";
-import { paced } from "../lib/async/paced.ts";
-
-/**
- * With a fallback, traefik's own file gets the table's changes in writes at least `routes / 2`
- * ms apart, never less than 250 ms nor more than a second: each write costs traefik a rebuild of
- * every router (about 0.2 s at 1,000 routes, 2 s at 10,000), and writes at the pace of the API (a
- * hub's logins) kept it rebuilding without pause, taking the CPU from the rest (with `routes / 5`
- * the add p50 at 100 routes tripled on 2 cores). New routes are served by the fallback
- * meanwhile; a deletion, which waits for traefik, waits up to that interval more.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { feedIntervalMs } from "./file.ts";
- * assert.equal(feedIntervalMs(10), 250);
- * assert.equal(feedIntervalMs(1_000), 500);
- * assert.equal(feedIntervalMs(50_000), 1_000);
- * ```
- */
-export function feedIntervalMs(routes: number): number {
-  return Math.max(250, Math.min(1_000, Math.round(routes / 2)));
-}
+import { feedPacer } from "../lib/async/feed_pacer.ts";
 import {
   assemble,
   configPieces,
@@ -520,12 +499,13 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
         },
         // The fed copy holds what the table handed it; what traefik lacks goes in again.
         repair: (drift) => fed.apply(drift),
-        startFeed: () =>
-          started ??= store.mirror(paced(fed, { intervalMs: () => feedIntervalMs(fed.size) })).then(
-            (mirror) => {
-              closing.unshift(() => mirror.close());
-            },
-          ),
+        startFeed: (options) =>
+          started ??= (async () => {
+            const pacer = feedPacer(fed, { writes: fed.written, ...options });
+            closing.unshift(() => pacer.close());
+            const mirror = await store.mirror(pacer);
+            closing.unshift(() => mirror.close());
+          })(),
         close: () => runAll(closing),
       };
     } catch (error) {

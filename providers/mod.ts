@@ -31,7 +31,7 @@ export type { Store } from "../lib/core/store.ts";
 export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
 export type { ConsulStoreOptions } from "./consul.ts";
 export type { EtcdStoreOptions } from "./etcd.ts";
-export type { OpenedStore, StoreContext, StoreProvider } from "./provider.ts";
+export type { FeedStartOptions, OpenedStore, StoreContext, StoreProvider } from "./provider.ts";
 export type { RedisStoreOptions } from "./redis.ts";
 
 /**

@@ -63,6 +63,24 @@ export interface StoreContext {
 }
 
 /**
+ * What `OpenedStore.startFeed` needs to pace traefik's file.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FeedStartOptions } from "./provider.ts";
+ * const options: FeedStartOptions = { applied: () => Promise.resolve(3) };
+ * assert.equal(await options.applied(), 3);
+ * ```
+ */
+export interface FeedStartOptions {
+  /** The number of the newest write of the file traefik has applied (its feed stamp). */
+  applied(): Promise<number | undefined>;
+  /** Receives a line when a write of the file fails (it is retried). */
+  log?: (message: string) => void;
+}
+
+/**
  * An opened store, traefik's static `providers` section that reads it (and the process's fixed
  * configuration), and how to close both.
  *
@@ -96,9 +114,12 @@ export interface OpenedStore {
   readonly traefikProvider: string;
   /**
    * Starts handing the routes to traefik's file, when `deferFeed` held it back; resolves once
-   * the file holds the whole table. Absent when there is nothing to start.
+   * the file holds the whole table. From then on writes go at the pace traefik takes them
+   * (`feedPacer`): a change a caller waits on traefik for once traefik has applied the last
+   * write, new routes (which the fallback serves meanwhile) after traefik has idled a while.
+   * Absent when there is nothing to start.
    */
-  startFeed?(): Promise<void>;
+  startFeed?(options: FeedStartOptions): Promise<void>;
   /**
    * The writes of the file traefik is fed from, each stamped with its number
    * (`feedStampConfig`): traefik's API then tells which one it has applied. Absent when traefik

@@ -21,7 +21,7 @@ import type { StoreProvider } from "./provider.ts";
 export type { Store } from "../lib/core/store.ts";
 export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
 export type { KvStore, KvStoreOptions, Mirror, SharedValues, VersionedValue } from "./kv_store.ts";
-export type { OpenedStore, StoreContext, StoreProvider } from "./provider.ts";
+export type { FeedStartOptions, OpenedStore, StoreContext, StoreProvider } from "./provider.ts";
 
 /**
  * Options of `redisStore`.

@@ -78,7 +78,7 @@ export function feedConfirmer(api: TraefikApi, options: FeedConfirmerOptions = {
     async check(waits) {
       // Until a write holds one of them, there is nothing to ask traefik.
       if (!waits.some((e) => e.write !== undefined)) return new Set();
-      const stamp = await applied();
+      const stamp = await appliedFeedWrite(api);
       return new Set(
         waits.filter((e) => e.write !== undefined && stamp !== undefined && stamp >= e.write),
       );
@@ -100,13 +100,6 @@ export function feedConfirmer(api: TraefikApi, options: FeedConfirmerOptions = {
     return waitFor(e).finally(() => open.delete(e));
   }
 
-  async function applied(): Promise<number | undefined> {
-    const { status, body } = await api.get(
-      `/api/http/routers/${encodeURIComponent(`${FEED_STAMP_NAME}@file`)}`,
-    );
-    return status === 200 ? feedStampOf(body) : undefined;
-  }
-
   return {
     written(write) {
       latest = write;
@@ -119,4 +112,27 @@ export function feedConfirmer(api: TraefikApi, options: FeedConfirmerOptions = {
       await Promise.all(routespecs.map((r) => expect(r, undefined)));
     },
   };
+}
+
+/**
+ * The number of the newest write of the fed file traefik has applied (its feed stamp router's
+ * number), or undefined when traefik has none yet.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { appliedFeedWrite } from "./feed_confirmer.ts";
+ * import type { TraefikApi } from "./api.ts";
+ * const api = {
+ *   get: () => Promise.resolve({ status: 200, body: { rule: 'Host("jupyterhub-feed-7.invalid")' } }),
+ * } as unknown as TraefikApi;
+ * assert.equal(await appliedFeedWrite(api), 7);
+ * ```
+ * @throws {Error} when traefik's API cannot be reached.
+ */
+export async function appliedFeedWrite(api: TraefikApi): Promise<number | undefined> {
+  const { status, body } = await api.get(
+    `/api/http/routers/${encodeURIComponent(`${FEED_STAMP_NAME}@file`)}`,
+  );
+  return status === 200 ? feedStampOf(body) : undefined;
 }
