@@ -86,6 +86,8 @@ export function feedPacer(target: MirrorTarget, options: FeedPacerOptions): Feed
   const table = (): ReadonlyMap<string, Route> => latest?.table ?? new Map();
 
   let pending: RouteChange[] = [];
+  // The routespecs the pending changes set (routes inside them are urgent: see needsTraefik).
+  let pendingSet = new Set<string>();
   let pendingSince = 0;
   let urgent = false;
   let writes = 0; // successful writes made here
@@ -127,6 +129,7 @@ export function feedPacer(target: MirrorTarget, options: FeedPacerOptions): Feed
   function flush(): Promise<void> {
     const batch = pending;
     pending = [];
+    pendingSet = new Set();
     urgent = false;
     busy = true;
     writing = write(batch).finally(() => {
@@ -146,7 +149,8 @@ export function feedPacer(target: MirrorTarget, options: FeedPacerOptions): Feed
       // Written again with what arrived since, the latest of each route winning.
       if (pending.length === 0) pendingSince = Date.now();
       pending = [change, ...pending];
-      urgent ||= needsTraefik(change, table());
+      for (const route of change.set ?? []) pendingSet.add(route.routespec);
+      urgent ||= needsTraefik(change, table(), { pending: pendingSet });
       retryAt = Date.now() + retryMs;
       options.log?.(`cannot write traefik's file: ${(error as Error).message}; retrying`);
       return;
@@ -183,7 +187,8 @@ export function feedPacer(target: MirrorTarget, options: FeedPacerOptions): Feed
       if (closed) return Promise.resolve();
       if (pending.length === 0) pendingSince = Date.now();
       pending.push(change);
-      if (!urgent) urgent = needsTraefik(change, table());
+      if (!urgent) urgent = needsTraefik(change, table(), { pending: pendingSet });
+      for (const route of change.set ?? []) pendingSet.add(route.routespec);
       if (writes === 0 && !busy) {
         // The first change (the whole table) is written before the caller goes on.
         if (timer !== undefined) clearTimeout(timer);

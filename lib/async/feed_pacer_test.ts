@@ -132,3 +132,22 @@ Deno.test("feedPacer writes after traefik's apply timeout when its stamp never m
     await pacer.close();
   }
 });
+
+Deno.test("feedPacer writes a route inside a pending one without the idle wait", async () => {
+  const fake = fakeFeed({ rebuildMs: 50 });
+  const pacer = feedPacer(fake.target, { ...fake.feed, maxDeferMs: 10_000, idleFactor: 20 });
+  try {
+    await pacer.apply({ set: [route("/user/b/")] });
+    await sleep(80); // applied: a deferred route would now wait 20 x 50 ms
+    await pacer.apply({ set: [route("/user/a/")] });
+    await pacer.apply({ set: [route("/user/a/lab/")] }); // waits on traefik in the fallback
+    await sleep(60);
+    assert.equal(fake.writes.length, 2);
+    assert.deepEqual(fake.writes[1].change.set?.map((r) => r.routespec), [
+      "/user/a/",
+      "/user/a/lab/",
+    ]);
+  } finally {
+    await pacer.close();
+  }
+});

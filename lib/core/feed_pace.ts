@@ -28,8 +28,9 @@ const ROOT = "/";
 /**
  * Whether a change needs traefik to rebuild before the caller that made it can be answered:
  * it deletes or retargets a route traefik has (in `written`, the routes of the last write), or
- * adds one that a route traefik has captures (a proper prefix of it other than `/`, in
- * `written` or set by the same change): traefik would send its requests there until it
+ * adds one inside another route (a proper prefix of it other than `/`, in `written`, set by the
+ * same change, or in `options.pending`, the routespecs set by changes not written yet): the
+ * fallback then waits for traefik, which sends its requests to the outer route until it
  * rebuilds. New routes nothing captures are served by the fallback meanwhile.
  *
  * @example Usage
@@ -43,12 +44,14 @@ const ROOT = "/";
  * assert.equal(needsTraefik({ set: [route("/user/a/lab/")] }, written), true);
  * assert.equal(needsTraefik({ delete: ["/user/a/"] }, written), true);
  * assert.equal(needsTraefik({ delete: ["/user/never-written/"] }, written), false);
+ * assert.equal(needsTraefik({ set: [route("/user/b/lab/")] }, written, { pending: new Set(["/user/b/"]) }), true);
  * ```
  * @throws {RoutespecError} for an invalid routespec in the change.
  */
 export function needsTraefik(
   change: RouteChange,
   written: ReadonlyMap<string, Route>,
+  options: { pending?: ReadonlySet<string> } = {},
 ): boolean {
   if ((change.delete ?? []).some((spec) => written.has(spec))) return true;
   const sets = change.set ?? [];
@@ -62,7 +65,8 @@ export function needsTraefik(
     }
     if (route.routespec === ROOT) continue;
     const captured = routespecPrefixes(route.routespec).some((prefix) =>
-      prefix !== ROOT && (written.has(prefix) || setNow.has(prefix))
+      prefix !== ROOT &&
+      (written.has(prefix) || setNow.has(prefix) || options.pending?.has(prefix) === true)
     );
     if (captured) return true;
   }

@@ -26,9 +26,13 @@ Deno.test("needsTraefik: what the fallback cannot serve alone", async (t) => {
     ["a deletion of a written route", { delete: ["/user/b/"] }, true],
     ["a deletion of a route never written", { delete: ["/user/zz/"] }, false],
     ["nothing", {}, false],
+    ["a route under one pending", { set: [route("/p/q/")] }, true],
   ];
   for (const [name, change, expected] of rows) {
-    await t.step(name, () => assert.equal(needsTraefik(change, written), expected));
+    await t.step(
+      name,
+      () => assert.equal(needsTraefik(change, written, { pending: new Set(["/p/"]) }), expected),
+    );
   }
 });
 
