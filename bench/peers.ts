@@ -8,7 +8,7 @@
  * @module
  */
 
-import { canConnect, startCli } from "../tests/cli_helpers.ts";
+import { canConnect, loopbackArgs, startCli } from "../tests/cli_helpers.ts";
 import { freePort } from "../tests/helpers.ts";
 import { startConsul, startEtcd, startRedis, type StoreServer } from "../tests/stores.ts";
 import { fileStore } from "../providers/file.ts";
@@ -266,18 +266,9 @@ export const CHP_PEER: Peer = {
   async start(start = {}) {
     const [port, apiPort] = [freePort(), freePort()];
     const spawnedAt = performance.now();
-    const child = process(CHP, [
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--api-ip",
-      "127.0.0.1",
-      "--api-port",
-      String(apiPort),
-      "--log-level",
-      "error",
-    ], { CONFIGPROXY_AUTH_TOKEN: "secret" });
+    const child = process(CHP, [...loopbackArgs({ port, apiPort }), "--log-level", "error"], {
+      CONFIGPROXY_AUTH_TOKEN: "secret",
+    });
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     try {
       await waitPort(apiPort);

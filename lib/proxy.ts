@@ -16,7 +16,7 @@ import { startTraefik, type TraefikProcess } from "./traefik/process.ts";
 import type { RouteConfirmer } from "./core/confirmer.ts";
 import { type TraefikApi, traefikApi } from "./traefik/api.ts";
 import { routeConfirmer } from "./traefik/confirm.ts";
-import { appliedFeedWrite, feedConfirmer } from "./traefik/feed_confirmer.ts";
+import { feedConfirmer, feedStampReader } from "./traefik/feed_confirmer.ts";
 import { runAll } from "./async/run_all.ts";
 import type { ConfigTree, RouteChange } from "./core/types.ts";
 import { openStore, type ProviderOptions } from "../providers/mod.ts";
@@ -431,8 +431,11 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       });
     // A traefik fed from a stamped file: one small request per poll confirms every change.
     const feedWrites = opened.feedWrites;
+    // One reader of traefik's stamp for the confirmers and the pacer of its file.
+    const applied = feedStampReader(api);
     const feedConfirm = (intervalMs?: number): RouteConfirmer => {
       const confirmer = feedConfirmer(api, {
+        applied,
         timeoutMs: options.checkRouteTimeoutMs,
         intervalMs,
         signal: abort.signal,
@@ -525,7 +528,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
         timeoutMs: options.startTimeoutMs ?? 10_000,
       });
     }
-    await opened.startFeed?.({ applied: () => appliedFeedWrite(api), log });
+    await opened.startFeed?.({ applied, log });
     let drift: DriftRepair | undefined;
     if (options.drift !== false) {
       const repairing = driftRepair({

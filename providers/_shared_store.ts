@@ -8,9 +8,8 @@
 import { runAll } from "../lib/async/run_all.ts";
 import type { MirrorTarget, Store } from "../lib/core/store.ts";
 import type { ConfigTree, Route } from "../lib/core/types.ts";
-import { fileStore } from "./file.ts";
+import { fileStore, pacedFeed } from "./file.ts";
 import type { KvStore } from "./kv_store.ts";
-import { feedPacer } from "../lib/async/feed_pacer.ts";
 import type { FeedStartOptions, OpenedStore, StoreContext } from "./provider.ts";
 
 /**
@@ -93,11 +92,9 @@ export async function openSharedStore(
         return {
           ...opened,
           startFeed: (options: FeedStartOptions) =>
-            started ??= (async () => {
-              const pacer = feedPacer(file, { writes: file.written, ...options });
-              closing.unshift(() => pacer.close());
-              await feed(pacer);
-            })(),
+            started ??= pacedFeed(store, { fed: file, ...options }).then((feed) => {
+              closing.unshift(() => feed.close());
+            }),
         };
       } catch (error) {
         context.log(

@@ -31,7 +31,7 @@ import { deepMerge } from "../lib/core/tree.ts";
 import { routeParts, routesFromConfig, sentinelConfig } from "../lib/core/route_config.ts";
 import type { Mirror, MirrorTarget, Store } from "../lib/core/store.ts";
 import type { ConfigTree, Route, RouteChange } from "../lib/core/types.ts";
-import type { StoreProvider } from "./provider.ts";
+import type { FeedStartOptions, StoreProvider } from "./provider.ts";
 
 export type { Store } from "../lib/core/store.ts";
 export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
@@ -432,6 +432,48 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
 }
 
 /**
+ * Feeds `options.fed` (the stamped file a traefik started by this process reads) from
+ * `store`'s table through a `feedPacer`: resolves once the file holds the whole table; closing
+ * it stops following the store, then the pacer.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileStore, pacedFeed } from "./file.ts";
+ * import { memoryStore } from "./memory.ts";
+ * const dir = await Deno.makeTempDir();
+ * const store = memoryStore();
+ * await store.apply({ set: [{ routespec: "/a/", target: "http://127.0.0.1:9000", data: {} }] });
+ * const fed = await fileStore({ path: `${dir}/fed.toml`, entryPoint: "http", records: false, stamp: true });
+ * const feed = await pacedFeed(store, { fed, applied: () => Promise.resolve(undefined) });
+ * assert.match(await Deno.readTextFile(fed.path), /router__2Fa_2F/);
+ * await feed.close();
+ * await fed.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ * @throws {StoreError} when `store` cannot be followed or the file cannot be written.
+ */
+export async function pacedFeed(
+  store: Store,
+  options: FeedStartOptions & { fed: FileStore },
+): Promise<Mirror> {
+  const { fed, ...start } = options;
+  const pacer = feedPacer(fed, { writes: fed.written, ...start });
+  try {
+    const mirror = await store.mirror!(pacer);
+    return {
+      async close() {
+        await mirror.close();
+        await pacer.close();
+      },
+    };
+  } catch (error) {
+    await pacer.close();
+    throw error;
+  }
+}
+
+/**
  * The file provider for the registry in `mod.ts`: a file store at `options.path` (default
  * `rules.toml` in the private work directory) holding the routes and the fixed configuration,
  * read by traefik's file provider.
@@ -500,12 +542,9 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
         // The fed copy holds what the table handed it; what traefik lacks goes in again.
         repair: (drift) => fed.apply(drift),
         startFeed: (options) =>
-          started ??= (async () => {
-            const pacer = feedPacer(fed, { writes: fed.written, ...options });
-            closing.unshift(() => pacer.close());
-            const mirror = await store.mirror(pacer);
-            closing.unshift(() => mirror.close());
-          })(),
+          started ??= pacedFeed(store, { fed, ...options }).then((feed) => {
+            closing.unshift(() => feed.close());
+          }),
         close: () => runAll(closing),
       };
     } catch (error) {

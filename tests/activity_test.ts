@@ -205,22 +205,18 @@ Deno.test("two replicas on one redis: traffic through either moves the shared la
       "replica B has the route",
       5_000,
     );
-    const added = await lastActivity(a, "/user/shared");
-    await sleep(1_100);
-    assert.equal(await get(`${b.publicUrl}/user/shared/`), 200);
-    await waitFor(
-      async () => await lastActivity(a, "/user/shared") > added,
-      "A sees the activity of traffic through B",
-      5_000,
-    );
-    const throughB = await lastActivity(a, "/user/shared");
-    await sleep(1_100);
-    assert.equal(await get(`${a.publicUrl}/user/shared/`), 200);
-    await waitFor(
-      async () => await lastActivity(b, "/user/shared") > throughB,
-      "B sees the activity of traffic through A",
-      5_000,
-    );
+    // Traffic through B, then through A: each time the other replica sees it.
+    const legs = [
+      { via: b, seenBy: a, what: "A sees the activity of traffic through B" },
+      { via: a, seenBy: b, what: "B sees the activity of traffic through A" },
+    ];
+    let since = await lastActivity(a, "/user/shared");
+    for (const { via, seenBy, what } of legs) {
+      await sleep(1_100);
+      assert.equal(await get(`${via.publicUrl}/user/shared/`), 200);
+      await waitFor(async () => await lastActivity(seenBy, "/user/shared") > since, what, 5_000);
+      since = await lastActivity(seenBy, "/user/shared");
+    }
     assert.equal((await api(b, "DELETE", "/user/shared")).status, 204);
   } finally {
     await a.stop();

@@ -72,25 +72,55 @@ export interface StartProcessOptions {
 }
 
 /**
- * Starts a process with a private TMPDIR (removed at stop: a process killed with SIGKILL cannot
- * remove its own files) and waits for `ready`. One that does not come up in time is stopped, and
- * the error carries its output.
+ * configurable-http-proxy's flags for a public port and a REST API port on 127.0.0.1 (this
+ * proxy's CLI takes the same).
  */
-export async function startProcess(options: StartProcessOptions): Promise<Started> {
-  const tmp = await Deno.makeTempDir({ prefix: "jhtp-cli-" });
-  const child = new Deno.Command(options.command, {
-    args: options.args,
-    env: { ...options.env, TMPDIR: tmp },
+export function loopbackArgs(ports: { port: number; apiPort: number }): string[] {
+  return [
+    ...["--ip", "127.0.0.1", "--port", String(ports.port)],
+    ...["--api-ip", "127.0.0.1", "--api-port", String(ports.apiPort)],
+  ];
+}
+
+/** A spawned process whose standard output and error are collected (see `spawnCollecting`). */
+export interface Collecting {
+  child: Deno.ChildProcess;
+  /** Everything it wrote so far, both streams interleaved. */
+  output(): string;
+  /** Resolves once both streams have ended. */
+  drained: Promise<void>;
+}
+
+/** Spawns `command` with no input, collecting what it writes on stdout and stderr. */
+export function spawnCollecting(
+  command: string,
+  options: Omit<Deno.CommandOptions, "stdin" | "stdout" | "stderr">,
+): Collecting {
+  const child = new Deno.Command(command, {
+    ...options,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   let output = "";
   const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
+  const drained = Promise.all([child.stdout, child.stderr].map(async (stream) => {
     for await (const chunk of stream) output += decoder.decode(chunk);
-  };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  })).then(() => {});
+  return { child, output: () => output, drained };
+}
+
+/**
+ * Starts a process with a private TMPDIR (removed at stop: a process killed with SIGKILL cannot
+ * remove its own files) and waits for `ready`. One that does not come up in time is stopped, and
+ * the error carries its output.
+ */
+export async function startProcess(options: StartProcessOptions): Promise<Started> {
+  const tmp = await Deno.makeTempDir({ prefix: "jhtp-cli-" });
+  const { child, output, drained } = spawnCollecting(options.command, {
+    args: options.args,
+    env: { ...options.env, TMPDIR: tmp },
+  });
   let exited = false;
   child.status.then(() => exited = true);
   const stop = async () => {
@@ -108,7 +138,7 @@ export async function startProcess(options: StartProcessOptions): Promise<Starte
     }, 15_000);
     const status = await child.status;
     clearTimeout(timer);
-    await pumps;
+    await drained;
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     return status.code;
   };
@@ -117,12 +147,14 @@ export async function startProcess(options: StartProcessOptions): Promise<Starte
     if (exited || Date.now() > deadline) {
       await stop();
       throw new Error(
-        `${options.what} did not come up within ${options.upMs / 1000} s:\n${output.slice(-4000)}`,
+        `${options.what} did not come up within ${options.upMs / 1000} s:\n${
+          output().slice(-4000)
+        }`,
       );
     }
     await new Promise((r) => setTimeout(r, 20));
   }
-  return { child, output: () => output, stop };
+  return { child, output, stop };
 }
 
 /**
@@ -136,14 +168,7 @@ export async function startCli(extra: string[] = [], options: StartCliOptions = 
     command: SHIM,
     args: [
       ...extra,
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--api-ip",
-      "127.0.0.1",
-      "--api-port",
-      String(apiPort),
+      ...loopbackArgs({ port, apiPort }),
       "--error-target",
       `http://127.0.0.1:${freePort()}/hub/error`,
       "--log-level",

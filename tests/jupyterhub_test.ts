@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { freePort, processAlive, waitFor } from "./helpers.ts";
-import { api, type Cli, startCli } from "./cli_helpers.ts";
+import { api, type Cli, spawnCollecting, startCli } from "./cli_helpers.ts";
 import { startRedis } from "./stores.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -65,7 +65,7 @@ c.JupyterHub.load_roles = [{
 ${options.config ?? ""}
 `,
   );
-  const hub = new Deno.Command(`${VENV}/bin/jupyterhub`, {
+  const hub = spawnCollecting(`${VENV}/bin/jupyterhub`, {
     args: ["-f", `${dir}/jupyterhub_config.py`],
     cwd: dir,
     env: {
@@ -75,15 +75,7 @@ ${options.config ?? ""}
       // every npm package again before starting, close to the hub's 10 s limit.
       DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
     },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let log = "";
-  const decoder = new TextDecoder();
-  const pumps = Promise.all([hub.stdout, hub.stderr].map(async (stream) => {
-    for await (const chunk of stream) log += decoder.decode(chunk);
-  }));
+  });
   const base = `http://127.0.0.1:${port}`;
   const headers = { authorization: `token ${token}` };
   return {
@@ -96,11 +88,11 @@ ${options.config ?? ""}
       const text = await response.text();
       return { status: response.status, body: text ? JSON.parse(text) : undefined };
     },
-    log: () => log,
+    log: hub.output,
     async stop() {
-      hub.kill("SIGTERM");
-      await hub.status;
-      await pumps;
+      hub.child.kill("SIGTERM");
+      await hub.child.status;
+      await hub.drained;
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };

@@ -97,6 +97,7 @@ export function feedPacer(target: MirrorTarget, options: FeedPacerOptions): Feed
   let writing: Promise<void> = Promise.resolve();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let retryAt = 0;
+  let failure: Error | undefined; // of the last write, while it has not been retried
   let closed = false;
   let polling: Promise<void> = Promise.resolve();
   const stop = new AbortController();
@@ -152,11 +153,13 @@ export function feedPacer(target: MirrorTarget, options: FeedPacerOptions): Feed
       for (const route of change.set ?? []) pendingSet.add(route.routespec);
       urgent ||= needsTraefik(change, table(), { pending: pendingSet });
       retryAt = Date.now() + retryMs;
-      options.log?.(`cannot write traefik's file: ${(error as Error).message}; retrying`);
+      failure = error as Error;
+      options.log?.(`cannot write traefik's file: ${failure.message}; retrying`);
       return;
     }
     writes++;
     retryAt = 0;
+    failure = undefined;
     const number = latest?.write;
     // Nothing new in traefik's file (a change to what it does not hold): nothing to rebuild.
     if (number === undefined || number === before) return;
@@ -194,7 +197,11 @@ export function feedPacer(target: MirrorTarget, options: FeedPacerOptions): Feed
         if (timer !== undefined) clearTimeout(timer);
         timer = undefined;
         return flush().then(() => {
-          if (writes === 0) throw new Error("traefik's file could not be written");
+          if (writes === 0) {
+            throw new Error(`traefik's file could not be written: ${failure?.message}`, {
+              cause: failure,
+            });
+          }
         });
       }
       schedule();

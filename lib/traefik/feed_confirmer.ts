@@ -21,6 +21,8 @@ export interface FeedConfirmerOptions {
   intervalMs?: number;
   /** Ends the confirmer: pending changes reject with the signal's reason, no more polls. */
   signal?: AbortSignal;
+  /** Reads traefik's applied stamp; default a `feedStampReader` of its own. */
+  applied?: () => Promise<number | undefined>;
 }
 
 /** A `RouteConfirmer` told of the feed's writes. */
@@ -68,6 +70,7 @@ interface Expectation extends Wait {
  * ```
  */
 export function feedConfirmer(api: TraefikApi, options: FeedConfirmerOptions = {}): FeedConfirmer {
+  const applied = options.applied ?? feedStampReader(api);
   let latest: FeedWrite | undefined;
   // The waits not settled yet, to be told of each write.
   const open = new Set<Expectation>();
@@ -78,7 +81,7 @@ export function feedConfirmer(api: TraefikApi, options: FeedConfirmerOptions = {
     async check(waits) {
       // Until a write holds one of them, there is nothing to ask traefik.
       if (!waits.some((e) => e.write !== undefined)) return new Set();
-      const stamp = await appliedFeedWrite(api);
+      const stamp = await applied();
       return new Set(
         waits.filter((e) => e.write !== undefined && stamp !== undefined && stamp >= e.write),
       );
@@ -115,24 +118,39 @@ export function feedConfirmer(api: TraefikApi, options: FeedConfirmerOptions = {
 }
 
 /**
- * The number of the newest write of the fed file traefik has applied (its feed stamp router's
- * number), or undefined when traefik has none yet.
+ * Reads the number of the newest write of the fed file traefik has applied (its feed stamp
+ * router's number; undefined when traefik has none yet). The confirmers and the pacer of
+ * traefik's file all poll it: a read that started less than `shareMs` ago (default 15) is shared
+ * by every caller, so they cost traefik one request, not one each. A shared answer is never too
+ * new: stamps only grow, so an older read can only delay a confirmation.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { appliedFeedWrite } from "./feed_confirmer.ts";
+ * import { feedStampReader } from "./feed_confirmer.ts";
  * import type { TraefikApi } from "./api.ts";
+ * let requests = 0;
  * const api = {
- *   get: () => Promise.resolve({ status: 200, body: { rule: 'Host("jupyterhub-feed-7.invalid")' } }),
+ *   get: () => (requests++, Promise.resolve({ status: 200, body: { rule: 'Host("jupyterhub-feed-7.invalid")' } })),
  * } as unknown as TraefikApi;
- * assert.equal(await appliedFeedWrite(api), 7);
+ * const applied = feedStampReader(api);
+ * assert.deepEqual(await Promise.all([applied(), applied()]), [7, 7]);
+ * assert.equal(requests, 1);
  * ```
- * @throws {Error} when traefik's API cannot be reached.
+ * @throws {Error} from the reader when traefik's API cannot be reached.
  */
-export async function appliedFeedWrite(api: TraefikApi): Promise<number | undefined> {
-  const { status, body } = await api.get(
-    `/api/http/routers/${encodeURIComponent(`${FEED_STAMP_NAME}@file`)}`,
-  );
-  return status === 200 ? feedStampOf(body) : undefined;
+export function feedStampReader(
+  api: TraefikApi,
+  options: { shareMs?: number } = {},
+): () => Promise<number | undefined> {
+  const shareMs = options.shareMs ?? 15;
+  let last: { startedAt: number; read: Promise<number | undefined> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (last && now - last.startedAt < shareMs) return last.read;
+    const read = api.get(`/api/http/routers/${encodeURIComponent(`${FEED_STAMP_NAME}@file`)}`)
+      .then(({ status, body }) => status === 200 ? feedStampOf(body) : undefined);
+    last = { startedAt: now, read };
+    return read;
+  };
 }
