@@ -1,10 +1,11 @@
 /**
- * What the rules that accept every spelling of a reserved character (`PathRegexp`, for
- * routespecs such as `/user/a%2Bb/`) cost traefik's data plane. traefik tries its routers in
- * priority order until one matches, so a request that reaches the catch-all `/` route has been
- * tested against every user route: the worst case. With N routes in a file, a share of them
- * holding a `+`, wrk measures requests per second to one user route and to the catch-all. Run by
- * `deno task bench`, or alone:
+ * What the shape of the routes' rules costs traefik's data plane: the rules that accept every
+ * spelling of a reserved character (`PathRegexp`, for routespecs such as `/user/a%2Bb/`), and the
+ * short rules (`PathPrefix` alone) of traefik's file with the fallback. traefik tries its
+ * routers in priority order until one matches, so a request that reaches the catch-all `/` route
+ * has been tested against every user route: the worst case. With N routes in a file, a share of
+ * them holding a `+`, wrk measures requests per second to one user route and to the catch-all.
+ * Run by `deno task bench`, or alone:
  *
  *   deno run --allow-all bench/rule_cost.ts 10000
  *
@@ -21,12 +22,18 @@ import type { Route } from "../lib/core/types.ts";
 import { freePort, startBackend } from "../tests/helpers.ts";
 import { measureThroughput, type Throughput } from "./throughput.ts";
 
-/** One measurement: N routes, a share of them with a reserved character. */
-export interface RuleCostResult {
-  /** Routes in the table (plus the catch-all). */
-  n: number;
+/** A shape of the table's rules. */
+export interface RuleShape {
   /** Share of the routes whose rule is a `PathRegexp` (0 to 1). */
   share: number;
+  /** The other routes get the short rule (`RouteRuleOptions.short`; none encloses another). */
+  short?: boolean;
+}
+
+/** One measurement: N routes, a share of them with a reserved character. */
+export interface RuleCostResult extends RuleShape {
+  /** Routes in the table (plus the catch-all). */
+  n: number;
   /** wrk with each request to a random one of the N user routes. */
   user: Throughput;
   /** wrk against a path only the catch-all `/` route matches. */
@@ -34,23 +41,23 @@ export interface RuleCostResult {
 }
 
 /**
- * Measures data-plane throughput at N routes for each share of `PathRegexp` routes.
+ * Measures data-plane throughput at N routes for each shape of the rules.
  *
  * @example Usage
  * ```ts
  * import { ruleCost } from "./rule_cost.ts";
- * // const results = await ruleCost(10_000, [0, 0.1, 1]);
+ * // const results = await ruleCost(10_000, [{ share: 0 }, { share: 0, short: true }]);
  * ```
  */
 export async function ruleCost(
   n: number,
-  shares: number[],
+  shapes: RuleShape[],
   seconds = 5,
 ): Promise<RuleCostResult[]> {
   const backend = startBackend("rules");
   const results: RuleCostResult[] = [];
   try {
-    for (const share of shares) {
+    for (const { share, short = false } of shapes) {
       const every = share > 0 ? Math.round(1 / share) : Infinity;
       const name = (i: number) => (i % every === 0 ? `u${i}+x` : `u${i}`);
       const routes: Route[] = Array.from({ length: n }, (_, i) => ({
@@ -63,7 +70,7 @@ export async function ruleCost(
       const path = `${dir}/rules.toml`;
       await Deno.writeTextFile(
         path,
-        stringifyConfig(tableConfig(routes, { entryPoint: "http" }), "toml"),
+        stringifyConfig(tableConfig(routes, { entryPoint: "http", shortRule: short }), "toml"),
       );
       const port = freePort();
       const userPath = `/user/${name(1).replace("+", "%2B")}/x`;
@@ -97,7 +104,7 @@ end
       try {
         const user = await measureThroughput(`http://127.0.0.1:${port}`, seconds, script);
         const fallthrough = await measureThroughput(`http://127.0.0.1:${port}/hub/home`, seconds);
-        results.push({ n, share, user, fallthrough });
+        results.push({ n, share, short, user, fallthrough });
       } finally {
         await traefik.stop();
         await Deno.remove(dir, { recursive: true });
@@ -109,11 +116,31 @@ end
   return results;
 }
 
+/**
+ * The shapes `deno task bench` measures: whole rules with no, a tenth and every route a
+ * `PathRegexp`, and the short rules traefik's file gets with the fallback.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RULE_SHAPES } from "./rule_cost.ts";
+ * assert.ok(RULE_SHAPES.some((shape) => shape.short));
+ * ```
+ */
+export const RULE_SHAPES: RuleShape[] = [
+  { share: 0 },
+  { share: 0, short: true },
+  { share: 0.1 },
+  { share: 1 },
+];
+
 if (import.meta.main) {
   const n = Number(Deno.args[0] ?? 10_000);
-  for (const r of await ruleCost(n, [0, 0.1, 1])) {
+  for (const r of await ruleCost(n, RULE_SHAPES)) {
     console.log(
-      `N=${r.n} regex share ${r.share}: random user routes ${r.user.rps.toFixed(0)} req/s ` +
+      `N=${r.n} regex share ${r.share}${r.short ? ", short rules" : ""}: random user routes ${
+        r.user.rps.toFixed(0)
+      } req/s ` +
         `(p99 ${r.user.p99.toFixed(1)} ms), catch-all ${r.fallthrough.rps.toFixed(0)} req/s ` +
         `(p99 ${r.fallthrough.p99.toFixed(1)} ms)`,
     );

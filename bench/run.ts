@@ -32,7 +32,7 @@ import { CHP_PEER, OURS, type Peer, PEERS, selected } from "./peers.ts";
 import { lineChart, type Series } from "./plot.ts";
 import { measureThroughput, type Throughput } from "./throughput.ts";
 import { restartWithRoutes } from "./restart.ts";
-import { ruleCost } from "./rule_cost.ts";
+import { RULE_SHAPES, ruleCost } from "./rule_cost.ts";
 import { loginStorm, STORM_PEERS, type StormResult } from "./login_storm.ts";
 import { traefikFloor } from "./traefik_floor.ts";
 import { type SocketOverhead, socketOverhead } from "./socket.ts";
@@ -291,8 +291,8 @@ try {
 const RULES_N = SIZES[SIZES.length - 1];
 let rules: Awaited<ReturnType<typeof ruleCost>> = [];
 if (runs("rules")) {
-  log(`data plane at ${RULES_N} routes with PathRegexp rules`);
-  rules = await ruleCost(RULES_N, [0, 0.1, 1]);
+  log(`data plane at ${RULES_N} routes by shape of the rules`);
+  rules = await ruleCost(RULES_N, RULE_SHAPES);
 }
 
 const floor: Awaited<ReturnType<typeof traefikFloor>> = [];
@@ -506,15 +506,17 @@ if (runs("rules")) {
   lines.push(
     "",
     `The data plane at ${RULES_N} routes (bench/rule_cost.ts): a share of the routes hold a '+' and`,
-    "get a PathRegexp accepting '+' and '%2B'; wrk as above, each request to a random user route, or",
-    "to a path only the catch-all '/' matches (traefik tries every router before it).",
+    "get a PathRegexp accepting '+' and '%2B'; the others the whole rule (`Path(p) || PathPrefix(p/)`)",
+    "or, as in traefik's file with the fallback, the short one (`PathPrefix(p/)`); wrk as above, each",
+    "request to a random user route, or to a path only the catch-all '/' matches (traefik tries every",
+    "router before it).",
     "",
-    "| PathRegexp share | random user route req/s | p99 ms | catch-all req/s | p99 ms |",
-    "| --- | --- | --- | --- | --- |",
+    "| PathRegexp share | other rules | random user route req/s | p99 ms | catch-all req/s | p99 ms |",
+    "| --- | --- | --- | --- | --- | --- |",
     ...rules.map((r) =>
-      `| ${r.share} | ${fmt(r.user.rps, 0)} | ${fmt(r.user.p99)} | ${fmt(r.fallthrough.rps, 0)} | ${
-        fmt(r.fallthrough.p99)
-      } |`
+      `| ${r.share} | ${r.short ? "short" : "whole"} | ${fmt(r.user.rps, 0)} | ${
+        fmt(r.user.p99)
+      } | ${fmt(r.fallthrough.rps, 0)} | ${fmt(r.fallthrough.p99)} |`
     ),
   );
 }

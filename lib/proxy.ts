@@ -379,6 +379,8 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       // With the fallback serving every route, traefik may start on the fixed part alone and
       // take the routes over once it runs: a restart on a large table is served at once.
       deferFeed: useFallback,
+      // ... which also routes the bare paths traefik's short rules leave to it.
+      shortRules: useFallback,
     });
     cleanups.unshift(() => opened.close());
     const { providers, traefikProvider } = opened;

@@ -64,6 +64,7 @@ export async function openSharedStore(
         fixed: context.fixed,
         records: false, // derived from the store; never read back
         stamp: true,
+        shortRules: context.shortRules === true,
       });
       closing.unshift(() => file.close());
       const feed = async (target: MirrorTarget = file) => {

@@ -29,6 +29,8 @@ import { feedStampConfig, type FeedWrite, type FeedWrites } from "../lib/core/fe
 import { StoreError } from "../lib/core/errors.ts";
 import { deepMerge } from "../lib/core/tree.ts";
 import { routeParts, routesFromConfig, sentinelConfig } from "../lib/core/route_config.ts";
+import { ruleKeys, type RuleScope, ruleScope, shortRuleAllowed } from "../lib/core/rule.ts";
+import { parseRoutespec } from "../lib/core/routespec.ts";
 import type { Mirror, MirrorTarget, Store } from "../lib/core/store.ts";
 import type { ConfigTree, Route, RouteChange } from "../lib/core/types.ts";
 import type { FeedStartOptions, StoreProvider } from "./provider.ts";
@@ -42,6 +44,13 @@ const encoder = new TextEncoder();
 const ROUTERS = ["http", "routers"];
 const SERVICES = ["http", "services"];
 const RECORDS = ["jupyterhub", "routes"];
+
+// A route's rendered pieces, in the rule's whole and short forms, and its scope.
+interface Rendered {
+  scope?: RuleScope;
+  whole?: RenderedPiece[];
+  short?: RenderedPiece[];
+}
 
 /**
  * Options of `fileStore`.
@@ -98,6 +107,15 @@ export interface FileStoreOptions {
   journal?: boolean;
   /** With `journal`, the least time between two rewrites of the file, in ms; default 1,000. */
   compactIntervalMs?: number;
+  /**
+   * Give each route that no other route of the table encloses the short rule
+   * (`RouteRuleOptions.short`: `PathPrefix("/user/a/")` without `Path("/user/a")`), and the
+   * others the whole rule, as the table changes: half the matchers traefik tests a request
+   * against at 10,000 routes. Only for a file read by a traefik whose catch-all router goes to
+   * this process's fallback (which routes the bare paths), not for a table others read.
+   * Default false.
+   */
+  shortRules?: boolean;
 }
 
 /**
@@ -229,17 +247,30 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
   let fixedPieces = renderFixed(fixed);
   // The fixed part changed since the file was last written whole.
   let fixedChanged = false;
-  const rendered = new WeakMap<Route, RenderedPiece[]>();
-  function piecesOf(route: Route): RenderedPiece[] {
-    let pieces = rendered.get(route);
+  // With `shortRules`, a route's rule depends on the rest of the table: its scope is kept with
+  // its pieces, which are rendered for the form it needs (rarely both).
+  const rendered = new WeakMap<Route, Rendered>();
+  function renderedOf(route: Route): Rendered {
+    let entry = rendered.get(route);
+    if (!entry) {
+      const scope = options.shortRules ? ruleScope(parseRoutespec(route.routespec)) : undefined;
+      rendered.set(route, entry = { scope });
+    }
+    return entry;
+  }
+  function piecesOf(route: Route, keys: ReadonlySet<string> | undefined): RenderedPiece[] {
+    const entry = renderedOf(route);
+    const short = keys !== undefined && shortRuleAllowed(entry.scope!, keys);
+    let pieces = short ? entry.short : entry.whole;
     if (!pieces) {
-      const parts = routeParts(route, routeOptions);
+      const parts = routeParts(route, { ...routeOptions, shortRule: short });
       pieces = [
         { path: ROUTERS, name: parts.routerName, value: parts.router },
         { path: SERVICES, name: parts.serviceName, value: parts.service },
         ...(records ? [{ path: RECORDS, name: parts.routerName, value: parts.record }] : []),
       ].map((piece) => renderPiece(piece, format));
-      rendered.set(route, pieces);
+      if (short) entry.short = pieces;
+      else entry.whole = pieces;
     }
     return pieces;
   }
@@ -252,7 +283,12 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
         pieces.push(renderPiece(piece, format));
       }
     }
-    for (const route of table.values()) pieces.push(...piecesOf(route));
+    const keys = options.shortRules
+      ? ruleKeys(function* () {
+        for (const route of table.values()) yield renderedOf(route).scope!;
+      }())
+      : undefined;
+    for (const route of table.values()) pieces.push(...piecesOf(route, keys));
     const tmp = `${path}.${Deno.pid}.tmp`;
     try {
       const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
@@ -528,6 +564,7 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
         fixed: context.fixed,
         records: false,
         stamp: true,
+        shortRules: context.shortRules === true,
       });
       closing.unshift(() => fed.close());
       let started: Promise<void> | undefined;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { fileStore } from "./file.ts";
 import { parseConfig } from "../lib/core/config_format.ts";
 import { routesFromConfig } from "../lib/core/route_config.ts";
+import { routespecOfRouter } from "../lib/core/names.ts";
 import type { Route } from "../lib/core/types.ts";
 
 const route = (i: number, target = "http://127.0.0.1:9000"): Route => ({
@@ -122,6 +123,48 @@ Deno.test("file store with a journal: changes reach a mirror as they are acknowl
     await mirror.close();
     await store.close();
     assert.deepEqual(seen, ["+/user/u1/", "-/user/u1/"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("file store with short rules: a route's rule keeps its bare path only while another route encloses it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = await fileStore({ path: `${dir}/fed.toml`, records: false, shortRules: true });
+    const rules = async (file = "fed.toml") => {
+      const config = parseConfig(await Deno.readTextFile(`${dir}/${file}`), "toml") as {
+        http: { routers: Record<string, { rule: string }> };
+      };
+      return Object.fromEntries(
+        Object.entries(config.http.routers).flatMap(([name, router]) => {
+          const routespec = routespecOfRouter(name);
+          return routespec ? [[routespec, router.rule]] : [];
+        }),
+      );
+    };
+    const at = (routespec: string) => ({ routespec, target: "http://127.0.0.1:9000", data: {} });
+    await store.apply({ set: [at("/"), at("/user/a/server2/")] });
+    assert.deepEqual(await rules(), {
+      "/": 'PathPrefix("/")',
+      "/user/a/server2/": 'PathPrefix("/user/a/server2/")',
+    });
+    await store.apply({ set: [at("/user/a/")] });
+    assert.deepEqual(await rules(), {
+      "/": 'PathPrefix("/")',
+      "/user/a/": 'PathPrefix("/user/a/")',
+      "/user/a/server2/": 'Path("/user/a/server2") || PathPrefix("/user/a/server2/")',
+    });
+    await store.apply({ delete: ["/user/a/"] });
+    assert.equal((await rules())["/user/a/server2/"], 'PathPrefix("/user/a/server2/")');
+    await store.close();
+    // Without the option: whole rules, whatever the table.
+    const plain = await fileStore({ path: `${dir}/plain.toml`, records: false });
+    await plain.apply({ set: [at("/user/b/")] });
+    assert.deepEqual(await rules("plain.toml"), {
+      "/user/b/": 'Path("/user/b") || PathPrefix("/user/b/")',
+    });
+    await plain.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

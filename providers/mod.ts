@@ -175,6 +175,8 @@ export interface OpenStoreOptions {
   feed?: boolean;
   /** With `feed`: fill traefik's file only at `OpenedStore.startFeed` (see `StoreContext`). */
   deferFeed?: boolean;
+  /** With `feed`: short rules in traefik's file (see `StoreContext`); default false. */
+  shortRules?: boolean;
 }
 
 /**
@@ -219,6 +221,7 @@ export async function openStore(
     log: options.log ?? (() => {}),
     feed: options.feed ?? false,
     deferFeed: options.deferFeed ?? false,
+    shortRules: options.shortRules ?? false,
   });
 }
 

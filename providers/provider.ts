@@ -60,6 +60,11 @@ export interface StoreContext {
    * on a large table comes up at once instead of after building every router.
    */
   deferFeed?: boolean;
+  /**
+   * With `feed`: traefik's catch-all router goes to this process's fallback, so the file this
+   * process renders for traefik may leave a route's bare path to it (`FileStoreOptions.shortRules`).
+   */
+  shortRules?: boolean;
 }
 
 /**

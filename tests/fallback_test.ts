@@ -186,6 +186,41 @@ Deno.test("fallback: a route served by the fallback answers as the same route se
   }
 });
 
+Deno.test("fallback: traefik's short rules leave a bare path to the fallback, a named server's is traefik's", async () => {
+  const echo = startEcho("user");
+  const hub = startEcho("hub");
+  const named = startEcho("named");
+  try {
+    await withCliProxy(async ({ proxy, publicUrl }) => {
+      const routes: Route[] = [
+        { routespec: "/", target: hub.url, data: {} },
+        { routespec: "/user/alice/", target: echo.url, data: {} },
+        { routespec: "/user/alice/server2/", target: named.url, data: {} },
+        { routespec: "/user/bob/", target: echo.url, data: {} },
+      ];
+      const traefik = routeConfirmer(proxy.api, { provider: proxy.store.provider });
+      for (const route of routes) await addRoute(proxy.store, route, { confirm: traefik });
+      const backends = async () => {
+        const paths = ["/user/bob", "/user/bob/x", "/user/alice/server2", "/user/alice/server2x"];
+        return await Promise.all(paths.map(async (path) => {
+          const response = await fetch(`${publicUrl}${path}`);
+          return ((await response.json()) as { backend: string }).backend;
+        }));
+      };
+      // With the fallback: every request where configurable-http-proxy would send it.
+      assert.deepEqual(await backends(), ["user", "user", "named", "user"]);
+      // traefik alone (the fallback forgets the routes but the root): the bare path of a route
+      // nothing encloses went to the fallback; a named server's bare path is traefik's.
+      await proxy.fallback!.apply({ delete: routes.slice(1).map((r) => r.routespec) });
+      assert.deepEqual(await backends(), ["hub", "user", "named", "user"]);
+    });
+  } finally {
+    await echo.close();
+    await hub.close();
+    await named.close();
+  }
+});
+
 Deno.test("fallback: no route and no default target is the error target's 404 page", async () => {
   await withCliProxy(async ({ publicUrl }) => {
     const response = await fetch(`${publicUrl}/user/nobody/`);

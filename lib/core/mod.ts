@@ -38,6 +38,11 @@ export {
   ROUTE_PRIORITY_BASE,
   routePriority,
   routeRule,
+  type RouteRuleOptions,
+  ruleKeys,
+  type RuleScope,
+  ruleScope,
+  shortRuleAllowed,
 } from "./rule.ts";
 export { rawRequestPath } from "./request_path.ts";
 export {

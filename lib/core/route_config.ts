@@ -47,6 +47,12 @@ export interface RouteConfigOptions {
    * target behind a loopback relay); the record keeps the target. Default: the target.
    */
   targetUrl?: (target: string) => string;
+  /**
+   * The router's rule without the route's bare path (`RouteRuleOptions.short`): only for a
+   * route that no other route of its table encloses (`shortRuleAllowed`), in a traefik whose
+   * catch-all router goes to this process's fallback. Default false.
+   */
+  shortRule?: boolean;
 }
 
 /** The traefik service of one route. */
@@ -134,7 +140,7 @@ export function routeParts(route: Route, options: RouteConfigOptions): RoutePart
   return {
     routerName: router,
     router: {
-      rule: routeRule(spec),
+      rule: routeRule(spec, { short: options.shortRule }),
       service,
       entryPoints: [options.entryPoint],
       priority: routePriority(spec),

@@ -81,12 +81,25 @@ export function goString(value: string): string {
 // meaning each: "%2F" is never a segment boundary.)
 const TWO_SPELLINGS = new Set(":?#[]@!$&'()*+,;=");
 
+/** Options of `routeRule`. */
+export interface RouteRuleOptions {
+  /**
+   * Leave the bare path (`/user/a`, no trailing slash) out of the rule: `PathPrefix("/user/a/")`
+   * alone, one matcher instead of two for every request traefik tests against the router. Only
+   * for a traefik whose catch-all router sends what no router matches to this process's fallback
+   * (which routes the bare path as configurable-http-proxy does), and only for a route that no
+   * other route of the table encloses (`shortRuleAllowed`): an enclosing route's router would
+   * take the bare path. Ignored for the root and for a `PathRegexp` rule.
+   */
+  short?: boolean;
+}
+
 /**
  * The traefik rule matching a routespec by whole path segments, as configurable-http-proxy
  * does: `/user/a/` matches `/user/a` and `/user/a/...`, never `/user/ab`. A path holding a
  * reserved character that clients may spell two ways (`$` or `%24`, `@` or `%40`, ...) gets a
  * `PathRegexp` that accepts both spellings; every other path keeps the cheaper `Path` and
- * `PathPrefix` pair.
+ * `PathPrefix` pair (`PathPrefix` alone with `options.short`).
  *
  * @example Usage
  * ```ts
@@ -99,20 +112,126 @@ const TWO_SPELLINGS = new Set(":?#[]@!$&'()*+,;=");
  * ```
  * @throws {RoutespecError} when the routespec's path does not decode (see `routingTokens`).
  */
-export function routeRule(spec: ParsedRoutespec): string {
+export function routeRule(spec: ParsedRoutespec, options: RouteRuleOptions = {}): string {
   let pathRule = "";
+  let alone = false; // one matcher: no parentheses needed after `Host(...) &&`
   if (spec.path !== "/") {
-    const tokens = routingTokens(spec.path, spec.routespec).slice(0, -1); // without the last "/"
-    if (tokens.some((token) => "reserved" in token && TWO_SPELLINGS.has(token.reserved))) {
+    if (hasTwoSpellings(spec)) {
+      const tokens = routingTokens(spec.path, spec.routespec).slice(0, -1); // without the last "/"
       pathRule = `PathRegexp(${goString(`^${pathPattern(tokens)}(?:/|$)`)})`;
     } else {
       const prefix = routingPath(spec.path, spec.routespec).slice(0, -1);
-      pathRule = `Path(${goString(prefix)}) || PathPrefix(${goString(prefix + "/")})`;
+      alone = options.short === true;
+      pathRule = alone
+        ? `PathPrefix(${goString(prefix + "/")})`
+        : `Path(${goString(prefix)}) || PathPrefix(${goString(prefix + "/")})`;
     }
   }
   if (spec.host === undefined) return pathRule || 'PathPrefix("/")';
-  const host = goString(spec.host.replace(/:[0-9]+$/, "").replace(/\.$/, "").toLowerCase());
-  return pathRule ? `Host(${host}) && (${pathRule})` : `Host(${host})`;
+  const host = goString(hostOf(spec.host));
+  if (!pathRule) return `Host(${host})`;
+  return alone ? `Host(${host}) && ${pathRule}` : `Host(${host}) && (${pathRule})`;
+}
+
+function hasTwoSpellings(spec: ParsedRoutespec): boolean {
+  return routingTokens(spec.path, spec.routespec).some((token) =>
+    "reserved" in token && TWO_SPELLINGS.has(token.reserved)
+  );
+}
+
+// The host as traefik's `Host` matcher compares it: without port or trailing dot, lowercase.
+function hostOf(host: string): string {
+  return host.replace(/:[0-9]+$/, "").replace(/\.$/, "").toLowerCase();
+}
+
+// Stands for "the table has a host route": a path route's bare path may be taken by any of them.
+const ANY_HOST = "";
+
+/**
+ * Where a route stands in a table, for `shortRuleAllowed`: the keys the route puts in the
+ * table's key set, and the keys of the routes whose router would take its bare path (`/user/a`)
+ * if its own rule left that out.
+ */
+export interface RuleScope {
+  /** Keys this route adds to a table's key set (`ruleKeys`). */
+  readonly keys: readonly string[];
+  /**
+   * Keys of the routes that enclose this one: a proper prefix of its path (not the root `/`,
+   * which only the fallback serves), for a host route also its host's routes above it and a
+   * path route of its own path, for a path route any host route. Undefined for a route with no
+   * short rule (the root, a `PathRegexp`).
+   */
+  readonly enclosing?: readonly string[];
+}
+
+/**
+ * The scope of one route (see `RuleScope`).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseRoutespec } from "./routespec.ts";
+ * import { ruleScope } from "./rule.ts";
+ * assert.deepEqual(ruleScope(parseRoutespec("/user/a/b/")), {
+ *   keys: ["/user/a/b/"],
+ *   enclosing: ["/user/", "/user/a/", ""],
+ * });
+ * assert.equal(ruleScope(parseRoutespec("/")).enclosing, undefined);
+ * ```
+ * @throws {RoutespecError} when the routespec's path does not decode (see `routingTokens`).
+ */
+export function ruleScope(spec: ParsedRoutespec): RuleScope {
+  const host = spec.host === undefined ? undefined : hostOf(spec.host);
+  const keys = host === undefined ? [spec.path] : [host + spec.path, ANY_HOST];
+  if (spec.path === "/" || hasTwoSpellings(spec)) return { keys };
+  // Proper prefixes of the path, whole segments, without "/" itself.
+  const above: string[] = [];
+  for (let end = spec.path.indexOf("/", 1); end < spec.path.length - 1;) {
+    above.push(spec.path.slice(0, end + 1));
+    end = spec.path.indexOf("/", end + 1);
+  }
+  if (host === undefined) return { keys, enclosing: [...above, ANY_HOST] };
+  return {
+    keys,
+    enclosing: [...above, spec.path, host + "/", ...above.map((path) => host + path)],
+  };
+}
+
+/**
+ * The key set of a table for `shortRuleAllowed`: every key of every route's scope.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseRoutespec } from "./routespec.ts";
+ * import { ruleKeys, ruleScope } from "./rule.ts";
+ * const keys = ruleKeys(["/user/a/", "h.example/x/"].map((r) => ruleScope(parseRoutespec(r))));
+ * assert.deepEqual([...keys], ["/user/a/", "h.example/x/", ""]);
+ * ```
+ */
+export function ruleKeys(scopes: Iterable<RuleScope>): Set<string> {
+  const keys = new Set<string>();
+  for (const scope of scopes) for (const key of scope.keys) keys.add(key);
+  return keys;
+}
+
+/**
+ * Whether a route of a table may have the short rule (`RouteRuleOptions.short`): no other route
+ * of the table (`keys`, from `ruleKeys`) encloses it, so that its bare path reaches traefik's
+ * catch-all router, whose fallback routes it to this route.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseRoutespec } from "./routespec.ts";
+ * import { ruleKeys, ruleScope, shortRuleAllowed } from "./rule.ts";
+ * const scopes = ["/", "/user/a/", "/user/a/server2/"].map((r) => ruleScope(parseRoutespec(r)));
+ * const keys = ruleKeys(scopes);
+ * assert.deepEqual(scopes.map((scope) => shortRuleAllowed(scope, keys)), [false, true, false]);
+ * ```
+ */
+export function shortRuleAllowed(scope: RuleScope, keys: ReadonlySet<string>): boolean {
+  return scope.enclosing !== undefined && !scope.enclosing.some((key) => keys.has(key));
 }
 
 // A Go (RE2) regular expression matching the routing path of `tokens` in every spelling.

@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { parseRoutespec } from "./routespec.ts";
+import { routeIndex } from "./route_index.ts";
+import {
+  FALLBACK_PRIORITY,
+  routePriority,
+  routeRule,
+  ruleKeys,
+  ruleScope,
+  shortRuleAllowed,
+} from "./rule.ts";
+import type { Route } from "./types.ts";
+
+Deno.test("routeRule: the short form leaves the bare path out, and only that", () => {
+  const cases: [string, string, string][] = [
+    ["/user/a/", 'Path("/user/a") || PathPrefix("/user/a/")', 'PathPrefix("/user/a/")'],
+    [
+      "h.example/user/a/",
+      'Host("h.example") && (Path("/user/a") || PathPrefix("/user/a/"))',
+      'Host("h.example") && PathPrefix("/user/a/")',
+    ],
+    // No short form: the root, a host alone, a path with two spellings.
+    ["/", 'PathPrefix("/")', 'PathPrefix("/")'],
+    ["h.example/", 'Host("h.example")', 'Host("h.example")'],
+    ["/user/a%24b/", "", ""],
+  ];
+  for (const [routespec, whole, short] of cases) {
+    const spec = parseRoutespec(routespec);
+    if (whole) assert.equal(routeRule(spec), whole, routespec);
+    assert.equal(routeRule(spec, { short: true }), short || routeRule(spec), routespec);
+  }
+});
+
+Deno.test("shortRuleAllowed: a route keeps its bare path when another route encloses it", () => {
+  const cases: [string[], string, boolean][] = [
+    [["/user/a/"], "/user/a/", true],
+    [["/", "/user/a/"], "/user/a/", true], // the root is the fallback's
+    [["/user/", "/user/a/"], "/user/a/", false],
+    [["/user/", "/user/a/"], "/user/", true],
+    [["/user/a/", "/user/a/server2/"], "/user/a/server2/", false],
+    [["/user/ab/", "/user/a/b/"], "/user/a/b/", true], // whole segments only
+    [["h.example/", "/user/a/"], "/user/a/", false], // any host route may take it
+    [["h.example/x/", "/user/a/"], "/user/a/", false],
+    [["h.example/", "h.example/user/a/"], "h.example/user/a/", false],
+    [["h.example/user/", "h.example/user/a/"], "h.example/user/a/", false],
+    [["other.example/user/", "h.example/user/a/"], "h.example/user/a/", true],
+    [["/user/a/", "h.example/user/a/"], "h.example/user/a/", false], // Path("/user/a")
+    [["/user/", "h.example/user/a/"], "h.example/user/a/", false],
+    [["/", "h.example/user/a/"], "h.example/user/a/", true],
+    [["H.Example:8000/", "h.example/user/a/"], "h.example/user/a/", false],
+    [["/user/a%24b/x/"], "/user/a%24b/x/", false], // a PathRegexp
+  ];
+  for (const [table, routespec, allowed] of cases) {
+    const keys = ruleKeys(table.map((r) => ruleScope(parseRoutespec(r))));
+    const scope = ruleScope(parseRoutespec(routespec));
+    assert.equal(shortRuleAllowed(scope, keys), allowed, `${routespec} in ${table.join(" ")}`);
+  }
+});
+
+// traefik's choice among routers (the highest priority that matches, the catch-all when none
+// above it does), its matchers written out; undefined: the catch-all, that is the fallback.
+function traefikChoice(
+  routes: { spec: ReturnType<typeof parseRoutespec>; short: boolean }[],
+  host: string,
+  path: string,
+): string | undefined {
+  let best: { routespec: string; priority: number } | undefined;
+  for (const { spec, short } of routes) {
+    const priority = routePriority(spec);
+    if (priority <= FALLBACK_PRIORITY) continue; // below the catch-all: never reached
+    if (spec.host !== undefined && spec.host.toLowerCase() !== host) continue;
+    const bare = spec.path.slice(0, -1);
+    const matches = spec.path === "/" || path.startsWith(spec.path) || (!short && path === bare);
+    if (matches && (!best || priority > best.priority)) {
+      best = { routespec: spec.routespec, priority };
+    }
+  }
+  return best?.routespec;
+}
+
+Deno.test("shortRuleAllowed: traefik with short rules and the fallback route every request as whole rules do", () => {
+  // Small alphabets, so that tables nest routes, host routes and paths in every way.
+  let seed = 7; // xorshift32: the same tables every run
+  const random = (n: number) => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % n;
+  };
+  const segments = ["a", "b", "ab"];
+  const hosts = ["hh", "kk"]; // short: a host route may rank below a path route
+  const randomPath = () => {
+    let path = "/";
+    for (let depth = 1 + random(3); depth > 0; depth--) path += segments[random(3)] + "/";
+    return path;
+  };
+  for (let round = 0; round < 300; round++) {
+    const table = new Set<string>();
+    for (let n = 1 + random(6); n > 0; n--) {
+      const path = random(4) === 0 ? "/" : randomPath();
+      table.add(random(4) === 0 ? hosts[random(2)] + path : path);
+    }
+    const specs = [...table].map((routespec) => parseRoutespec(routespec));
+    const keys = ruleKeys(specs.map(ruleScope));
+    const routers = specs.map((spec) => ({ spec, short: shortRuleAllowed(ruleScope(spec), keys) }));
+    const index = routeIndex();
+    index.apply({
+      set: specs.map((spec): Route => ({ routespec: spec.routespec, target: "t", data: {} })),
+    });
+    for (const spec of specs) {
+      const bare = spec.path.slice(0, -1) || "/";
+      for (const path of [bare, spec.path, spec.path + "x", bare + "b"]) {
+        for (const host of hosts) {
+          const whole = traefikChoice(routers.map((r) => ({ ...r, short: false })), host, path) ??
+            index.match({ host, path })?.routespec;
+          const short = traefikChoice(routers, host, path) ??
+            index.match({ host, path })?.routespec;
+          assert.equal(short, whole, `${host}${path} in ${[...table].join(" ")}`);
+        }
+      }
+    }
+  }
+});
