@@ -8,6 +8,7 @@
 import { Buffer } from "node:buffer";
 import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
 import { prefixEnd } from "./_prefix_end.ts";
+import type { EtcdHttp } from "./_etcd_http.ts";
 import type { KvWatch, KvWatchSink } from "./kv_store.ts";
 
 export type { ChangedValue, KvWatch, KvWatchSink } from "./kv_store.ts";
@@ -16,82 +17,20 @@ export type { ChangedValue, KvWatch, KvWatchSink } from "./kv_store.ts";
 const SYNC_TIMEOUT_MS = 5_000;
 
 /**
- * What an etcd watcher reports with its `data` event (the part the watch reads).
+ * The part of an etcd client (`etcdHttp`) the watch needs.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { Buffer } from "node:buffer";
- * import type { EtcdWatchResponse } from "./_etcd_watch.ts";
- * const response: EtcdWatchResponse = {
- *   events: [{
- *     type: "Delete",
- *     kv: {
- *       key: Buffer.from("jupyterhub/routes/r/target"),
- *       value: Buffer.from(""),
- *       mod_revision: "9",
- *     },
- *   }],
- * };
- * assert.equal(response.events[0].kv.key.toString(), "jupyterhub/routes/r/target");
- * ```
- */
-export interface EtcdWatchResponse {
-  /** The changes, in revision order. */
-  events: {
-    type: string;
-    kv: { key: Buffer; value: Buffer; mod_revision: string };
-  }[];
-}
-
-/**
- * The part of an etcd3 `Watcher` the watch needs.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import type { EtcdWatcher } from "./_etcd_watch.ts";
- * const events: string[] = [];
- * const watcher: EtcdWatcher = {
- *   on: (event: string) => void events.push(event),
- *   cancel: () => Promise.resolve(),
- * };
- * watcher.on("disconnected", () => {});
- * assert.deepEqual(events, ["disconnected"]);
- * ```
- */
-export interface EtcdWatcher {
-  /** Adds a listener for the changes. */
-  on(event: "data", listener: (response: EtcdWatchResponse) => void): unknown;
-  /** Adds a listener for a lost or restored connection. */
-  on(event: "connected" | "disconnected" | "error", listener: () => void): unknown;
-  /** Stops watching. */
-  cancel(): Promise<void>;
-}
-
-/**
- * The part of an etcd3 client (`Etcd3`) the watch needs.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { Etcd3 } from "etcd3";
+ * import { etcdHttp } from "./_etcd_http.ts";
  * import type { EtcdWatchClient } from "./_etcd_watch.ts";
- * const etcd = new Etcd3({ hosts: ["http://127.0.0.1:2379"] }); // connects on first use
+ * const etcd = etcdHttp({ urls: ["http://127.0.0.1:2379"] }); // connects on first use
  * const client: EtcdWatchClient = etcd;
- * assert.equal(typeof client.kv.put, "function");
+ * assert.equal(typeof client.watch, "function");
  * etcd.close();
  * ```
  */
-export interface EtcdWatchClient {
-  /** Starts building a watcher. */
-  watch(): { inRange(range: { start: Buffer; end: Buffer }): { create(): Promise<EtcdWatcher> } };
-  /** The key-value service. */
-  readonly kv: {
-    range(request: { key: Buffer; count_only: boolean }): Promise<{ header: { revision: string } }>;
-    put(request: { key: Buffer; value: Buffer }): Promise<{ header: { revision: string } }>;
-  };
-}
+export type EtcdWatchClient = Pick<EtcdHttp, "watch" | "range" | "txn">;
 
 /**
  * Watches the keys under `prefix` (events carry their values), plus a fence key just before
@@ -99,33 +38,28 @@ export interface EtcdWatchClient {
  * not yet reported an event at or after it (the last writes were to other keys, or events are
  * on their way), it writes the fence key and waits for that event: etcd reports a watcher's
  * events in revision order, so every earlier change under the prefix has been reported by then.
+ * A broken watch resets the sink (events may have been lost) and is established again by the
+ * client.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { type EtcdWatchClient, type EtcdWatchResponse, watchEtcd } from "./_etcd_watch.ts";
- * // An in-process stand-in for an etcd3 client: a put is reported to the watcher at once.
+ * import type { EtcdWatchListener } from "./_etcd_http.ts";
+ * import { type EtcdWatchClient, watchEtcd } from "./_etcd_watch.ts";
+ * // An in-process stand-in for an etcd client: a write is reported to the watcher at once.
  * let revision = 7;
- * let report = (_response: EtcdWatchResponse) => {};
+ * let listener: EtcdWatchListener | undefined;
  * const client: EtcdWatchClient = {
- *   watch: () => ({
- *     inRange: () => ({
- *       create: () =>
- *         Promise.resolve({
- *           on(event: string, listener: (response: EtcdWatchResponse) => void) {
- *             if (event === "data") report = listener;
- *           },
- *           cancel: () => Promise.resolve(),
- *         }),
- *     }),
- *   }),
- *   kv: {
- *     range: () => Promise.resolve({ header: { revision: String(revision) } }),
- *     put({ key, value }) {
- *       revision++;
- *       report({ events: [{ type: "Put", kv: { key, value, mod_revision: String(revision) } }] });
- *       return Promise.resolve({ header: { revision: String(revision) } });
- *     },
+ *   watch(_range, watching) {
+ *     listener = watching;
+ *     return Promise.resolve({ cancel: () => Promise.resolve() });
+ *   },
+ *   range: () => Promise.resolve({ pairs: [], more: false, revision }),
+ *   txn(ops) {
+ *     revision++;
+ *     const pair = "put" in ops[0] ? { ...ops[0].put, modRevision: revision } : undefined;
+ *     listener?.events([{ pair: pair!, deleted: false }]);
+ *     return Promise.resolve({ ok: true, revision });
  *   },
  * };
  * const changed: string[] = [];
@@ -138,50 +72,41 @@ export interface EtcdWatchClient {
  * assert.deepEqual(changed, []); // the fence key is not a route's
  * await watch.close();
  * ```
- * @throws {Error} from `sync()` when the watch is down or does not catch up in time.
  */
 export async function watchEtcd(
   client: EtcdWatchClient,
   prefix: string,
   sink: KvWatchSink,
 ): Promise<KvWatch> {
-  const fence = Buffer.from(`${prefix.replace(/\/+$/, "")}.sync`);
-  const start = Buffer.from(prefix);
+  const fence = `${prefix.replace(/\/+$/, "")}.sync`;
   let seen = 0; // highest mod revision reported
   let up = false;
   const waiting = new Set<{ revision: number; resolve: () => void }>();
-  const watcher = await client.watch().inRange({ start: fence, end: prefixEnd(start) }).create();
-  up = true;
-  watcher.on("data", (response) => {
-    for (const event of response.events) {
-      const revision = Number(event.kv.mod_revision);
-      if (revision > seen) seen = revision;
-      if (!event.kv.key.subarray(0, start.length).equals(start)) continue;
-      sink.changed(
-        event.kv.key.toString(),
-        event.type === "Delete" ? null : event.kv.value.toString(),
-      );
-    }
-    for (const wait of waiting) {
-      if (seen >= wait.revision) {
-        waiting.delete(wait);
-        wait.resolve();
+  const stream = await client.watch({ key: fence, rangeEnd: prefixEnd(Buffer.from(prefix)) }, {
+    connected() {
+      // Events while the watch was down may be lost: read everything again.
+      if (seen > 0) sink.reset();
+      up = true;
+    },
+    events(events) {
+      for (const { pair, deleted } of events) {
+        if (pair.modRevision > seen) seen = pair.modRevision;
+        if (!pair.key.startsWith(prefix)) continue;
+        sink.changed(pair.key, deleted ? null : pair.value);
       }
-    }
+      for (const wait of waiting) {
+        if (seen >= wait.revision) {
+          waiting.delete(wait);
+          wait.resolve();
+        }
+      }
+    },
+    disconnected() {
+      up = false;
+      sink.reset();
+    },
   });
-  watcher.on("disconnected", () => {
-    up = false;
-    sink.reset();
-  });
-  watcher.on("connected", () => {
-    // Events between the two may be lost: read everything again.
-    sink.reset();
-    up = true;
-  });
-  watcher.on("error", () => {
-    up = false;
-    sink.reset();
-  });
+  up = true; // established: `watch` resolves once it is
 
   function reached(revision: number): Promise<void> {
     if (seen >= revision) return Promise.resolve();
@@ -197,15 +122,14 @@ export async function watchEtcd(
   return {
     async sync() {
       if (!up) throw new Error("the etcd watch is down");
-      const probe = await client.kv.range({ key: fence, count_only: true });
-      const current = Number(probe.header.revision);
-      if (seen >= current) return;
-      const put = await client.kv.put({ key: fence, value: Buffer.from(String(current)) });
-      await reached(Number(put.header.revision));
+      const probe = await client.range({ key: fence, countOnly: true });
+      if (seen >= probe.revision) return;
+      const put = await client.txn([{ put: { key: fence, value: String(probe.revision) } }]);
+      await reached(put.revision);
       if (!up) throw new Error("the etcd watch is down");
     },
     async close() {
-      await watcher.cancel();
+      await stream.cancel();
     },
   };
 }

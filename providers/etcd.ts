@@ -1,13 +1,14 @@
 /**
  * The etcd provider: routes as keys under `traefik/` and `jupyterhub/`, read by traefik's etcd
  * provider. Changes are written in transactions of at most 128 operations (etcd's limit), never
- * splitting one route's keys across two of them.
+ * splitting one route's keys across two of them. This process talks to etcd through its JSON
+ * gateway with `fetch` (`_etcd_http.ts`), etcd 3.4 or later.
  *
  * @module
  */
 
 import { Buffer } from "node:buffer";
-import { Etcd3, type IRequestOp } from "etcd3";
+import { type EtcdHttp, etcdHttp, type EtcdOp } from "./_etcd_http.ts";
 import { StoreError } from "../lib/core/errors.ts";
 import { RECORD_FIELDS } from "../lib/core/kv_layout.ts";
 import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
@@ -140,19 +141,27 @@ export function etcdProviderConfig(options: EtcdStoreOptions): ConfigTree {
  */
 export async function etcdStore(options: EtcdStoreOptions = {}): Promise<KvStore> {
   const urls = options.urls ?? ["http://127.0.0.1:2379"];
-  const client = new Etcd3({
-    hosts: urls,
-    auth: options.username
-      ? { username: options.username, password: options.password ?? "" }
-      : undefined,
-    credentials: options.caFile
-      ? { rootCertificate: Buffer.from(await Deno.readFile(options.caFile)) }
-      : undefined,
-    dialTimeout: options.connectTimeoutMs ?? 5_000,
-  });
   const where = `etcd at ${urls.join(",")}`;
+  let caCert: string | undefined;
+  if (options.caFile) {
+    try {
+      caCert = await Deno.readTextFile(options.caFile);
+    } catch (error) {
+      throw new StoreError(
+        `cannot read the CA certificate for ${where} (${options.caFile}): ` +
+          (error as Error).message,
+        { cause: error },
+      );
+    }
+  }
+  const client = etcdHttp({
+    urls,
+    username: options.username,
+    password: options.password,
+    caCert,
+  });
   try {
-    const probe = client.get("jupyterhub-traefik-proxy-probe").string();
+    const probe = client.range({ key: "jupyterhub-traefik-proxy-probe", countOnly: true });
     if (await withTimeout(probe, options.connectTimeoutMs ?? 5_000) === TIMED_OUT) {
       throw new Error("timed out");
     }
@@ -175,15 +184,11 @@ export async function etcdStore(options: EtcdStoreOptions = {}): Promise<KvStore
       }),
     async commit(groups: KvDiff[]) {
       const ops = groups.map((group) => {
-        const list: IRequestOp[] = group.delete.map((key) => ({
-          request_delete_range: { key: Buffer.from(key) },
-        }));
-        for (const [key, value] of group.set) {
-          list.push({ request_put: { key: Buffer.from(key), value: Buffer.from(value) } });
-        }
+        const list: EtcdOp[] = group.delete.map((key) => ({ delete: { key } }));
+        for (const [key, value] of group.set) list.push({ put: { key, value } });
         return list;
       });
-      for (const txn of packTransactions(ops)) await client.kv.txn({ success: txn });
+      for (const txn of packTransactions(ops)) await client.txn(txn);
     },
     close() {
       client.close();
@@ -191,18 +196,14 @@ export async function etcdStore(options: EtcdStoreOptions = {}): Promise<KvStore
     },
     watch: (prefix, sink) => watchEtcd(client, prefix, sink),
     async getValue(key) {
-      const page = await client.kv.range({ key: Buffer.from(key) });
-      const kv = page.kvs[0];
-      return kv ? { value: kv.value.toString(), version: String(kv.mod_revision) } : undefined;
+      const pair = (await client.range({ key })).pairs[0];
+      return pair ? { value: pair.value, version: String(pair.modRevision) } : undefined;
     },
     async compareAndSet(key, version, value) {
-      const condition = version === undefined
-        ? client.if(key, "Create", "==", 0)
-        : client.if(key, "Mod", "==", Number(version));
-      const result = await condition
-        .then(value === null ? client.delete().key(key) : client.put(key).value(value))
-        .commit();
-      return result.succeeded;
+      // A key that does not exist has no last change: revision 0.
+      const condition = { key, modRevision: version === undefined ? 0 : Number(version) };
+      const op: EtcdOp = value === null ? { delete: { key } } : { put: { key, value } };
+      return (await client.txn([op], [condition])).ok;
     },
   };
   try {
@@ -216,25 +217,28 @@ export async function etcdStore(options: EtcdStoreOptions = {}): Promise<KvStore
 const RECORD_FIELD_SET = new Set<string>(RECORD_FIELDS);
 
 /**
- * Every pair under `prefix` whose key passes `keep`, read in pages: one response over gRPC's
- * 4 MB limit fails (about 8,000 routes' records).
+ * Every pair under `prefix` whose key passes `keep`, read in pages: one response over etcd's
+ * 4 MB limit of a message fails (about 8,000 routes' records).
  */
 async function readRange(
-  client: Etcd3,
+  client: EtcdHttp,
   prefix: string,
   keep: (key: string) => boolean,
 ): Promise<Map<string, string>> {
   const pairs = new Map<string, string>();
-  const end = prefixEnd(Buffer.from(prefix));
-  let start = Buffer.from(prefix);
+  const rangeEnd = prefixEnd(Buffer.from(prefix));
+  let keyBytes: Uint8Array | undefined;
   while (true) {
-    const page = await client.kv.range({ key: start, range_end: end, limit: RANGE_PAGE });
-    for (const kv of page.kvs) {
-      const key = kv.key.toString();
-      if (keep(key)) pairs.set(key, kv.value.toString());
+    const page = await client.range({ key: prefix, keyBytes, rangeEnd, limit: RANGE_PAGE });
+    for (const pair of page.pairs) {
+      if (keep(pair.key)) pairs.set(pair.key, pair.value);
     }
-    if (!page.more || page.kvs.length === 0) return pairs;
-    start = Buffer.concat([page.kvs[page.kvs.length - 1].key, Buffer.from([0])]);
+    if (!page.more || page.pairs.length === 0) return pairs;
+    // The next page starts just after the last key.
+    keyBytes = Buffer.concat([
+      Buffer.from(page.pairs[page.pairs.length - 1].key),
+      Buffer.from([0]),
+    ]);
   }
 }
 

@@ -148,7 +148,8 @@ Deno.test("importing providers/mod.ts loads neither the redis nor the etcd clien
   const loaded = [...loadedOnImport()];
   const clients = (specifiers: string[]) =>
     specifiers.filter((s) =>
-      /^npm:\/?(@redis\/client|etcd3)@/.test(s) || /\/providers\/(redis|etcd)\.ts$/.test(s)
+      /^npm:\/?@redis\/client@/.test(s) ||
+      /\/providers\/(redis|etcd|_etcd_http)\.ts$/.test(s)
     );
 
   assert.equal(clients(all).length, 4, "the registry reaches both clients dynamically");

@@ -2,13 +2,12 @@
 // watched copy), not from traefik's own redis/etcd provider: a restarted process serves a full
 // store at once, and with --no-kv-traefik-keys the store holds only the route records.
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import { createClient } from "redis";
-import { Etcd3 } from "etcd3";
 import { addRoute, type ProviderOptions, type RunningProxy, startProxy } from "../mod.ts";
 import { freePort, hit, startBackend } from "./helpers.ts";
 import {
   consulPairs,
+  etcdPairs,
   hasConsul,
   startConsul,
   startEtcd,
@@ -46,14 +45,7 @@ const CASES: Case[] = [
     name: "etcd",
     server: () => startEtcd(),
     provider: (s, traefikKeys) => ({ kind: "etcd", urls: [s.url], traefikKeys }),
-    keys: async (s) => {
-      const client = new Etcd3({ hosts: s.url });
-      try {
-        return (await client.getAll().keys()).map((key) => Buffer.from(key).toString());
-      } finally {
-        client.close();
-      }
-    },
+    keys: async (s) => [...(await etcdPairs(s.url)).keys()],
   },
   {
     name: "consul",

@@ -2,15 +2,15 @@
 // by name where listing them would scan the keyspace (redis), and no change may leave a key of
 // an older version of the route behind: not a data key, not a traefik key, not a record field.
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import { createClient } from "redis";
-import { Etcd3 } from "etcd3";
 import { redisStore } from "../providers/redis.ts";
 import { etcdStore } from "../providers/etcd.ts";
 import type { KvStore } from "../providers/kv_store.ts";
 import {
   consulPairs,
   consulPut,
+  etcdPairs,
+  etcdPut,
   hasConsul,
   startConsul,
   startEtcd,
@@ -60,21 +60,14 @@ const CASES: {
     name: "etcd",
     server: () => startEtcd(),
     store: (s) => etcdStore({ urls: [s.url] }),
-    raw: (s) => {
-      const client = new Etcd3({ hosts: s.url });
-      return Promise.resolve({
-        async all() {
-          const found = await client.getAll().buffers();
-          return new Map(
-            Object.entries(found).map(([key, value]) => [key, Buffer.from(value).toString()]),
-          );
-        },
+    raw: (s) =>
+      Promise.resolve({
+        all: () => etcdPairs(s.url),
         async set(pairs) {
-          for (const [key, value] of pairs) await client.put(key).value(value);
+          for (const [key, value] of pairs) await etcdPut(s.url, key, value);
         },
-        close: () => Promise.resolve(client.close()),
-      });
-    },
+        close: () => Promise.resolve(),
+      }),
   },
   {
     name: "consul",

@@ -2,14 +2,12 @@
 // `$` where JupyterHub writes `%24`) move to their canonical names when a store opens, so the hub
 // can change and delete them through any spelling.
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import { createClient } from "redis";
-import { Etcd3 } from "etcd3";
 import { etcdStore } from "../providers/etcd.ts";
 import { redisStore } from "../providers/redis.ts";
 import { deleteRoute, getRoute } from "../lib/routes.ts";
 import type { Store } from "../lib/core/store.ts";
-import { startEtcd, startRedis, type StoreServer } from "./stores.ts";
+import { etcdPairs, etcdPut, startEtcd, startRedis, type StoreServer } from "./stores.ts";
 
 interface Raw {
   put(pairs: Record<string, string>): Promise<void>;
@@ -43,18 +41,14 @@ const CASES: Case[] = [
     name: "etcd",
     server: () => startEtcd(),
     open: (s, cache) => etcdStore({ urls: [s.url], cache }),
-    raw: (s) => {
-      const client = new Etcd3({ hosts: s.url });
-      return Promise.resolve({
+    raw: (s) =>
+      Promise.resolve({
         put: async (pairs) => {
-          for (const [key, value] of Object.entries(pairs)) {
-            await client.put(key).value(Buffer.from(value));
-          }
+          for (const [key, value] of Object.entries(pairs)) await etcdPut(s.url, key, value);
         },
-        keys: () => client.getAll().keys(),
-        close: () => Promise.resolve(client.close()),
-      });
-    },
+        keys: async () => [...(await etcdPairs(s.url)).keys()],
+        close: () => Promise.resolve(),
+      }),
   },
 ];
 

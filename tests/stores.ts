@@ -143,6 +143,8 @@ export async function startRedis(options: RedisOptions = {}): Promise<StoreServe
 export interface EtcdOptions {
   /** Enable auth with user `root` and this password. */
   rootPassword?: string;
+  /** Serve clients over https with this certificate (the URL is then `https://`). */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 /** Starts a single-member etcd in a temporary directory. */
@@ -150,8 +152,9 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<StoreServer>
   const dir = await Deno.makeTempDir({ prefix: "jhtp-etcd-" });
   const port = freePort();
   const peer = freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
   const args = [
+    ...(options.tls ? ["--cert-file", options.tls.cert, "--key-file", options.tls.key] : []),
     "--name",
     "test",
     "--data-dir",
@@ -169,10 +172,13 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<StoreServer>
     "--log-level",
     "error",
   ];
+  const client = options.tls
+    ? Deno.createHttpClient({ caCerts: [await Deno.readTextFile(options.tls.ca)] })
+    : undefined;
   const up = () =>
     waitFor(
       async () => {
-        const response = await fetch(`${url}/health`);
+        const response = await fetch(`${url}/health`, { client });
         const body = await response.json();
         return body.health === "true" || body.health === true;
       },
@@ -299,4 +305,40 @@ export async function consulPut(url: string, key: string, value: string): Promis
   const response = await fetch(`${url}/v1/kv/${key}`, { method: "PUT", body: value });
   await response.body?.cancel();
   if (!response.ok) throw new Error(`consul PUT ${key}: ${response.status}`);
+}
+
+// etcdctl against one endpoint, its output; throws with its error output when it fails.
+async function etcdctl(url: string, args: string[], stdin?: string): Promise<string> {
+  const child = new Deno.Command(await bin("etcdctl"), {
+    args: ["--endpoints", url, ...args],
+    env: { ETCDCTL_API: "3" },
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  if (out.code !== 0) {
+    throw new Error(`etcdctl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Every key and value in an etcd (through etcdctl: a client that is not the proxy's). */
+export async function etcdPairs(url: string): Promise<Map<string, string>> {
+  const found = JSON.parse(await etcdctl(url, ["get", "", "--from-key", "-w", "json"])) as {
+    kvs?: { key: string; value?: string }[];
+  };
+  const decode = (value: string | undefined) =>
+    value ? new TextDecoder().decode(Uint8Array.from(atob(value), (c) => c.charCodeAt(0))) : "";
+  return new Map((found.kvs ?? []).map((kv) => [decode(kv.key), decode(kv.value)]));
+}
+
+/** Writes `value` at `key` in an etcd, behind the proxy's back (through etcdctl). */
+export async function etcdPut(url: string, key: string, value: string): Promise<void> {
+  await etcdctl(url, ["put", "--", key], value);
 }

@@ -8,6 +8,9 @@ import assert from "node:assert/strict";
 import { makePki, type Pki, startMtlsTarget } from "./pki.ts";
 import { type Cli, startCli } from "./cli_helpers.ts";
 import { freePort, waitFor } from "./helpers.ts";
+import { startEtcd } from "./stores.ts";
+import { etcdStore } from "../providers/etcd.ts";
+import { StoreError } from "../lib/core/errors.ts";
 
 function internalSslFlags(pki: Pki): string[] {
   return [
@@ -138,5 +141,28 @@ Deno.test("public TLS: --ssl-key/--ssl-cert, client certificates, and a redirect
     const code = await cli.stop();
     await pki.remove();
     assert.equal(code, 0, cli.stderr());
+  }
+});
+
+Deno.test("etcd over https: the store trusts --etcd-ca-file's CA, and no other", async () => {
+  const pki = await makePki();
+  const etcd = await startEtcd({ tls: { ...pki.server, ca: pki.ca } });
+  try {
+    assert.match(etcd.url, /^https:/);
+    const store = await etcdStore({ urls: [etcd.url], caFile: pki.ca });
+    try {
+      const route = { routespec: "/user/tls/", target: "http://127.0.0.1:9000", data: {} };
+      await store.apply({ set: [route] });
+      assert.equal((await store.getRoute("/user/tls/"))?.target, route.target);
+    } finally {
+      await store.close();
+    }
+    await assert.rejects(
+      etcdStore({ urls: [etcd.url], caFile: pki.otherCa, connectTimeoutMs: 3_000 }),
+      StoreError,
+    );
+  } finally {
+    await etcd.stop();
+    await pki.remove();
   }
 });

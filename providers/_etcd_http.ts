@@ -1,0 +1,447 @@
+/**
+ * etcd's v3 API through its JSON gateway (`POST /v3/kv/range`, `/v3/kv/txn`, `/v3/watch`, served
+ * on the client port of etcd 3.4 and later), the part the etcd store uses. Plain `fetch`: no gRPC
+ * client, whose HTTP/2 stack cost this process more CPU per commit than etcd's own work and some
+ * 15 MB of memory. Keys and values are strings (UTF-8), base64 on the wire. With a user name, a
+ * token from `/v3/auth/authenticate` goes in the `Authorization` header and is renewed when etcd
+ * no longer accepts it.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+
+/** Options of `etcdHttp`. */
+export interface EtcdHttpOptions {
+  /** Endpoints (`http://127.0.0.1:2379`); a request that cannot reach one tries the next. */
+  urls: string[];
+  /** User name, when etcd has auth enabled. */
+  username?: string;
+  /** Password. */
+  password?: string;
+  /** PEM CA certificate for https endpoints. */
+  caCert?: string;
+  /** How long one request may take, in ms; default 15,000. */
+  timeoutMs?: number;
+}
+
+/** One key-value pair as etcd returns it. */
+export interface EtcdPair {
+  /** The key. */
+  key: string;
+  /** The value (empty in a deletion event). */
+  value: string;
+  /** The revision of the pair's last change. */
+  modRevision: number;
+}
+
+/** A range read (`EtcdHttp.range`). */
+export interface EtcdRangeRequest {
+  /** The first key. */
+  key: string;
+  /** The end of the range (exclusive, `prefixEnd`); default the key alone. */
+  rangeEnd?: Uint8Array;
+  /** The first key as bytes, when it is not a string (a page after a key: key + `\0`). */
+  keyBytes?: Uint8Array;
+  /** At most this many pairs; default all. */
+  limit?: number;
+  /** Count only, no pairs. */
+  countOnly?: boolean;
+}
+
+/** What a range read returns. */
+export interface EtcdRange {
+  /** The pairs, in key order. */
+  pairs: EtcdPair[];
+  /** Whether the range holds more pairs than returned (`limit`). */
+  more: boolean;
+  /** etcd's revision when it answered. */
+  revision: number;
+}
+
+/** One operation of a transaction. */
+export type EtcdOp = { put: { key: string; value: string } } | { delete: { key: string } };
+
+/** A transaction's condition on one key: its last change at `modRevision` (0: no such key). */
+export interface EtcdCondition {
+  /** The key. */
+  key: string;
+  /** The revision of the key's last change; 0 for a key that does not exist. */
+  modRevision: number;
+}
+
+/** A change reported by a watch. */
+export interface EtcdEvent {
+  /** The pair (after a put) or the key (deleted, with an empty value). */
+  pair: EtcdPair;
+  /** Whether the key was deleted. */
+  deleted: boolean;
+}
+
+/** What a watch reports to. */
+export interface EtcdWatchListener {
+  /** The watch is established (again: events in between may be lost). */
+  connected(): void;
+  /** Changes, in revision order. */
+  events(events: EtcdEvent[]): void;
+  /** The watch broke; it is established again by itself (then `connected`). */
+  disconnected(error: unknown): void;
+}
+
+/** A running watch. */
+export interface EtcdWatchStream {
+  /** Stops watching. */
+  cancel(): Promise<void>;
+}
+
+/** See `etcdHttp`. */
+export interface EtcdHttp {
+  /** Reads a key or a range. */
+  range(request: EtcdRangeRequest): Promise<EtcdRange>;
+  /**
+   * Runs `ops` in one transaction, if every condition holds; resolves to whether they held, and
+   * the revision.
+   */
+  txn(ops: EtcdOp[], conditions?: EtcdCondition[]): Promise<{ ok: boolean; revision: number }>;
+  /**
+   * Watches the keys from `key` to `rangeEnd` from now on, re-established after a break (every
+   * `retryMs`, default 1,000); resolves once established the first time.
+   */
+  watch(
+    range: { key: string; rangeEnd: Uint8Array },
+    listener: EtcdWatchListener,
+    options?: { retryMs?: number },
+  ): Promise<EtcdWatchStream>;
+  /** Ends the client (its watches must be cancelled first). */
+  close(): void;
+}
+
+/** An error etcd answered with (or a response that was not etcd's), with its message. */
+export class EtcdRequestError extends Error {
+  /** gRPC status code (16: unauthenticated), when etcd gave one. */
+  readonly code?: number;
+  /** Creates the error. */
+  constructor(message: string, code?: number) {
+    super(message);
+    this.name = "EtcdRequestError";
+    this.code = code;
+  }
+}
+
+const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
+const base64Bytes = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+const unbase64 = (text: string | undefined) =>
+  text ? Buffer.from(text, "base64").toString("utf8") : "";
+
+interface WirePair {
+  key?: string;
+  value?: string;
+  mod_revision?: string;
+}
+
+function pairOf(wire: WirePair): EtcdPair {
+  return {
+    key: unbase64(wire.key),
+    value: unbase64(wire.value),
+    modRevision: Number(wire.mod_revision ?? 0),
+  };
+}
+
+// etcd refuses a token it does not know or that expired with these.
+function tokenRefused(status: number, body: { code?: number; error?: string }): boolean {
+  return status === 401 || body.code === 16 || /auth token/i.test(body.error ?? "");
+}
+
+/**
+ * Creates a client; it connects on its first request.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { etcdHttp } from "./_etcd_http.ts";
+ * const etcd = etcdHttp({ urls: ["http://127.0.0.1:1"], timeoutMs: 1_000 }); // nothing there
+ * await assert.rejects(etcd.range({ key: "a" }), /cannot reach etcd/);
+ * etcd.close();
+ * ```
+ */
+export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
+  const urls = options.urls.map((url) => url.replace(/\/+$/, ""));
+  const client = options.caCert ? Deno.createHttpClient({ caCerts: [options.caCert] }) : undefined;
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  let current = 0; // the endpoint that answered last
+  let token: Promise<string> | undefined;
+  const closing = new AbortController();
+
+  // POSTs to each endpoint in turn, from the one that answered last, until one answers; the
+  // response's body is the caller's to read (`signal` still applies to it).
+  async function post(path: string, body: unknown, signal: AbortSignal): Promise<Response> {
+    let lastError: unknown;
+    for (let tried = 0; tried < urls.length; tried++) {
+      const index = (current + tried) % urls.length;
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (token && path !== "/v3/auth/authenticate") headers.authorization = await token;
+      try {
+        const response = await fetch(`${urls[index]}${path}`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify(body),
+          client,
+          signal,
+        });
+        current = index;
+        return response;
+      } catch (error) {
+        if (signal.aborted) throw error;
+        lastError = error;
+      }
+    }
+    throw new EtcdRequestError(
+      `cannot reach etcd at ${urls.join(",")}: ${(lastError as Error).message}`,
+    );
+  }
+
+  // A POST and its whole answer within `timeoutMs`, or until the client closes. (One
+  // controller per request, no `AbortSignal.any`: a combined signal that nothing else holds
+  // may be garbage-collected, and then never aborts.)
+  async function exchange(path: string, body: unknown): Promise<{ status: number; text: string }> {
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () =>
+        controller.abort(new EtcdRequestError(`etcd did not answer ${path} in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const abort = () => controller.abort(new EtcdRequestError("the etcd client is closed"));
+    closing.signal.addEventListener("abort", abort);
+    try {
+      if (closing.signal.aborted) abort();
+      const response = await post(path, body, controller.signal);
+      return { status: response.status, text: await response.text() };
+    } catch (error) {
+      throw controller.signal.aborted ? controller.signal.reason : error;
+    } finally {
+      clearTimeout(timer);
+      closing.signal.removeEventListener("abort", abort);
+    }
+  }
+
+  function authenticate(): Promise<string> {
+    return (async () => {
+      const response = await exchange("/v3/auth/authenticate", {
+        name: options.username,
+        password: options.password ?? "",
+      });
+      let body: { token?: string; error?: string; code?: number } = {};
+      try {
+        body = JSON.parse(response.text);
+      } catch {
+        // not etcd's answer: reported below
+      }
+      if (response.status !== 200 || !body.token) {
+        throw new EtcdRequestError(
+          `etcd refused user ${JSON.stringify(options.username)}: ${
+            body.error ?? `HTTP ${response.status}`
+          }`,
+          body.code,
+        );
+      }
+      return body.token;
+    })();
+  }
+
+  // A unary call; with auth, a refused token is renewed once.
+  async function call<T>(path: string, body: unknown): Promise<T> {
+    for (let attempt = 0;; attempt++) {
+      if (options.username && !token) {
+        token = authenticate();
+        token.catch(() => token = undefined);
+      }
+      const sent = token;
+      const { status, text } = await exchange(path, body);
+      let json: T & { error?: string; code?: number };
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new EtcdRequestError(`etcd answered ${path} with ${status}: ${text.slice(0, 200)}`);
+      }
+      if (status === 200) return json;
+      if (options.username && attempt === 0 && tokenRefused(status, json)) {
+        if (token === sent) token = undefined;
+        continue;
+      }
+      throw new EtcdRequestError(
+        `etcd refused ${path}: ${json.error ?? `HTTP ${status}`}`,
+        json.code,
+      );
+    }
+  }
+
+  async function range(request: EtcdRangeRequest): Promise<EtcdRange> {
+    const body: Record<string, unknown> = {
+      key: request.keyBytes ? base64Bytes(request.keyBytes) : base64(request.key),
+    };
+    if (request.rangeEnd) body.range_end = base64Bytes(request.rangeEnd);
+    if (request.limit) body.limit = request.limit;
+    if (request.countOnly) body.count_only = true;
+    const response = await call<
+      { kvs?: WirePair[]; more?: boolean; header?: { revision?: string } }
+    >(
+      "/v3/kv/range",
+      body,
+    );
+    return {
+      pairs: (response.kvs ?? []).map(pairOf),
+      more: response.more === true,
+      revision: Number(response.header?.revision ?? 0),
+    };
+  }
+
+  async function txn(ops: EtcdOp[], conditions: EtcdCondition[] = []) {
+    const body = {
+      compare: conditions.map((condition) => ({
+        key: base64(condition.key),
+        target: "MOD",
+        result: "EQUAL",
+        mod_revision: String(condition.modRevision),
+      })),
+      success: ops.map((op) =>
+        "put" in op
+          ? { request_put: { key: base64(op.put.key), value: base64(op.put.value) } }
+          : { request_delete_range: { key: base64(op.delete.key) } }
+      ),
+    };
+    const response = await call<{ succeeded?: boolean; header?: { revision?: string } }>(
+      "/v3/kv/txn",
+      body,
+    );
+    return { ok: response.succeeded === true, revision: Number(response.header?.revision ?? 0) };
+  }
+
+  async function watch(
+    watched: { key: string; rangeEnd: Uint8Array },
+    listener: EtcdWatchListener,
+    watchOptions: { retryMs?: number } = {},
+  ): Promise<EtcdWatchStream> {
+    const stop = new AbortController();
+    const abort = () => stop.abort();
+    closing.signal.addEventListener("abort", abort);
+    const retryMs = watchOptions.retryMs ?? 1_000;
+    const request = {
+      create_request: { key: base64(watched.key), range_end: base64Bytes(watched.rangeEnd) },
+    };
+    // Opens the stream; resolves once etcd confirmed the watch, with the rest of the stream.
+    async function open(): Promise<AsyncGenerator<Record<string, unknown>>> {
+      if (options.username && !token) {
+        token = authenticate();
+        token.catch(() => token = undefined);
+      }
+      const response = await post("/v3/watch", request, stop.signal);
+      if (!response.ok || !response.body) {
+        const text = await response.text().catch(() => "");
+        if (response.status === 401 || /auth token/i.test(text)) token = undefined;
+        throw new EtcdRequestError(
+          `etcd refused the watch: HTTP ${response.status} ${text.slice(0, 200)}`,
+        );
+      }
+      const messages = readMessages(response.body, stop.signal);
+      const first = await messages.next();
+      const result = (first.value as { result?: { created?: boolean } } | undefined)?.result;
+      if (first.done || !result?.created) {
+        await messages.return(undefined);
+        const error = (first.value as { error?: { message?: string } } | undefined)?.error;
+        if (error?.message && /auth token/i.test(error.message)) token = undefined;
+        throw new EtcdRequestError(`etcd did not create the watch: ${JSON.stringify(first.value)}`);
+      }
+      return messages;
+    }
+    async function follow(messages: AsyncGenerator<Record<string, unknown>>): Promise<void> {
+      for await (const message of messages) {
+        const result = message.result as
+          | {
+            events?: { type?: string; kv?: WirePair }[];
+            canceled?: boolean;
+            cancel_reason?: string;
+          }
+          | undefined;
+        if (!result) throw new EtcdRequestError(`etcd's watch broke: ${JSON.stringify(message)}`);
+        if (result.canceled) {
+          throw new EtcdRequestError(`etcd cancelled the watch: ${result.cancel_reason ?? ""}`);
+        }
+        if (result.events?.length) {
+          listener.events(result.events.map((event) => ({
+            pair: pairOf(event.kv ?? {}),
+            deleted: event.type === "DELETE",
+          })));
+        }
+      }
+      throw new EtcdRequestError("etcd ended the watch");
+    }
+    const first = await open();
+    listener.connected();
+    const running = (async () => {
+      let messages: AsyncGenerator<Record<string, unknown>> | undefined = first;
+      while (!stop.signal.aborted) {
+        try {
+          if (!messages) {
+            messages = await open();
+            listener.connected();
+          }
+          await follow(messages);
+        } catch (error) {
+          if (stop.signal.aborted) return;
+          messages = undefined;
+          listener.disconnected(error);
+          await new Promise((resolve) => setTimeout(resolve, retryMs));
+        }
+      }
+    })();
+    return {
+      async cancel() {
+        stop.abort();
+        await running;
+        closing.signal.removeEventListener("abort", abort);
+      },
+    };
+  }
+
+  return {
+    range,
+    txn,
+    watch,
+    close() {
+      closing.abort();
+      client?.close();
+    },
+  };
+}
+
+// The JSON messages of a gateway stream, one per line, until the stream ends or `signal`
+// aborts. (The body is cancelled on abort: aborting the fetch alone did not always end a read
+// under way.)
+async function* readMessages(
+  body: ReadableStream<Uint8Array>,
+  signal: AbortSignal,
+): AsyncGenerator<Record<string, unknown>> {
+  const reader = body.getReader();
+  const cancel = () => void reader.cancel().catch(() => {});
+  signal.addEventListener("abort", cancel);
+  const decoder = new TextDecoder();
+  let buffered = "";
+  try {
+    if (signal.aborted) cancel();
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, end).trim();
+        buffered = buffered.slice(end + 1);
+        if (line) yield JSON.parse(line);
+      }
+    }
+    if (buffered.trim()) yield JSON.parse(buffered);
+  } finally {
+    signal.removeEventListener("abort", cancel);
+    cancel();
+  }
+}
