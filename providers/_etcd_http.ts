@@ -90,6 +90,11 @@ export interface EtcdWatchListener {
 
 /** A running watch. */
 export interface EtcdWatchStream {
+  /**
+   * Drops the current stream and establishes the watch again (`disconnected`, then
+   * `connected`): for a watch that stopped reporting without breaking.
+   */
+  reconnect(): void;
   /** Stops watching. */
   cancel(): Promise<void>;
 }
@@ -105,7 +110,8 @@ export interface EtcdHttp {
   txn(ops: EtcdOp[], conditions?: EtcdCondition[]): Promise<{ ok: boolean; revision: number }>;
   /**
    * Watches the keys from `key` to `rangeEnd` from now on, re-established after a break (every
-   * `retryMs`, default 1,000); resolves once established the first time.
+   * `retryMs`, default 1,000, and when etcd has not confirmed a new watch within 5 s);
+   * resolves once established the first time.
    */
   watch(
     range: { key: string; rangeEnd: Uint8Array },
@@ -322,7 +328,12 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
     watchOptions: { retryMs?: number } = {},
   ): Promise<EtcdWatchStream> {
     const stop = new AbortController();
-    const abort = () => stop.abort();
+    // The current stream's: aborted to drop it (a stop, a reconnect, no confirmation in time).
+    let attempt = new AbortController();
+    const abort = () => {
+      stop.abort();
+      attempt.abort();
+    };
     closing.signal.addEventListener("abort", abort);
     const retryMs = watchOptions.retryMs ?? 1_000;
     const request = {
@@ -334,7 +345,21 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
         token = authenticate();
         token.catch(() => token = undefined);
       }
-      const response = await post("/v3/watch", request, stop.signal);
+      const current = attempt = new AbortController();
+      if (stop.signal.aborted) current.abort();
+      const signal = current.signal;
+      // etcd's gateway answers once the watch exists; one restarting may never answer.
+      const timer = setTimeout(() => current.abort(), Math.min(timeoutMs, 5_000));
+      try {
+        return await created(await post("/v3/watch", request, signal), signal);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    async function created(
+      response: Response,
+      signal: AbortSignal,
+    ): Promise<AsyncGenerator<Record<string, unknown>>> {
       if (!response.ok || !response.body) {
         const text = await response.text().catch(() => "");
         if (response.status === 401 || /auth token/i.test(text)) token = undefined;
@@ -342,7 +367,7 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
           `etcd refused the watch: HTTP ${response.status} ${text.slice(0, 200)}`,
         );
       }
-      const messages = readMessages(response.body, stop.signal);
+      const messages = readMessages(response.body, signal);
       const first = await messages.next();
       const result = (first.value as { result?: { created?: boolean } } | undefined)?.result;
       if (first.done || !result?.created) {
@@ -395,8 +420,11 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
       }
     })();
     return {
+      reconnect() {
+        attempt.abort();
+      },
       async cancel() {
-        stop.abort();
+        abort();
         await running;
         closing.signal.removeEventListener("abort", abort);
       },

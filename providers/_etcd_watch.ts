@@ -39,7 +39,7 @@ export type EtcdWatchClient = Pick<EtcdHttp, "watch" | "range" | "txn">;
  * on their way), it writes the fence key and waits for that event: etcd reports a watcher's
  * events in revision order, so every earlier change under the prefix has been reported by then.
  * A broken watch resets the sink (events may have been lost) and is established again by the
- * client.
+ * client, as is one that did not report the fence key's write in time.
  *
  * @example Usage
  * ```ts
@@ -52,7 +52,7 @@ export type EtcdWatchClient = Pick<EtcdHttp, "watch" | "range" | "txn">;
  * const client: EtcdWatchClient = {
  *   watch(_range, watching) {
  *     listener = watching;
- *     return Promise.resolve({ cancel: () => Promise.resolve() });
+ *     return Promise.resolve({ reconnect() {}, cancel: () => Promise.resolve() });
  *   },
  *   range: () => Promise.resolve({ pairs: [], more: false, revision }),
  *   txn(ops) {
@@ -115,7 +115,11 @@ export async function watchEtcd(
     waiting.add(wait);
     return withTimeout(promise, SYNC_TIMEOUT_MS).then((result) => {
       waiting.delete(wait);
-      if (result === TIMED_OUT) throw new Error("the etcd watch did not catch up in time");
+      if (result === TIMED_OUT) {
+        // A watch that stays silent is as good as broken (an etcd restarting as it was made).
+        stream.reconnect();
+        throw new Error("the etcd watch did not catch up in time");
+      }
     });
   }
 

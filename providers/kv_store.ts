@@ -452,17 +452,20 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
       cache.reset();
       return false;
     }
-    if (!cache.loaded || cache.dirty.size > REREAD_ALL_ABOVE) {
-      const ticket = cache.beginRead();
-      return cache.load(await wrap("read routes", readAllFields), ticket);
+    // A record changed while a read is under way is left dirty (the read may predate the
+    // change): read again, a few rounds at most while writes keep coming.
+    for (let round = 0;; round++) {
+      if (!cache.loaded || cache.dirty.size > REREAD_ALL_ABOVE) {
+        const ticket = cache.beginRead();
+        if (!cache.load(await wrap("read routes", readAllFields), ticket)) return false;
+      } else if (cache.dirty.size > 0) {
+        const records = [...cache.dirty];
+        const ticket = cache.beginRead();
+        const found = await wrap("read routes", () => readRecordKeys(records));
+        if (!cache.loadRecords(records, found, ticket)) return false;
+      }
+      if (cache.dirty.size === 0 || round === 2) return true;
     }
-    if (cache.dirty.size > 0) {
-      const records = [...cache.dirty];
-      const ticket = cache.beginRead();
-      const found = await wrap("read routes", () => readRecordKeys(records));
-      return cache.loadRecords(records, found, ticket);
-    }
-    return true;
   }
 
   // One refresh at a time; callers that arrive during one share the next (their read must
@@ -608,19 +611,33 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
           const records = whole ? undefined : changed;
           everything = false;
           changed = new Set();
+          // Records still dirty (changed again during the last read) are not known yet: they
+          // keep what the target was given and go in the next pass.
+          const unknown = new Set(cache.dirty);
           const set: Route[] = [];
           const gone: string[] = [];
           let next = fed;
           if (records === undefined) {
             next = new Map();
             for (const [record, route] of cache.entries()) {
+              if (unknown.has(record)) continue;
               next.set(record, route);
               if (fed.get(record) !== route) set.push(route);
             }
-            for (const [record, route] of fed) if (!next.has(record)) gone.push(route.routespec);
+            for (const [record, route] of fed) {
+              if (unknown.has(record)) next.set(record, route);
+              else if (!next.has(record)) gone.push(route.routespec);
+            }
           }
           const updates: [string, Route | undefined][] = [];
+          for (const record of unknown) changed.add(record);
+          if (unknown.size > 0) {
+            passes.push().catch((error) =>
+              log(`${client.provider}: cannot pass route changes on: ${(error as Error).message}`)
+            );
+          }
           for (const record of records ?? []) {
+            if (unknown.has(record)) continue;
             const now = cache.record(record);
             const before = fed.get(record);
             if (now === before) continue;
