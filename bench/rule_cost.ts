@@ -22,7 +22,17 @@ import type { Route } from "../lib/core/types.ts";
 import { freePort, startBackend } from "../tests/helpers.ts";
 import { measureThroughput, type Throughput } from "./throughput.ts";
 
-/** A shape of the table's rules. */
+/**
+ * A shape of the table's rules.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RuleShape } from "./rule_cost.ts";
+ * const shape: RuleShape = { share: 0, short: true };
+ * assert.equal(shape.share, 0);
+ * ```
+ */
 export interface RuleShape {
   /** Share of the routes whose rule is a `PathRegexp` (0 to 1). */
   share: number;

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { fromBase64 } from "./_base64.ts";
+
 /**
  * One KV entry as consul returns it.
  *
@@ -220,42 +222,4 @@ export function consulHttp(options: ConsulHttpOptions): ConsulHttp {
       client?.close();
     },
   };
-}
-
-/**
- * A string as base64 of its UTF-8 bytes, as consul's KV API takes values.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { fromBase64, toBase64 } from "./_consul_http.ts";
- * assert.equal(fromBase64(toBase64("café/π")), "café/π");
- * ```
- */
-export function toBase64(value: string): string {
-  const bytes = new TextEncoder().encode(value);
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
-
-/**
- * The string a base64 value of consul's holds (UTF-8); `""` for null.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { fromBase64 } from "./_consul_http.ts";
- * assert.equal(fromBase64(btoa("x")), "x");
- * assert.equal(fromBase64(null), "");
- * ```
- */
-export function fromBase64(value: string | null): string {
-  if (value === null) return "";
-  const binary = atob(value);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return new TextDecoder().decode(bytes);
 }

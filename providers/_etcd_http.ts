@@ -1,19 +1,32 @@
 /**
  * etcd's v3 API through its JSON gateway (`POST /v3/kv/range`, `/v3/kv/txn`, `/v3/watch`, served
  * on the client port of etcd 3.4 and later), the part the etcd store uses. Plain `fetch`: no gRPC
- * client, whose HTTP/2 stack cost this process more CPU per commit than etcd's own work and some
- * 15 MB of memory. Keys and values are strings (UTF-8), base64 on the wire. With a user name, a
+ * client (the `etcd3` package held 24 MB more in an idle process). Keys and values are strings
+ * (UTF-8), base64 on the wire. With a user name, a
  * token from `/v3/auth/authenticate` goes in the `Authorization` header and is renewed when etcd
  * no longer accepts it.
  *
  * @module
  */
 
-import { Buffer } from "node:buffer";
+import { bytesFromBase64, fromBase64, toBase64 } from "./_base64.ts";
 
-/** Options of `etcdHttp`. */
+/**
+ * Options of `etcdHttp`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EtcdHttpOptions } from "./_etcd_http.ts";
+ * const options: EtcdHttpOptions = { urls: ["https://10.0.0.1:2379"], username: "hub" };
+ * assert.equal(options.urls.length, 1);
+ * ```
+ */
 export interface EtcdHttpOptions {
-  /** Endpoints (`http://127.0.0.1:2379`); a request that cannot reach one tries the next. */
+  /**
+   * Endpoints (`http://127.0.0.1:2379`); a request that cannot connect to one (refused,
+   * unreachable) tries the next, from the one that answered last.
+   */
   urls: string[];
   /** User name, when etcd has auth enabled. */
   username?: string;
@@ -21,11 +34,21 @@ export interface EtcdHttpOptions {
   password?: string;
   /** PEM CA certificate for https endpoints. */
   caCert?: string;
-  /** How long one request may take, in ms; default 15,000. */
+  /** How long one request may take, in ms, all endpoints tried included; default 15,000. */
   timeoutMs?: number;
 }
 
-/** One key-value pair as etcd returns it. */
+/**
+ * One key-value pair as etcd returns it.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EtcdPair } from "./_etcd_http.ts";
+ * const pair: EtcdPair = { key: "jupyterhub/routes/r/target", value: "http://h:1", modRevision: 9 };
+ * assert.equal(pair.modRevision, 9);
+ * ```
+ */
 export interface EtcdPair {
   /** The key. */
   key: string;
@@ -35,34 +58,76 @@ export interface EtcdPair {
   modRevision: number;
 }
 
-/** A range read (`EtcdHttp.range`). */
+/**
+ * A range read (`EtcdHttp.range`).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EtcdRangeRequest } from "./_etcd_http.ts";
+ * const request: EtcdRangeRequest = { key: "jupyterhub/", rangeEnd: new TextEncoder().encode("jupyterhub0") };
+ * assert.equal(request.limit, undefined);
+ * ```
+ */
 export interface EtcdRangeRequest {
-  /** The first key. */
-  key: string;
+  /** The first key, as a string or as raw bytes (a page after a key: its bytes and `\0`). */
+  key: string | Uint8Array;
   /** The end of the range (exclusive, `prefixEnd`); default the key alone. */
   rangeEnd?: Uint8Array;
-  /** The first key as bytes, when it is not a string (a page after a key: key + `\0`). */
-  keyBytes?: Uint8Array;
   /** At most this many pairs; default all. */
   limit?: number;
   /** Count only, no pairs. */
   countOnly?: boolean;
+  /** Read the store as it was at this revision (the pages of one listing); default now. */
+  revision?: number;
 }
 
-/** What a range read returns. */
+/**
+ * What a range read returns.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EtcdRange } from "./_etcd_http.ts";
+ * const range: EtcdRange = { pairs: [], more: false, revision: 12 };
+ * assert.equal(range.lastKey, undefined);
+ * ```
+ */
 export interface EtcdRange {
   /** The pairs, in key order. */
   pairs: EtcdPair[];
   /** Whether the range holds more pairs than returned (`limit`). */
   more: boolean;
-  /** etcd's revision when it answered. */
+  /** etcd's revision when it answered (or the revision asked for). */
   revision: number;
+  /** The last pair's key as etcd sent it (bytes), to read on after it. */
+  lastKey?: Uint8Array;
 }
 
-/** One operation of a transaction. */
+/**
+ * One operation of a transaction.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EtcdOp } from "./_etcd_http.ts";
+ * const ops: EtcdOp[] = [{ put: { key: "a", value: "1" } }, { delete: { key: "b" } }];
+ * assert.equal(ops.length, 2);
+ * ```
+ */
 export type EtcdOp = { put: { key: string; value: string } } | { delete: { key: string } };
 
-/** A transaction's condition on one key: its last change at `modRevision` (0: no such key). */
+/**
+ * A transaction's condition on one key: its last change at `modRevision` (0: no such key).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EtcdCondition } from "./_etcd_http.ts";
+ * const absent: EtcdCondition = { key: "jupyterhub/shared/x", modRevision: 0 };
+ * assert.equal(absent.modRevision, 0);
+ * ```
+ */
 export interface EtcdCondition {
   /** The key. */
   key: string;
@@ -70,7 +135,17 @@ export interface EtcdCondition {
   modRevision: number;
 }
 
-/** A change reported by a watch. */
+/**
+ * A change reported by a watch.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EtcdEvent } from "./_etcd_http.ts";
+ * const event: EtcdEvent = { pair: { key: "a", value: "", modRevision: 3 }, deleted: true };
+ * assert.ok(event.deleted);
+ * ```
+ */
 export interface EtcdEvent {
   /** The pair (after a put) or the key (deleted, with an empty value). */
   pair: EtcdPair;
@@ -78,17 +153,48 @@ export interface EtcdEvent {
   deleted: boolean;
 }
 
-/** What a watch reports to. */
+/**
+ * What a watch reports to.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EtcdWatchListener } from "./_etcd_http.ts";
+ * let up = false;
+ * const listener: EtcdWatchListener = {
+ *   connected: () => void (up = true),
+ *   events() {},
+ *   disconnected: () => void (up = false),
+ * };
+ * listener.connected();
+ * assert.ok(up);
+ * ```
+ */
 export interface EtcdWatchListener {
   /** The watch is established (again: events in between may be lost). */
   connected(): void;
   /** Changes, in revision order. */
   events(events: EtcdEvent[]): void;
-  /** The watch broke; it is established again by itself (then `connected`). */
+  /**
+   * The watch broke (once per break, not per failed attempt); it is established again by itself
+   * (then `connected`).
+   */
   disconnected(error: unknown): void;
 }
 
-/** A running watch. */
+/**
+ * A running watch.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { EtcdWatchStream } from "./_etcd_http.ts";
+ * let reconnects = 0;
+ * const stream: EtcdWatchStream = { reconnect: () => void reconnects++, cancel: () => Promise.resolve() };
+ * stream.reconnect();
+ * assert.equal(reconnects, 1);
+ * ```
+ */
 export interface EtcdWatchStream {
   /**
    * Drops the current stream and establishes the watch again (`disconnected`, then
@@ -99,7 +205,18 @@ export interface EtcdWatchStream {
   cancel(): Promise<void>;
 }
 
-/** See `etcdHttp`. */
+/**
+ * See `etcdHttp`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type EtcdHttp, etcdHttp } from "./_etcd_http.ts";
+ * const etcd: EtcdHttp = etcdHttp({ urls: ["http://127.0.0.1:2379"] }); // connects on first use
+ * assert.equal(typeof etcd.txn, "function");
+ * etcd.close();
+ * ```
+ */
 export interface EtcdHttp {
   /** Reads a key or a range. */
   range(request: EtcdRangeRequest): Promise<EtcdRange>;
@@ -122,7 +239,17 @@ export interface EtcdHttp {
   close(): void;
 }
 
-/** An error etcd answered with (or a response that was not etcd's), with its message. */
+/**
+ * An error etcd answered with (or a response that was not etcd's), with its message.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EtcdRequestError } from "./_etcd_http.ts";
+ * const error = new EtcdRequestError("etcd refused /v3/kv/txn: invalid auth token", 16);
+ * assert.equal(error.code, 16);
+ * ```
+ */
 export class EtcdRequestError extends Error {
   /** gRPC status code (16: unauthenticated), when etcd gave one. */
   readonly code?: number;
@@ -134,11 +261,6 @@ export class EtcdRequestError extends Error {
   }
 }
 
-const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
-const base64Bytes = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
-const unbase64 = (text: string | undefined) =>
-  text ? Buffer.from(text, "base64").toString("utf8") : "";
-
 interface WirePair {
   key?: string;
   value?: string;
@@ -147,8 +269,8 @@ interface WirePair {
 
 function pairOf(wire: WirePair): EtcdPair {
   return {
-    key: unbase64(wire.key),
-    value: unbase64(wire.value),
+    key: fromBase64(wire.key),
+    value: fromBase64(wire.value),
     modRevision: Number(wire.mod_revision ?? 0),
   };
 }
@@ -174,16 +296,16 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
   const urls = options.urls.map((url) => url.replace(/\/+$/, ""));
   const client = options.caCert ? Deno.createHttpClient({ caCerts: [options.caCert] }) : undefined;
   const timeoutMs = options.timeoutMs ?? 15_000;
-  let current = 0; // the endpoint that answered last
+  let answered = 0; // the endpoint that answered last
   let token: Promise<string> | undefined;
   const closing = new AbortController();
 
-  // POSTs to each endpoint in turn, from the one that answered last, until one answers; the
-  // response's body is the caller's to read (`signal` still applies to it).
+  // POSTs to each endpoint in turn, from the one that answered last, until one can be
+  // connected to; the response's body is the caller's to read (`signal` still applies to it).
   async function post(path: string, body: unknown, signal: AbortSignal): Promise<Response> {
     let lastError: unknown;
     for (let tried = 0; tried < urls.length; tried++) {
-      const index = (current + tried) % urls.length;
+      const index = (answered + tried) % urls.length;
       const headers: Record<string, string> = { "content-type": "application/json" };
       if (token && path !== "/v3/auth/authenticate") headers.authorization = await token;
       try {
@@ -194,7 +316,7 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
           client,
           signal,
         });
-        current = index;
+        answered = index;
         return response;
       } catch (error) {
         if (signal.aborted) throw error;
@@ -230,8 +352,10 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
     }
   }
 
-  function authenticate(): Promise<string> {
-    return (async () => {
+  // With a user name: a token, asked for once and shared until etcd refuses it.
+  function ensureToken(): void {
+    if (!options.username || token) return;
+    const asked = token = (async () => {
       const response = await exchange("/v3/auth/authenticate", {
         name: options.username,
         password: options.password ?? "",
@@ -252,15 +376,15 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
       }
       return body.token;
     })();
+    asked.catch(() => {
+      if (token === asked) token = undefined; // the next request asks again
+    });
   }
 
   // A unary call; with auth, a refused token is renewed once.
   async function call<T>(path: string, body: unknown): Promise<T> {
     for (let attempt = 0;; attempt++) {
-      if (options.username && !token) {
-        token = authenticate();
-        token.catch(() => token = undefined);
-      }
+      ensureToken();
       const sent = token;
       const { status, text } = await exchange(path, body);
       let json: T & { error?: string; code?: number };
@@ -270,9 +394,9 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
         throw new EtcdRequestError(`etcd answered ${path} with ${status}: ${text.slice(0, 200)}`);
       }
       if (status === 200) return json;
-      if (options.username && attempt === 0 && tokenRefused(status, json)) {
+      if (options.username && tokenRefused(status, json)) {
         if (token === sent) token = undefined;
-        continue;
+        if (attempt === 0) continue;
       }
       throw new EtcdRequestError(
         `etcd refused ${path}: ${json.error ?? `HTTP ${status}`}`,
@@ -283,36 +407,37 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
 
   async function range(request: EtcdRangeRequest): Promise<EtcdRange> {
     const body: Record<string, unknown> = {
-      key: request.keyBytes ? base64Bytes(request.keyBytes) : base64(request.key),
+      key: toBase64(request.key),
     };
-    if (request.rangeEnd) body.range_end = base64Bytes(request.rangeEnd);
+    if (request.rangeEnd) body.range_end = toBase64(request.rangeEnd);
     if (request.limit) body.limit = request.limit;
     if (request.countOnly) body.count_only = true;
+    if (request.revision) body.revision = String(request.revision);
     const response = await call<
       { kvs?: WirePair[]; more?: boolean; header?: { revision?: string } }
-    >(
-      "/v3/kv/range",
-      body,
-    );
+    >("/v3/kv/range", body);
+    const kvs = response.kvs ?? [];
+    const last = kvs[kvs.length - 1]?.key;
     return {
-      pairs: (response.kvs ?? []).map(pairOf),
+      pairs: kvs.map(pairOf),
       more: response.more === true,
-      revision: Number(response.header?.revision ?? 0),
+      revision: request.revision ?? Number(response.header?.revision ?? 0),
+      ...(last ? { lastKey: bytesFromBase64(last) } : {}),
     };
   }
 
   async function txn(ops: EtcdOp[], conditions: EtcdCondition[] = []) {
     const body = {
       compare: conditions.map((condition) => ({
-        key: base64(condition.key),
+        key: toBase64(condition.key),
         target: "MOD",
         result: "EQUAL",
         mod_revision: String(condition.modRevision),
       })),
       success: ops.map((op) =>
         "put" in op
-          ? { request_put: { key: base64(op.put.key), value: base64(op.put.value) } }
-          : { request_delete_range: { key: base64(op.delete.key) } }
+          ? { request_put: { key: toBase64(op.put.key), value: toBase64(op.put.value) } }
+          : { request_delete_range: { key: toBase64(op.delete.key) } }
       ),
     };
     const response = await call<{ succeeded?: boolean; header?: { revision?: string } }>(
@@ -337,21 +462,17 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
     closing.signal.addEventListener("abort", abort);
     const retryMs = watchOptions.retryMs ?? 1_000;
     const request = {
-      create_request: { key: base64(watched.key), range_end: base64Bytes(watched.rangeEnd) },
+      create_request: { key: toBase64(watched.key), range_end: toBase64(watched.rangeEnd) },
     };
-    // Opens the stream; resolves once etcd confirmed the watch, with the rest of the stream.
+    // Opens a stream; resolves once etcd confirmed the watch, with the rest of the stream.
     async function open(): Promise<AsyncGenerator<Record<string, unknown>>> {
-      if (options.username && !token) {
-        token = authenticate();
-        token.catch(() => token = undefined);
-      }
-      const current = attempt = new AbortController();
-      if (stop.signal.aborted) current.abort();
-      const signal = current.signal;
+      ensureToken();
+      const own = attempt = new AbortController();
+      if (stop.signal.aborted) own.abort();
       // etcd's gateway answers once the watch exists; one restarting may never answer.
-      const timer = setTimeout(() => current.abort(), Math.min(timeoutMs, 5_000));
+      const timer = setTimeout(() => own.abort(), Math.min(timeoutMs, 5_000));
       try {
-        return await created(await post("/v3/watch", request, signal), signal);
+        return await created(await post("/v3/watch", request, own.signal), own.signal);
       } finally {
         clearTimeout(timer);
       }
@@ -362,7 +483,13 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
     ): Promise<AsyncGenerator<Record<string, unknown>>> {
       if (!response.ok || !response.body) {
         const text = await response.text().catch(() => "");
-        if (response.status === 401 || /auth token/i.test(text)) token = undefined;
+        let body: { code?: number; error?: string } = {};
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not etcd's answer
+        }
+        if (tokenRefused(response.status, body)) token = undefined;
         throw new EtcdRequestError(
           `etcd refused the watch: HTTP ${response.status} ${text.slice(0, 200)}`,
         );
@@ -373,7 +500,7 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
       if (first.done || !result?.created) {
         await messages.return(undefined);
         const error = (first.value as { error?: { message?: string } } | undefined)?.error;
-        if (error?.message && /auth token/i.test(error.message)) token = undefined;
+        if (tokenRefused(0, { error: error?.message })) token = undefined;
         throw new EtcdRequestError(`etcd did not create the watch: ${JSON.stringify(first.value)}`);
       }
       return messages;
@@ -400,7 +527,25 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
       }
       throw new EtcdRequestError("etcd ended the watch");
     }
-    const first = await open();
+    // A pause between attempts that a stop ends at once.
+    function pause(): Promise<void> {
+      return new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          stop.signal.removeEventListener("abort", done);
+          resolve();
+        };
+        const timer = setTimeout(done, retryMs);
+        stop.signal.addEventListener("abort", done);
+      });
+    }
+    let first: AsyncGenerator<Record<string, unknown>>;
+    try {
+      first = await open();
+    } catch (error) {
+      closing.signal.removeEventListener("abort", abort);
+      throw error;
+    }
     listener.connected();
     const running = (async () => {
       let messages: AsyncGenerator<Record<string, unknown>> | undefined = first;
@@ -413,9 +558,10 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
           await follow(messages);
         } catch (error) {
           if (stop.signal.aborted) return;
+          // Once per break: a failed attempt to establish it again is not another one.
+          if (messages) listener.disconnected(error);
           messages = undefined;
-          listener.disconnected(error);
-          await new Promise((resolve) => setTimeout(resolve, retryMs));
+          await pause();
         }
       }
     })();
@@ -458,14 +604,15 @@ async function* readMessages(
     if (signal.aborted) cancel();
     while (true) {
       const { value, done } = await reader.read();
-      if (done) break;
-      buffered += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, end).trim();
-        buffered = buffered.slice(end + 1);
+      buffered += done ? decoder.decode() : decoder.decode(value, { stream: true });
+      let start = 0;
+      for (let end = buffered.indexOf("\n"); end >= 0; end = buffered.indexOf("\n", start)) {
+        const line = buffered.slice(start, end).trim();
+        start = end + 1;
         if (line) yield JSON.parse(line);
       }
+      buffered = buffered.slice(start);
+      if (done) break;
     }
     if (buffered.trim()) yield JSON.parse(buffered);
   } finally {

@@ -52,6 +52,7 @@ export type EtcdWatchClient = Pick<EtcdHttp, "watch" | "range" | "txn">;
  * const client: EtcdWatchClient = {
  *   watch(_range, watching) {
  *     listener = watching;
+ *     watching.connected(); // as etcdHttp does before it resolves
  *     return Promise.resolve({ reconnect() {}, cancel: () => Promise.resolve() });
  *   },
  *   range: () => Promise.resolve({ pairs: [], more: false, revision }),
@@ -81,11 +82,12 @@ export async function watchEtcd(
   const fence = `${prefix.replace(/\/+$/, "")}.sync`;
   let seen = 0; // highest mod revision reported
   let up = false;
+  let connections = 0;
   const waiting = new Set<{ revision: number; resolve: () => void }>();
   const stream = await client.watch({ key: fence, rangeEnd: prefixEnd(Buffer.from(prefix)) }, {
     connected() {
-      // Events while the watch was down may be lost: read everything again.
-      if (seen > 0) sink.reset();
+      // Again: events while the watch was down may be lost, read everything again.
+      if (connections++ > 0) sink.reset();
       up = true;
     },
     events(events) {
@@ -104,9 +106,11 @@ export async function watchEtcd(
     disconnected() {
       up = false;
       sink.reset();
+      // A sync waiting on this stream ends now (it fails: the watch is down).
+      for (const wait of waiting) wait.resolve();
+      waiting.clear();
     },
   });
-  up = true; // established: `watch` resolves once it is
 
   function reached(revision: number): Promise<void> {
     if (seen >= revision) return Promise.resolve();
@@ -117,7 +121,7 @@ export async function watchEtcd(
       waiting.delete(wait);
       if (result === TIMED_OUT) {
         // A watch that stays silent is as good as broken (an etcd restarting as it was made).
-        stream.reconnect();
+        if (up) stream.reconnect();
         throw new Error("the etcd watch did not catch up in time");
       }
     });

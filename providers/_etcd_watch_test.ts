@@ -6,8 +6,13 @@ Deno.test("watchEtcd: a watch that does not report the fence key's write is esta
   let reconnects = 0;
   const client: EtcdWatchClient = {
     // A watch that stays silent: etcd took it, then never reported anything.
-    watch: () =>
-      Promise.resolve({ reconnect: () => void reconnects++, cancel: () => Promise.resolve() }),
+    watch(_range, listener) {
+      listener.connected();
+      return Promise.resolve({
+        reconnect: () => void reconnects++,
+        cancel: () => Promise.resolve(),
+      });
+    },
     range: () => Promise.resolve({ pairs: [], more: false, revision }),
     txn: () => Promise.resolve({ ok: true, revision: ++revision }),
   };

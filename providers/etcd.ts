@@ -217,8 +217,9 @@ export async function etcdStore(options: EtcdStoreOptions = {}): Promise<KvStore
 const RECORD_FIELD_SET = new Set<string>(RECORD_FIELDS);
 
 /**
- * Every pair under `prefix` whose key passes `keep`, read in pages: one response over etcd's
- * 4 MB limit of a message fails (about 8,000 routes' records).
+ * Every pair under `prefix` whose key passes `keep`, read in pages of `RANGE_PAGE` keys (one
+ * answer for 10,000 routes' records would be tens of megabytes), all at the revision of the
+ * first, so that the pages show one state of the store.
  */
 async function readRange(
   client: EtcdHttp,
@@ -227,18 +228,17 @@ async function readRange(
 ): Promise<Map<string, string>> {
   const pairs = new Map<string, string>();
   const rangeEnd = prefixEnd(Buffer.from(prefix));
-  let keyBytes: Uint8Array | undefined;
+  let key: string | Uint8Array = prefix;
+  let revision: number | undefined;
   while (true) {
-    const page = await client.range({ key: prefix, keyBytes, rangeEnd, limit: RANGE_PAGE });
+    const page = await client.range({ key, rangeEnd, limit: RANGE_PAGE, revision });
+    revision = page.revision;
     for (const pair of page.pairs) {
       if (keep(pair.key)) pairs.set(pair.key, pair.value);
     }
-    if (!page.more || page.pairs.length === 0) return pairs;
-    // The next page starts just after the last key.
-    keyBytes = Buffer.concat([
-      Buffer.from(page.pairs[page.pairs.length - 1].key),
-      Buffer.from([0]),
-    ]);
+    if (!page.more || !page.lastKey) return pairs;
+    // The next page starts just after the last key, as etcd sent it.
+    key = Buffer.concat([page.lastKey, Buffer.from([0])]);
   }
 }
 

@@ -631,11 +631,7 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
           }
           const updates: [string, Route | undefined][] = [];
           for (const record of unknown) changed.add(record);
-          if (unknown.size > 0) {
-            passes.push().catch((error) =>
-              log(`${client.provider}: cannot pass route changes on: ${(error as Error).message}`)
-            );
-          }
+          if (unknown.size > 0) wake();
           for (const record of records ?? []) {
             if (unknown.has(record)) continue;
             const now = cache.record(record);
@@ -662,12 +658,15 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
           fed = next;
         },
       });
-      const follow = (record?: string) => {
-        if (record === undefined) everything = true;
-        else changed.add(record);
+      function wake(): void {
         passes.push().catch((error) =>
           log(`${client.provider}: cannot pass route changes on: ${(error as Error).message}`)
         );
+      }
+      const follow = (record?: string) => {
+        if (record === undefined) everything = true;
+        else changed.add(record);
+        wake();
       };
       followers.add(follow);
       await passes.push();

@@ -270,7 +270,7 @@ Deno.test("etcd: wrong credentials give one clear error", async () => {
   }
 });
 
-Deno.test("etcd: 10,000 routes are read back whole (ranges over gRPC's 4 MB limit are paged)", async () => {
+Deno.test("etcd: 10,000 routes are read back whole (in pages of 5,000 keys, at one revision)", async () => {
   const { etcdStore } = await import("../providers/etcd.ts");
   await withStore(startEtcd, (server) => etcdStore({ urls: [server.url] }), async (store) => {
     await writeAndReadTenThousand(store);

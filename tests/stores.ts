@@ -5,6 +5,7 @@
  * @module
  */
 
+import { fromBase64 } from "../providers/_base64.ts";
 import { freePort, waitFor } from "./helpers.ts";
 
 const BIN = new URL("../.tools/bin/", import.meta.url).pathname;
@@ -186,16 +187,15 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<StoreServer>
       20_000,
     );
   const server = serverHandle(await bin("etcd"), args, dir, up, { url, port });
+  const stop = server.stop;
+  server.stop = async () => {
+    await stop();
+    client?.close();
+  };
   await up();
   if (options.rootPassword) {
-    const ctl = await bin("etcdctl");
-    for (const cmd of [["user", "add", `root:${options.rootPassword}`], ["auth", "enable"]]) {
-      const out = await new Deno.Command(ctl, {
-        args: ["--endpoints", url, ...cmd],
-        env: { ETCDCTL_API: "3" },
-      }).output();
-      if (out.code !== 0) throw new Error(new TextDecoder().decode(out.stderr));
-    }
+    await etcdctl(url, ["user", "add", `root:${options.rootPassword}`]);
+    await etcdctl(url, ["auth", "enable"]);
   }
   return server;
 }
@@ -293,11 +293,7 @@ export async function consulPairs(url: string, token?: string): Promise<Map<stri
     return new Map();
   }
   const entries = await response.json() as { Key: string; Value: string | null }[];
-  const decode = (value: string | null) =>
-    value === null
-      ? ""
-      : new TextDecoder().decode(Uint8Array.from(atob(value), (c) => c.charCodeAt(0)));
-  return new Map(entries.map((entry) => [entry.Key, decode(entry.Value)]));
+  return new Map(entries.map((entry) => [entry.Key, fromBase64(entry.Value)]));
 }
 
 /** Writes `value` at `key` in a consul's KV store, behind the proxy's back. */
@@ -333,9 +329,7 @@ export async function etcdPairs(url: string): Promise<Map<string, string>> {
   const found = JSON.parse(await etcdctl(url, ["get", "", "--from-key", "-w", "json"])) as {
     kvs?: { key: string; value?: string }[];
   };
-  const decode = (value: string | undefined) =>
-    value ? new TextDecoder().decode(Uint8Array.from(atob(value), (c) => c.charCodeAt(0))) : "";
-  return new Map((found.kvs ?? []).map((kv) => [decode(kv.key), decode(kv.value)]));
+  return new Map((found.kvs ?? []).map((kv) => [fromBase64(kv.key), fromBase64(kv.value)]));
 }
 
 /** Writes `value` at `key` in an etcd, behind the proxy's back (through etcdctl). */

@@ -81,7 +81,18 @@ export function goString(value: string): string {
 // meaning each: "%2F" is never a segment boundary.)
 const TWO_SPELLINGS = new Set(":?#[]@!$&'()*+,;=");
 
-/** Options of `routeRule`. */
+/**
+ * Options of `routeRule`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseRoutespec } from "./routespec.ts";
+ * import { routeRule, type RouteRuleOptions } from "./rule.ts";
+ * const options: RouteRuleOptions = { short: true };
+ * assert.equal(routeRule(parseRoutespec("/user/a/"), options), 'PathPrefix("/user/a/")');
+ * ```
+ */
 export interface RouteRuleOptions {
   /**
    * Leave the bare path (`/user/a`, no trailing slash) out of the rule: `PathPrefix("/user/a/")`
@@ -151,6 +162,16 @@ const ANY_HOST = "";
  * Where a route stands in a table, for `shortRuleAllowed`: the keys the route puts in the
  * table's key set, and the keys of the routes whose router would take its bare path (`/user/a`)
  * if its own rule left that out.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseRoutespec } from "./routespec.ts";
+ * import { type RuleScope, ruleScope } from "./rule.ts";
+ * const scope: RuleScope = ruleScope(parseRoutespec("h.example/user/a/"));
+ * assert.deepEqual(scope.keys, ["h.example/user/a/", ""]);
+ * assert.ok(scope.enclosing?.includes("h.example/"));
+ * ```
  */
 export interface RuleScope {
   /** Keys this route adds to a table's key set (`ruleKeys`). */

@@ -1,0 +1,62 @@
+/**
+ * Base64 as the key-value stores' HTTP APIs carry keys and values (consul's KV API, etcd's JSON
+ * gateway): text is UTF-8.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * The base64 form of a string (its UTF-8 bytes) or of bytes.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fromBase64, toBase64 } from "./_base64.ts";
+ * assert.equal(fromBase64(toBase64("café/π")), "café/π");
+ * assert.equal(toBase64(new Uint8Array([0xff, 0])), "/wA=");
+ * ```
+ */
+export function toBase64(value: string | Uint8Array): string {
+  const bytes = typeof value === "string" ? encoder.encode(value) : value;
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/**
+ * The bytes of a base64 value.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bytesFromBase64 } from "./_base64.ts";
+ * assert.deepEqual([...bytesFromBase64("/wA=")], [0xff, 0]);
+ * ```
+ */
+export function bytesFromBase64(value: string): Uint8Array {
+  const binary = atob(value);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * The string a base64 value holds (UTF-8); `""` for null, undefined or empty (etcd and consul
+ * leave an empty value out).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fromBase64 } from "./_base64.ts";
+ * assert.equal(fromBase64(btoa("x")), "x");
+ * assert.equal(fromBase64(null), "");
+ * ```
+ */
+export function fromBase64(value: string | null | undefined): string {
+  return value ? decoder.decode(bytesFromBase64(value)) : "";
+}
