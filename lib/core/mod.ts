@@ -39,6 +39,7 @@ export {
   routePriority,
   routeRule,
   type RouteRuleOptions,
+  routingHost,
   ruleKeys,
   type RuleScope,
   ruleScope,

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { routePriority } from "./rule.ts";
+import { routePriority, routingHost } from "./rule.ts";
 import { canonicalSegment, parseRoutespec } from "./routespec.ts";
 import type { Route, RouteChange } from "./types.ts";
 
@@ -40,11 +40,7 @@ interface Entry {
 
 // "host/path" with the host lowercased, without port or trailing dot; the path alone otherwise.
 function indexKey(host: string | undefined, path: string): string {
-  return host === undefined ? path : hostKey(host) + path;
-}
-
-function hostKey(host: string): string {
-  return host.replace(/:[0-9]*$/, "").replace(/\.$/, "").toLowerCase();
+  return host === undefined ? path : routingHost(host) + path;
 }
 
 /**
@@ -106,7 +102,7 @@ export function routeIndex(): RouteIndex {
       for (const routespec of change.delete ?? []) remove(routespec);
     },
     match(request) {
-      const host = request.host ? hostKey(request.host) : undefined;
+      const host = request.host ? routingHost(request.host) : undefined;
       let best: Entry | undefined;
       const consider = (key: string) => {
         const entries = byKey.get(key);

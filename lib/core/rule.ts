@@ -127,9 +127,10 @@ export function routeRule(spec: ParsedRoutespec, options: RouteRuleOptions = {})
   let pathRule = "";
   let alone = false; // one matcher: no parentheses needed after `Host(...) &&`
   if (spec.path !== "/") {
-    if (hasTwoSpellings(spec)) {
-      const tokens = routingTokens(spec.path, spec.routespec).slice(0, -1); // without the last "/"
-      pathRule = `PathRegexp(${goString(`^${pathPattern(tokens)}(?:/|$)`)})`;
+    const tokens = routingTokens(spec.path, spec.routespec);
+    if (twoSpelled(tokens)) {
+      // without the last "/"
+      pathRule = `PathRegexp(${goString(`^${pathPattern(tokens.slice(0, -1))}(?:/|$)`)})`;
     } else {
       const prefix = routingPath(spec.path, spec.routespec).slice(0, -1);
       alone = options.short === true;
@@ -139,20 +140,28 @@ export function routeRule(spec: ParsedRoutespec, options: RouteRuleOptions = {})
     }
   }
   if (spec.host === undefined) return pathRule || 'PathPrefix("/")';
-  const host = goString(hostOf(spec.host));
+  const host = goString(routingHost(spec.host));
   if (!pathRule) return `Host(${host})`;
   return alone ? `Host(${host}) && ${pathRule}` : `Host(${host}) && (${pathRule})`;
 }
 
-function hasTwoSpellings(spec: ParsedRoutespec): boolean {
-  return routingTokens(spec.path, spec.routespec).some((token) =>
-    "reserved" in token && TWO_SPELLINGS.has(token.reserved)
-  );
+function twoSpelled(tokens: RoutingToken[]): boolean {
+  return tokens.some((token) => "reserved" in token && TWO_SPELLINGS.has(token.reserved));
 }
 
-// The host as traefik's `Host` matcher compares it: without port or trailing dot, lowercase.
-function hostOf(host: string): string {
-  return host.replace(/:[0-9]+$/, "").replace(/\.$/, "").toLowerCase();
+/**
+ * A host as traefik's `Host` matcher compares it: without port or trailing dot, lowercase (a
+ * routespec's host, or a request's Host header).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { routingHost } from "./rule.ts";
+ * assert.equal(routingHost("H.Example.:8000"), "h.example");
+ * ```
+ */
+export function routingHost(host: string): string {
+  return host.replace(/:[0-9]*$/, "").replace(/\.$/, "").toLowerCase();
 }
 
 // Stands for "the table has a host route": a path route's bare path may be taken by any of them.
@@ -202,9 +211,9 @@ export interface RuleScope {
  * @throws {RoutespecError} when the routespec's path does not decode (see `routingTokens`).
  */
 export function ruleScope(spec: ParsedRoutespec): RuleScope {
-  const host = spec.host === undefined ? undefined : hostOf(spec.host);
+  const host = spec.host === undefined ? undefined : routingHost(spec.host);
   const keys = host === undefined ? [spec.path] : [host + spec.path, ANY_HOST];
-  if (spec.path === "/" || hasTwoSpellings(spec)) return { keys };
+  if (spec.path === "/" || twoSpelled(routingTokens(spec.path, spec.routespec))) return { keys };
   // Proper prefixes of the path, whole segments, without "/" itself.
   const above: string[] = [];
   for (let end = spec.path.indexOf("/", 1); end < spec.path.length - 1;) {
