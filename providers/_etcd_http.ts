@@ -118,21 +118,33 @@ export interface EtcdRange {
 export type EtcdOp = { put: { key: string; value: string } } | { delete: { key: string } };
 
 /**
- * A transaction's condition on one key: its last change at `modRevision` (0: no such key).
+ * A transaction's condition on one key: its last change at `modRevision` (0: no such key); or,
+ * with `rangeEnd` and `before`, on every key of a range: each last changed before `modRevision`.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
  * import type { EtcdCondition } from "./_etcd_http.ts";
  * const absent: EtcdCondition = { key: "jupyterhub/shared/x", modRevision: 0 };
+ * const unchanged: EtcdCondition = {
+ *   key: "a/",
+ *   rangeEnd: new TextEncoder().encode("a0"),
+ *   modRevision: 42,
+ *   before: true,
+ * };
  * assert.equal(absent.modRevision, 0);
+ * assert.ok(unchanged.before);
  * ```
  */
 export interface EtcdCondition {
-  /** The key. */
+  /** The key (the first of the range). */
   key: string;
   /** The revision of the key's last change; 0 for a key that does not exist. */
   modRevision: number;
+  /** The end of a range of keys (exclusive, `prefixEnd`): the condition holds for each. */
+  rangeEnd?: Uint8Array;
+  /** The last change must be before `modRevision` rather than at it. */
+  before?: boolean;
 }
 
 /**
@@ -430,8 +442,9 @@ export function etcdHttp(options: EtcdHttpOptions): EtcdHttp {
     const body = {
       compare: conditions.map((condition) => ({
         key: toBase64(condition.key),
+        ...(condition.rangeEnd ? { range_end: toBase64(condition.rangeEnd) } : {}),
         target: "MOD",
-        result: "EQUAL",
+        result: condition.before ? "LESS" : "EQUAL",
         mod_revision: String(condition.modRevision),
       })),
       success: ops.map((op) =>

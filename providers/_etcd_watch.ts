@@ -128,6 +128,9 @@ export async function watchEtcd(
   }
 
   return {
+    get revision() {
+      return up ? seen : undefined;
+    },
     async sync() {
       if (!up) throw new Error("the etcd watch is down");
       const probe = await client.range({ key: fence, countOnly: true });

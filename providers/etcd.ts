@@ -183,12 +183,28 @@ export async function etcdStore(options: EtcdStoreOptions = {}): Promise<KvStore
         return RECORD_FIELD_SET.has(field) || field.startsWith("data/");
       }),
     async commit(groups: KvDiff[]) {
-      const ops = groups.map((group) => {
-        const list: EtcdOp[] = group.delete.map((key) => ({ delete: { key } }));
-        for (const [key, value] of group.set) list.push({ put: { key, value } });
-        return list;
-      });
-      for (const txn of packTransactions(ops)) await client.txn(txn);
+      const txns = packTransactions(groups.map(opsOf));
+      await inWaves(txns.map((ops) => () => client.txn(ops)));
+    },
+    async commitUnchanged(records, revision) {
+      const done = records.map(() => false);
+      // Each record's operations and condition in one transaction, beside others that fit.
+      const tagged = records.map((record, index) => opsOf(record.diff).map((op) => ({ op, index })))
+        .filter((ops) => ops.length <= ETCD_MAX_TXN_OPS); // a larger one is written as usual
+      await inWaves(
+        packTransactions(tagged).map((txn) => async () => {
+          const indices = [...new Set(txn.map((tagged) => tagged.index))];
+          const conditions = indices.map((index) => ({
+            key: records[index].guarded,
+            rangeEnd: prefixEnd(Buffer.from(records[index].guarded)),
+            modRevision: revision + 1,
+            before: true,
+          }));
+          const result = await client.txn(txn.map((tagged) => tagged.op), conditions);
+          if (result.ok) { for (const index of indices) done[index] = true; }
+        }),
+      );
+      return done;
     },
     close() {
       client.close();
@@ -215,6 +231,23 @@ export async function etcdStore(options: EtcdStoreOptions = {}): Promise<KvStore
 }
 
 const RECORD_FIELD_SET = new Set<string>(RECORD_FIELDS);
+
+/** Transactions sent at once; etcd commits those that arrive together with one fsync. */
+const TXNS_AT_ONCE = 16;
+
+/** Runs the tasks, `TXNS_AT_ONCE` at a time; rejects with the first failure. */
+async function inWaves(tasks: (() => Promise<unknown>)[]): Promise<void> {
+  for (let i = 0; i < tasks.length; i += TXNS_AT_ONCE) {
+    await Promise.all(tasks.slice(i, i + TXNS_AT_ONCE).map((task) => task()));
+  }
+}
+
+/** A group's operations: its deletions, then its writes. */
+function opsOf(group: KvDiff): EtcdOp[] {
+  const list: EtcdOp[] = group.delete.map((key) => ({ delete: { key } }));
+  for (const [key, value] of group.set) list.push({ put: { key, value } });
+  return list;
+}
 
 /**
  * Every pair under `prefix` whose key passes `keep`, read in pages of `RANGE_PAGE` keys (one

@@ -10,6 +10,12 @@
  * 10,000 routes costs one round trip instead of a transfer of every key. Without a watch (or
  * while it is broken) every read goes to the store.
  *
+ * Writes read the records they change first, except where the client can make a write
+ * conditional on the records not having changed since the copy's revision (etcd): new and
+ * changed routes are then written from the copy in one round trip, and read only when the
+ * condition fails. A mirror's pass over changes that came with their values needs no round
+ * trip either.
+ *
  * @module
  */
 
@@ -26,6 +32,7 @@ import {
   routeChange,
   routeFromRecord,
   routeKeys,
+  routeRewrite,
   routesFromKv,
   sentinelKeys,
   splitRecordKey,
@@ -92,6 +99,16 @@ export interface KvClient {
    * the backend allows it.
    */
   commit(groups: KvDiff[]): Promise<void>;
+  /**
+   * Optional, for writes that need not read the store first: commits each record's `diff`
+   * only if no key under its `guarded` prefix (ending in `/`) changed after `revision` (the
+   * watch's `KvWatch.revision`), each record's keys in one transaction. Resolves with whether
+   * each was written; one that was not is left as it was.
+   */
+  commitUnchanged?(
+    records: { diff: KvDiff; guarded: string }[],
+    revision: number,
+  ): Promise<boolean[]>;
   /** Releases the connection. */
   close(): Promise<void>;
   /**
@@ -213,6 +230,11 @@ export interface KvWatch {
   sync(): Promise<void>;
   /** Stops watching. */
   close(): Promise<void>;
+  /**
+   * Optional, for `KvClient.commitUnchanged`: while the watch is up, the store revision up to
+   * which every change has been reported to the sink.
+   */
+  readonly revision?: number;
 }
 
 /**
@@ -398,9 +420,11 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
         const final = new Map<string, Route | undefined>();
         for (const route of merged.set ?? []) final.set(route.routespec, route);
         for (const spec of merged.delete ?? []) final.set(spec, undefined);
-        const before = await readRecords([...final.keys()]);
+        const rest = await commitFromCopy(final);
+        if (rest.size === 0) return;
+        const before = await readRecords([...rest.keys()]);
         const groups: KvDiff[] = [];
-        for (const [spec, after] of final) {
+        for (const [spec, after] of rest) {
           const old = before.get(spec)!;
           const change = routeChange(old.route, old.pairs, after, layout);
           if (change.set.size > 0 || change.delete.length > 0) groups.push(change);
@@ -408,6 +432,40 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
         if (groups.length > 0) await client.commit(groups);
       }),
   });
+
+  // New and changed routes written without reading their records first: what the watched copy
+  // knows of each is rewritten whole, on condition that the store has not changed the record
+  // since the copy's revision. Returns the changes left to write after a read: deletions (every
+  // key of the record must go, known to the copy or not), records the copy does not know for
+  // sure, and those whose condition did not hold.
+  async function commitFromCopy(
+    final: Map<string, Route | undefined>,
+  ): Promise<Map<string, Route | undefined>> {
+    const revision = watch?.revision;
+    if (!client.commitUnchanged || revision === undefined || !cache.loaded) return final;
+    const rest = new Map<string, Route | undefined>();
+    const specs: string[] = [];
+    const records: { diff: KvDiff; guarded: string }[] = [];
+    for (const [spec, after] of final) {
+      const record = recordPrefix(spec, layout).slice(0, -1);
+      if (!after || cache.dirty.has(record)) {
+        rest.set(spec, after);
+        continue;
+      }
+      const before = cache.record(record);
+      specs.push(spec);
+      records.push({
+        diff: routeRewrite({ before, known: cache.keys(record), after }, layout),
+        guarded: `${record}/`,
+      });
+    }
+    if (records.length === 0) return rest;
+    const done = await client.commitUnchanged(records, revision);
+    done.forEach((written, i) => {
+      if (!written) rest.set(specs[i], final.get(specs[i]));
+    });
+    return rest;
+  }
 
   function readAllFields(): Promise<Map<string, string>> {
     return client.getRecordFields?.(routesPrefix) ?? client.getPrefix(routesPrefix);
@@ -606,7 +664,13 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
       const passes = coalescer<void>({
         async commit() {
           await ready;
-          if (stopped || !await refresh()) return; // the watch is down: its return wakes us
+          if (stopped) return;
+          // The copy holds every change the watch reported, in order: a pass over records that
+          // came with their values (this process's own writes) needs no round trip to the
+          // store. Otherwise (values missing, a reset, the whole table) it is brought up to date;
+          // the watch is down when it cannot be, and its return wakes us.
+          const current = !everything && cache.loaded && cache.dirty.size === 0;
+          if (!current && !await refresh()) return;
           const whole = everything;
           const records = whole ? undefined : changed;
           everything = false;

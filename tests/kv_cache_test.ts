@@ -11,7 +11,13 @@ import type { KvStore } from "../providers/kv_store.ts";
 import { memoryStore } from "../providers/memory.ts";
 import { waitFor } from "./helpers.ts";
 import type { Route } from "../lib/core/types.ts";
+import { Buffer } from "node:buffer";
+import { etcdHttp } from "../providers/_etcd_http.ts";
+import { prefixEnd } from "../providers/_prefix_end.ts";
+import { kvLayout } from "../providers/kv_store.ts";
+import { routeKeys, sentinelKeys } from "../lib/core/kv_layout.ts";
 import {
+  etcdPairs,
   etcdPut,
   hasConsul,
   startConsul,
@@ -207,3 +213,63 @@ for (const c of CASES) {
     });
   });
 }
+
+Deno.test("etcd: a transaction's condition on a range holds until a key in it changes after the revision", async () => {
+  const server = await startEtcd();
+  const etcd = etcdHttp({ urls: [server.url] });
+  try {
+    const range = (prefix: string) => ({ key: prefix, rangeEnd: prefixEnd(Buffer.from(prefix)) });
+    const put = (key: string, value: string) => ({ put: { key, value } });
+    const first = await etcd.txn([put("r/a/x", "1"), put("r/b/x", "1")]);
+    const unchangedSince = (prefix: string, revision: number) => ({
+      ...range(prefix),
+      modRevision: revision + 1,
+      before: true,
+    });
+    // Nothing under r/a/ changed after `first`, and nothing at all is under r/c/.
+    const ok = await etcd.txn([put("r/a/y", "2")], [
+      unchangedSince("r/a/", first.revision),
+      unchangedSince("r/c/", first.revision),
+    ]);
+    assert.ok(ok.ok);
+    // r/a/ changed (r/a/y) after `first`: refused, nothing written.
+    const refused = await etcd.txn([put("r/a/z", "3")], [unchangedSince("r/a/", first.revision)]);
+    assert.equal(refused.ok, false);
+    assert.deepEqual((await etcd.range({ key: "r/a/z" })).pairs, []);
+    // A condition on the other record, unchanged, still holds.
+    assert.ok((await etcd.txn([put("r/b/y", "4")], [unchangedSince("r/b/", first.revision)])).ok);
+  } finally {
+    etcd.close();
+    await server.stop();
+  }
+});
+
+Deno.test("etcd: routes rewritten from the watched copy keep exactly their own keys", async () => {
+  const server = await startEtcd();
+  const stores: KvStore[] = [];
+  try {
+    stores.push(await etcdStore({ urls: [server.url] }), await etcdStore({ urls: [server.url] }));
+    const [a, b] = stores;
+    const variant = (i: number, data: Record<string, number>) => ({ ...route(i), data });
+    await a.apply({ set: [variant(1, { one: 1 }), variant(2, { two: 2 })] });
+    for (let round = 0; round < 4; round++) {
+      const writer = stores[round % 2];
+      await writer.getAllRoutes(); // its copy holds the other's last write
+      await writer.apply({
+        set: [variant(1, { [`r${round}`]: round }), variant(2, { [`s${round}`]: round })],
+      });
+    }
+    const expected = new Map([
+      ...routeKeys(variant(1, { r3: 3 }), kvLayout({})),
+      ...routeKeys(variant(2, { s3: 3 }), kvLayout({})),
+      ...sentinelKeys(kvLayout({})),
+    ]);
+    const stored = await etcdPairs(server.url);
+    stored.delete("jupyterhub/routes.sync"); // the watch's fence key
+    assert.deepEqual(stored, expected);
+    assert.deepEqual(await b.getAllRoutes(), await a.getAllRoutes());
+  } finally {
+    for (const store of stores) await store.close();
+    await server.stop();
+  }
+});

@@ -378,6 +378,42 @@ export function routeChange(
 
 const UNKNOWN = "\u0000unknown";
 
+/**
+ * The key changes that make a route's record exactly `after` when its stored keys are known
+ * only by name (a watched copy whose values may lag the store): every key of `after` is written,
+ * and every key in `known` (and the record's `RECORD_KEYS`) that `after` does not have is
+ * deleted. Unlike `routeChange`, nothing is taken to be stored already, so the result is
+ * right whatever values the store holds under those names.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { routeRewrite } from "./kv_layout.ts";
+ * const options = { traefikPrefix: "traefik", jupyterhubPrefix: "jupyterhub", entryPoint: "http" };
+ * const before = { routespec: "/a/", target: "http://h:1", data: { user: "a" } };
+ * const after = { routespec: "/a/", target: "http://h:2", data: {} };
+ * const known = ["jupyterhub/routes/router__2Fa_2F/data/user"];
+ * const change = routeRewrite({ before, known, after }, options);
+ * assert.equal(change.set.get("jupyterhub/routes/router__2Fa_2F/routespec"), "/a/");
+ * // Deleted: the data key `after` lacks, and every field it does not write (no data, no activity).
+ * assert.deepEqual(change.delete.sort(), [
+ *   "jupyterhub/routes/router__2Fa_2F/data/user",
+ *   "jupyterhub/routes/router__2Fa_2F/data_json",
+ *   "jupyterhub/routes/router__2Fa_2F/last_activity",
+ * ]);
+ * ```
+ */
+export function routeRewrite(
+  record: { before: Route | undefined; known: Iterable<string>; after: Route },
+  options: KvLayoutOptions,
+): KvDiff {
+  const prefix = recordPrefix(record.after.routespec, options);
+  const stored = new Map<string, string>();
+  for (const field of RECORD_KEYS) stored.set(`${prefix}${field}`, UNKNOWN);
+  for (const key of record.known) stored.set(key, UNKNOWN);
+  return routeChange(record.before, stored, record.after, options);
+}
+
 /** A record stored under another name than its canonical routespec's. */
 export interface MisnamedRecord {
   /** Its record prefix (without the trailing `/`). */

@@ -51,6 +51,8 @@ export interface RouteCache {
   record(prefix: string): Route | undefined;
   /** Every record prefix with its route, skipping invalid records (valid as `routes()`). */
   entries(): IterableIterator<[string, Route]>;
+  /** The keys the copy holds of one record (valid as `record`): its fields and `data/...`. */
+  keys(prefix: string): string[];
 }
 
 interface Entry {
@@ -73,6 +75,10 @@ interface Entry {
  * ]), ticket);
  * cache.changed("jupyterhub/routes/r/target", "http://h:2");
  * assert.deepEqual(cache.routes().get("/a/")?.target, "http://h:2");
+ * assert.deepEqual(cache.keys("jupyterhub/routes/r"), [
+ *   "jupyterhub/routes/r/routespec",
+ *   "jupyterhub/routes/r/target",
+ * ]);
  * ```
  */
 export function routeCache(layout: KvLayoutOptions): RouteCache {
@@ -191,6 +197,9 @@ export function routeCache(layout: KvLayoutOptions): RouteCache {
     record(prefix) {
       const entry = entries.get(prefix);
       return entry ? derive(prefix, entry) : undefined;
+    },
+    keys(prefix) {
+      return [...entries.get(prefix)?.fields.keys() ?? []].map((field) => `${prefix}/${field}`);
     },
   };
 }
