@@ -188,6 +188,7 @@ export async function etcdStore(options: EtcdStoreOptions = {}): Promise<KvStore
     },
     async commitUnchanged(records, revision) {
       const done = records.map(() => false);
+      if (revision === undefined) return done; // the watch is down
       // Each record's operations and condition in one transaction, beside others that fit.
       const tagged = records.map((record, index) => opsOf(record.diff).map((op) => ({ op, index })))
         .filter((ops) => ops.length <= ETCD_MAX_TXN_OPS); // a larger one is written as usual

@@ -11,7 +11,8 @@
  * while it is broken) every read goes to the store.
  *
  * Writes read the records they change first, except where the client can make a write
- * conditional on the records not having changed since the copy's revision (etcd): new and
+ * conditional on the store still holding the records as the copy does (etcd: nothing under
+ * them changed after the copy's revision; redis: their fields hold the copy's values): new and
  * changed routes are then written from the copy in one round trip, and read only when the
  * condition fails. A mirror's pass over changes that came with their values needs no round
  * trip either.
@@ -101,13 +102,16 @@ export interface KvClient {
   commit(groups: KvDiff[]): Promise<void>;
   /**
    * Optional, for writes that need not read the store first: commits each record's `diff`
-   * only if no key under its `guarded` prefix (ending in `/`) changed after `revision` (the
-   * watch's `KvWatch.revision`), each record's keys in one transaction. Resolves with whether
-   * each was written; one that was not is left as it was.
+   * only if the store still holds the record as the watched copy does, each record's keys in
+   * one transaction. `known` is what the copy holds under the record's prefix `guarded`
+   * (ending in `/`), as of `revision` (the watch's `KvWatch.revision`, where it has one): a
+   * store with revisions checks that nothing under the prefix changed after it, one without
+   * compares the record's fields with `known`. Resolves with whether each was written; one
+   * that was not is left as it was.
    */
   commitUnchanged?(
-    records: { diff: KvDiff; guarded: string }[],
-    revision: number,
+    records: { diff: KvDiff; guarded: string; known: Map<string, string> }[],
+    revision: number | undefined,
   ): Promise<boolean[]>;
   /** Releases the connection. */
   close(): Promise<void>;
@@ -442,10 +446,10 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     final: Map<string, Route | undefined>,
   ): Promise<Map<string, Route | undefined>> {
     const revision = watch?.revision;
-    if (!client.commitUnchanged || revision === undefined || !cache.loaded) return final;
+    if (!client.commitUnchanged || !cache.loaded) return final;
     const rest = new Map<string, Route | undefined>();
     const specs: string[] = [];
-    const records: { diff: KvDiff; guarded: string }[] = [];
+    const records: { diff: KvDiff; guarded: string; known: Map<string, string> }[] = [];
     for (const [spec, after] of final) {
       const record = recordPrefix(spec, layout).slice(0, -1);
       if (!after || cache.dirty.has(record)) {
@@ -453,10 +457,12 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
         continue;
       }
       const before = cache.record(record);
+      const known = cache.pairs(record);
       specs.push(spec);
       records.push({
-        diff: routeRewrite({ before, known: cache.keys(record), after }, layout),
+        diff: routeRewrite({ before, known: known.keys(), after }, layout),
         guarded: `${record}/`,
+        known,
       });
     }
     if (records.length === 0) return rest;

@@ -46,6 +46,7 @@ function fakeStore() {
       return Promise.resolve();
     },
     commitUnchanged(records, since) {
+      if (since === undefined) return Promise.resolve(records.map(() => false));
       return Promise.resolve(records.map(({ diff, guarded }) => {
         const changed = [...revisions].some(([key, at]) => key.startsWith(guarded) && at > since);
         if (changed) guardsFailed++;

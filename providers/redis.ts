@@ -1,7 +1,9 @@
 /**
  * The redis provider (recommended for more than one node): routes as keys under `traefik/` and
  * `jupyterhub/`, read by traefik's redis provider. Each batch of route changes is one
- * MULTI/EXEC; reads take one round trip (a server-side script). `notify-keyspace-events`,
+ * MULTI/EXEC, or, for new and changed routes the watched copy knows, one script that writes
+ * them only if redis still holds their records as the copy does; reads take one round trip (a
+ * server-side script). `notify-keyspace-events`,
  * which traefik's watch needs, is checked and re-armed after every (re)connect.
  *
  * @module
@@ -220,6 +222,43 @@ export function redisProviderConfig(options: RedisStoreOptions): ConfigTree {
   return config;
 }
 
+// A write of records as the watched copy knows them: only if every checked key holds what the
+// copy says. ARGV: the watch's channel and its begin and end markers (published around the
+// writes, see _redis_watch.ts), then the checks (key, then '' for absent or '=' and the
+// value), the deletions, the writes (key, value), each list after its length. 1 if written.
+const WRITE_IF_UNCHANGED = `
+local i = 4
+local checks = tonumber(ARGV[i]); i = i + 1
+for _ = 1, checks do
+  local have = redis.call('GET', ARGV[i])
+  local want = ARGV[i + 1]
+  if want == '' then
+    if have then return 0 end
+  elseif have ~= string.sub(want, 2) then
+    return 0
+  end
+  i = i + 2
+end
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+local failed
+local function run(...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then failed = failed or reply end
+end
+local deletions = tonumber(ARGV[i]); i = i + 1
+for _ = 1, deletions do
+  run('DEL', ARGV[i]); i = i + 1
+end
+local writes = tonumber(ARGV[i]); i = i + 1
+for _ = 1, writes do
+  run('SET', ARGV[i], ARGV[i + 1]); i = i + 2
+end
+-- Published even after a failed write, so that the watch's frame closes.
+redis.call('PUBLISH', ARGV[1], ARGV[3])
+if failed then return failed end
+return 1
+`;
+
 /** Sets (ARGV[3] = 1) or deletes KEYS[1] if it is absent (ARGV[1] = 0) or equals ARGV[2]. */
 const COMPARE_AND_SET = `
 local current = redis.call('GET', KEYS[1])
@@ -358,6 +397,52 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
         marked?.settle(false);
         throw error;
       }
+    },
+    // Compares each record's fields (RECORD_FIELDS) with the copy's: this proxy writes a
+    // record's data/... keys with its data_json, so they change with it. Records the copy holds
+    // without data_json (the Python proxy's) are read first instead. All or none are written.
+    async commitUnchanged(records) {
+      const none = records.map(() => false);
+      const checks: string[] = [];
+      for (const { guarded, known } of records) {
+        const data = `${guarded}data_json`;
+        if (
+          !known.has(data) && [...known.keys()].some((key) => key.startsWith(`${guarded}data/`))
+        ) {
+          return none;
+        }
+        for (const field of RECORD_FIELDS) {
+          const value = known.get(`${guarded}${field}`);
+          checks.push(`${guarded}${field}`, value === undefined ? "" : `=${value}`);
+        }
+      }
+      const groups = records.map((record) => record.diff);
+      const marked = watching?.mark(groups);
+      if (!marked) return none; // the watch is down
+      const deletions = groups.flatMap((group) => group.delete);
+      const writes = groups.flatMap((group) => [...group.set].flat());
+      let written = false;
+      try {
+        written = Number(
+          await client.eval(WRITE_IF_UNCHANGED, {
+            keys: [],
+            arguments: [
+              marked.channel,
+              marked.begin,
+              marked.end,
+              String(checks.length / 2),
+              ...checks,
+              String(deletions.length),
+              ...deletions,
+              String(writes.length / 2),
+              ...writes,
+            ],
+          }),
+        ) === 1;
+      } finally {
+        marked.settle(written);
+      }
+      return records.map(() => written);
     },
     async getValue(key) {
       const value = await client.get(key);

@@ -244,32 +244,111 @@ Deno.test("etcd: a transaction's condition on a range holds until a key in it ch
   }
 });
 
-Deno.test("etcd: routes rewritten from the watched copy keep exactly their own keys", async () => {
-  const server = await startEtcd();
-  const stores: KvStore[] = [];
-  try {
-    stores.push(await etcdStore({ urls: [server.url] }), await etcdStore({ urls: [server.url] }));
-    const [a, b] = stores;
-    const variant = (i: number, data: Record<string, number>) => ({ ...route(i), data });
-    await a.apply({ set: [variant(1, { one: 1 }), variant(2, { two: 2 })] });
-    for (let round = 0; round < 4; round++) {
-      const writer = stores[round % 2];
-      await writer.getAllRoutes(); // its copy holds the other's last write
-      await writer.apply({
-        set: [variant(1, { [`r${round}`]: round }), variant(2, { [`s${round}`]: round })],
-      });
-    }
-    const expected = new Map([
-      ...routeKeys(variant(1, { r3: 3 }), kvLayout({})),
-      ...routeKeys(variant(2, { s3: 3 }), kvLayout({})),
-      ...sentinelKeys(kvLayout({})),
-    ]);
+/** Every route key in the store (and the sentinel's), read behind the stores' back. */
+async function storedPairs(c: Case, server: StoreServer): Promise<Map<string, string>> {
+  if (c.name === "etcd") {
     const stored = await etcdPairs(server.url);
     stored.delete("jupyterhub/routes.sync"); // the watch's fence key
-    assert.deepEqual(stored, expected);
-    assert.deepEqual(await b.getAllRoutes(), await a.getAllRoutes());
+    return stored;
+  }
+  const redis = createClient({ url: server.url });
+  await redis.connect();
+  try {
+    const keys = await redis.keys("*");
+    const values = keys.length > 0 ? await redis.mGet(keys) : [];
+    return new Map(keys.map((key, i) => [key, values[i]!]));
   } finally {
-    for (const store of stores) await store.close();
+    await redis.quit();
+  }
+}
+
+for (const c of CASES.slice(0, 2)) {
+  caseTest(c, "routes rewritten from the watched copy keep exactly their own keys", async () => {
+    const server = await c.server();
+    const stores: Store[] = [];
+    try {
+      stores.push(await c.open(server), await c.open(server));
+      const [a, b] = stores;
+      const variant = (i: number, data: Record<string, number>) => ({ ...route(i), data });
+      await a.apply({ set: [variant(1, { one: 1 }), variant(2, { two: 2 })] });
+      for (let round = 0; round < 4; round++) {
+        const writer = stores[round % 2];
+        await writer.getAllRoutes(); // its copy holds the other's last write
+        await writer.apply({
+          set: [variant(1, { [`r${round}`]: round }), variant(2, { [`s${round}`]: round })],
+        });
+      }
+      const expected = new Map([
+        ...routeKeys(variant(1, { r3: 3 }), kvLayout({})),
+        ...routeKeys(variant(2, { s3: 3 }), kvLayout({})),
+        ...sentinelKeys(kvLayout({})),
+      ]);
+      assert.deepEqual(await storedPairs(c, server), expected);
+      assert.deepEqual(await b.getAllRoutes(), await a.getAllRoutes());
+    } finally {
+      for (const store of stores) await store.close();
+      await server.stop();
+    }
+  });
+
+  caseTest(
+    c,
+    "a write racing another writer's change to the same route leaves exactly one of them",
+    async () => {
+      const server = await c.server();
+      const stores: Store[] = [];
+      try {
+        stores.push(await c.open(server), await c.open(server, false));
+        const [cached, other] = stores;
+        for (let round = 0; round < 20; round++) {
+          await cached.getAllRoutes(); // the copy is loaded and current
+          // The other writer's change and this one's leave the store at nearly the same time:
+          // this one is written before or after the copy hears of the other, both must hold.
+          await other.apply({ set: [{ ...route(1), data: { [`other${round}`]: round } }] });
+          const mine = {
+            ...route(1, `http://127.0.0.1:${2000 + round}`),
+            data: { [`mine${round}`]: round },
+          };
+          await cached.apply({ set: [mine] });
+          assert.deepEqual(
+            await storedPairs(c, server),
+            new Map([...routeKeys(mine, kvLayout({})), ...sentinelKeys(kvLayout({}))]),
+            `round ${round}`,
+          );
+        }
+      } finally {
+        for (const store of stores) await store.close();
+        await server.stop();
+      }
+    },
+  );
+}
+
+Deno.test("redis: a write from the watched copy never overwrites a change the copy did not hear of", async () => {
+  const server = await startRedis();
+  const admin = createClient({ url: server.url });
+  await admin.connect();
+  const store = await redisStore({ url: server.url });
+  try {
+    const layout = kvLayout({});
+    await store.apply({ set: [{ ...route(1), data: { first: 1 } }] });
+    await store.getAllRoutes(); // the copy is loaded and current
+    // Another writer changes the route while redis sends no keyspace events: the copy keeps
+    // the old record and does not know it is stale.
+    await admin.configSet("notify-keyspace-events", "");
+    const other = { ...route(1), data: { other: 2 } };
+    await admin.mSet([...routeKeys(other, layout)]);
+    await admin.del("jupyterhub/routes/router__2Fuser_2Fu1_2F/data/first");
+    await admin.configSet("notify-keyspace-events", "KEA");
+    const mine = { ...route(1, "http://127.0.0.1:2001"), data: { mine: 3 } };
+    await store.apply({ set: [mine] });
+    assert.deepEqual(
+      await storedPairs(CASES[0], server),
+      new Map([...routeKeys(mine, layout), ...sentinelKeys(layout)]),
+    );
+  } finally {
+    await store.close();
+    await admin.quit();
     await server.stop();
   }
 });

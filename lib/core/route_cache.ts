@@ -51,8 +51,8 @@ export interface RouteCache {
   record(prefix: string): Route | undefined;
   /** Every record prefix with its route, skipping invalid records (valid as `routes()`). */
   entries(): IterableIterator<[string, Route]>;
-  /** The keys the copy holds of one record (valid as `record`): its fields and `data/...`. */
-  keys(prefix: string): string[];
+  /** The pairs the copy holds of one record (valid as `record`): its fields and `data/...`. */
+  pairs(prefix: string): Map<string, string>;
 }
 
 interface Entry {
@@ -75,10 +75,10 @@ interface Entry {
  * ]), ticket);
  * cache.changed("jupyterhub/routes/r/target", "http://h:2");
  * assert.deepEqual(cache.routes().get("/a/")?.target, "http://h:2");
- * assert.deepEqual(cache.keys("jupyterhub/routes/r"), [
- *   "jupyterhub/routes/r/routespec",
- *   "jupyterhub/routes/r/target",
- * ]);
+ * assert.deepEqual(cache.pairs("jupyterhub/routes/r"), new Map([
+ *   ["jupyterhub/routes/r/routespec", "/a/"],
+ *   ["jupyterhub/routes/r/target", "http://h:2"],
+ * ]));
  * ```
  */
 export function routeCache(layout: KvLayoutOptions): RouteCache {
@@ -198,8 +198,12 @@ export function routeCache(layout: KvLayoutOptions): RouteCache {
       const entry = entries.get(prefix);
       return entry ? derive(prefix, entry) : undefined;
     },
-    keys(prefix) {
-      return [...entries.get(prefix)?.fields.keys() ?? []].map((field) => `${prefix}/${field}`);
+    pairs(prefix) {
+      const out = new Map<string, string>();
+      for (const [field, value] of entries.get(prefix)?.fields ?? []) {
+        out.set(`${prefix}/${field}`, value);
+      }
+      return out;
     },
   };
 }
