@@ -41,6 +41,7 @@ export type {
   RunningProxy,
   SharedValues,
   StartProxyOptions,
+  TargetTls,
 } from "./lib/proxy.ts";
 export { fileStore } from "./providers/file.ts";
 export type { FileStore, FileStoreOptions } from "./providers/file.ts";

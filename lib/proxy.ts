@@ -62,6 +62,7 @@ export interface ActivityOptions {
 }
 
 export type { FallbackHandlerOptions } from "./fallback/handler.ts";
+export type { TargetTls } from "./fallback/forward.ts";
 
 /** Options of the fallback (see `StartProxyOptions.fallback`). */
 export interface FallbackOptions extends FallbackHandlerOptions {

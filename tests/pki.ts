@@ -114,12 +114,31 @@ export interface MtlsTarget {
 }
 
 const TARGET = `
-import http.server, json, ssl, sys
+import base64, hashlib, http.server, json, ssl, sys
 ca, cert, key = sys.argv[1:4]
 class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
     def do_GET(self):
         peer = self.connection.getpeercert()
         subject = dict(item[0] for item in peer["subject"])
+        if self.headers.get("upgrade", "").lower() == "websocket":
+            # A websocket that answers one short text message (masked, < 126 bytes) and closes.
+            accept = base64.b64encode(hashlib.sha1((self.headers["sec-websocket-key"] +
+                "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+            self.send_response(101)
+            self.send_header("upgrade", "websocket")
+            self.send_header("connection", "Upgrade")
+            self.send_header("sec-websocket-accept", accept)
+            self.end_headers()
+            self.wfile.flush()
+            head = self.rfile.read(2)
+            mask = self.rfile.read(4)
+            data = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(head[1] & 0x7f)))
+            reply = ("echo " + data.decode() + " to " + subject.get("commonName")).encode()
+            self.wfile.write(bytes([0x81, len(reply)]) + reply + bytes([0x88, 2, 0x03, 0xe8]))
+            self.wfile.flush()
+            self.rfile.read(2)
+            return
         body = json.dumps({"client": subject.get("commonName"), "path": self.path}).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")

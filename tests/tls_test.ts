@@ -95,6 +95,17 @@ for (const fallback of [true, false]) {
             path: "/user/tls/api",
           });
         }
+        // A websocket to the https target (relayed by the fallback, over its own TLS
+        // connection): the target saw the proxy's client certificate too.
+        const socket = new WebSocket(`${cli.publicUrl.replace("http", "ws")}/user/tls/ws`);
+        const received = new Promise<string>((resolve, reject) => {
+          socket.onmessage = (event) => resolve(String(event.data));
+          socket.onclose = () => reject(new Error("closed before a message"));
+        });
+        const closed = new Promise((resolve) => socket.addEventListener("close", resolve));
+        socket.onopen = () => socket.send("hello");
+        assert.equal(await received, "echo hello to proxy-client");
+        await closed;
       } finally {
         for (const c of [hub, anonymous, stranger]) c.close();
         const code = await cli.stop();

@@ -10,6 +10,7 @@ import { formatOf, parseConfig } from "../core/config_format.ts";
 import type { ConfigTree } from "../core/types.ts";
 import { type ParsedFlags, parseFlags } from "./flags.ts";
 import type { CliSettings } from "./settings.ts";
+import type { TargetTls } from "../fallback/forward.ts";
 
 /**
  * Reads and parses a TOML or YAML file (by its extension) that the flag `what` names.
@@ -151,21 +152,20 @@ export async function checkTlsFiles(
 }
 
 /**
- * The HTTP client the fallback reaches https targets with: the CA and client certificate of
- * `--client-ssl-ca/-cert/-key` (JupyterHub's internal SSL), sending the client's `Host`.
- * Undefined without them (the fallback's default client).
+ * The CA and client certificate the fallback reaches https targets with: the files of
+ * `--client-ssl-ca/-cert/-key` (JupyterHub's internal SSL), read. Undefined without them.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { targetClient } from "./config_file.ts";
- * assert.equal(await targetClient({}), undefined);
+ * import { targetTls } from "./config_file.ts";
+ * assert.equal(await targetTls({}), undefined);
  * ```
  * @throws {ConfigError} when a file cannot be read.
  */
-export async function targetClient(
+export async function targetTls(
   settings: Pick<CliSettings, "targetTls">,
-): Promise<Deno.HttpClient | undefined> {
+): Promise<TargetTls | undefined> {
   const tls = settings.targetTls;
   if (!tls) return undefined;
   const read = async (path: string | undefined, what: string) => {
@@ -179,9 +179,22 @@ export async function targetClient(
   const ca = await read(tls.caFile, "--client-ssl-ca");
   const cert = await read(tls.certFile, "--client-ssl-cert");
   const key = await read(tls.keyFile, "--client-ssl-key");
-  return Deno.createHttpClient({
-    allowHost: true,
-    ...(ca ? { caCerts: [ca] } : {}),
-    ...(cert && key ? { cert, key } : {}),
-  });
+  return { ...(ca ? { caCerts: [ca] } : {}), ...(cert && key ? { cert, key } : {}) };
+}
+
+/**
+ * The HTTP client the fallback reaches https targets with, from `targetTls`'s material, sending
+ * the client's `Host`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { targetClient } from "./config_file.ts";
+ * const client = targetClient({});
+ * assert.ok(client instanceof Deno.HttpClient);
+ * client.close();
+ * ```
+ */
+export function targetClient(tls: TargetTls): Deno.HttpClient {
+  return Deno.createHttpClient({ allowHost: true, ...tls });
 }

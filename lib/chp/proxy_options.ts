@@ -9,6 +9,7 @@
 import { rawRequestPath } from "../core/request_path.ts";
 import { deepMerge } from "../core/tree.ts";
 import type { ConfigTree } from "../core/types.ts";
+import type { TargetTls } from "../fallback/forward.ts";
 import type { ProxyEvents, StartProxyOptions } from "../proxy.ts";
 import { apiTlsConfig } from "./api_tls.ts";
 import { ConfigError } from "../core/errors.ts";
@@ -49,6 +50,8 @@ export interface ProxyRuntime {
   log?: (message: string) => void;
   /** The fallback's client for https targets (`targetClient`). */
   targetClient?: Deno.HttpClient;
+  /** The same material for websockets to https targets (`targetTls`). */
+  targetTls?: TargetTls;
   /**
    * With `--socket`: traefik's public address, a free loopback port the socket is relayed to.
    */
@@ -137,6 +140,7 @@ export function proxyOptions(settings: CliSettings, runtime: ProxyRuntime): Star
       ? {
         ...settings.fallback,
         ...(runtime.targetClient ? { client: runtime.targetClient } : {}),
+        ...(runtime.targetTls ? { tls: runtime.targetTls } : {}),
         defaultTarget: settings.defaultTarget,
         notFound: (request) => errorPage(404, rawRequestPath(request.url), pages),
         unreachable: (request) => errorPage(503, rawRequestPath(request.url), pages),

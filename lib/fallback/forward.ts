@@ -37,7 +37,10 @@
  * @module
  */
 
+import { openUpstream, type TargetTls, type UpstreamSocket } from "./_ws_upstream.ts";
 import { TargetError } from "../core/errors.ts";
+
+export type { TargetTls } from "./_ws_upstream.ts";
 
 /**
  * Options of `forward`.
@@ -70,6 +73,11 @@ export interface ForwardOptions {
    * calls.
    */
   client?: Deno.HttpClient;
+  /**
+   * The CA and client certificate for WebSockets to `https://` targets, which go over a
+   * connection of their own (give the same material as to `client`); default the system's CAs.
+   */
+  tls?: TargetTls;
   /**
    * Called for what configurable-http-proxy counts as the route's activity: a response with a
    * status below 300, a websocket's upgrade and every message it carries either way.
@@ -118,7 +126,11 @@ export function forward(
   const onUnreachable = options.onUnreachable ?? unreachable;
   const onActivity = options.onActivity;
   if (isWebSocketUpgrade(request)) {
-    return forwardWebSocket(request, "ws" + url.slice(4), client, onUnreachable, onActivity);
+    return forwardWebSocket(request, "ws" + url.slice(4), {
+      tls: options.tls,
+      onUnreachable,
+      onActivity,
+    });
   }
   const response = forwardHttp(request, url, client, onUnreachable);
   if (onActivity === undefined) return response;
@@ -314,67 +326,58 @@ function requestedProtocols(header: string | null): string[] {
   return protocols;
 }
 
-/** Resolves once `socket` is open (true), or failed or the client left (the error, or false). */
-function opened(socket: WebSocket, signal: AbortSignal): Promise<true | false | ErrorEvent> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(false);
-    const abort = () => resolve(false);
-    signal.addEventListener("abort", abort, { once: true });
-    socket.onopen = () => {
-      signal.removeEventListener("abort", abort);
-      resolve(true);
-    };
-    socket.onerror = (event) => {
-      signal.removeEventListener("abort", abort);
-      resolve(event instanceof ErrorEvent ? event : new ErrorEvent("error"));
-    };
-  });
-}
+/**
+ * A client socket with more than this many bytes still to send is not given the target's next
+ * message: the target's connection fills and the target waits, as behind traefik.
+ */
+const HIGH_WATER = 1024 * 1024;
+/** How often a relay held back by a slow client looks again, in ms. */
+const DRAIN_POLL_MS = 10;
+/** A target that leaves more than this many bytes of the client's messages unread is dropped. */
+const MAX_UNREAD_BY_TARGET = 16 * 1024 * 1024;
 
 async function forwardWebSocket(
   request: Request,
   url: string,
-  client: Deno.HttpClient,
-  onUnreachable: NonNullable<ForwardOptions["onUnreachable"]>,
-  onActivity: (() => void) | undefined,
+  options: {
+    tls?: TargetTls;
+    onUnreachable: NonNullable<ForwardOptions["onUnreachable"]>;
+    onActivity: (() => void) | undefined;
+  },
 ): Promise<Response> {
-  let upstream: WebSocket;
+  let opened: { socket: UpstreamSocket } | { refused: number };
   try {
-    upstream = new WebSocket(url, {
-      protocols: requestedProtocols(request.headers.get("sec-websocket-protocol")),
+    opened = await openUpstream({
+      url,
       headers: upstreamHandshakeHeaders(request.headers),
-      client,
+      protocols: requestedProtocols(request.headers.get("sec-websocket-protocol")),
+      tls: options.tls,
+      signal: request.signal,
     });
   } catch (error) {
-    return badRequest(`invalid WebSocket request: ${message(error)}`);
+    if (request.signal.aborted) return clientGone();
+    return await options.onUnreachable(request, error);
   }
-  upstream.binaryType = "arraybuffer";
-  const outcome = await opened(upstream, request.signal);
-  if (outcome === false) {
-    upstream.close();
-    return clientGone();
-  }
-  if (outcome !== true) {
+  if ("refused" in opened) {
     // A handshake the target answered without upgrading is not an unreachable target.
-    const refused = /Invalid status code: (\d{3})/.exec(outcome.message);
-    if (refused === null) return await onUnreachable(request, outcome.error ?? outcome.message);
-    const status = Number(refused[1]);
+    const status = opened.refused;
     return new Response(`the server of this route refused the WebSocket upgrade (${status})\n`, {
       status: status >= 400 && status <= 599 ? status : 502,
       headers: { "content-type": "text/plain; charset=utf-8" },
     });
   }
+  const upstream = opened.socket;
   let upgrade: { socket: WebSocket; response: Response };
   try {
     upgrade = Deno.upgradeWebSocket(request, {
       protocol: upstream.protocol === "" ? undefined : upstream.protocol,
     });
   } catch (error) {
-    upstream.close();
+    upstream.abort();
     return badRequest(`invalid WebSocket request: ${message(error)}`);
   }
-  relay(upgrade.socket, upstream, onActivity ?? (() => {}));
-  onActivity?.();
+  relay(upgrade.socket, upstream, options.onActivity ?? (() => {}));
+  options.onActivity?.();
   return upgrade.response;
 }
 
@@ -390,48 +393,58 @@ function message(error: unknown): string {
 }
 
 /**
- * Relays messages and the close between the client's socket (not yet open) and the open
- * upstream socket. Messages from upstream wait for the client's socket to open.
+ * Relays messages and the close between the client's socket (not yet open) and the target's.
+ * The target's messages are read one at a time, while the client takes them (`HIGH_WATER`).
  */
-function relay(downstream: WebSocket, upstream: WebSocket, onMessage: () => void): void {
+function relay(downstream: WebSocket, upstream: UpstreamSocket, onMessage: () => void): void {
   downstream.binaryType = "arraybuffer";
-  let waiting: (string | ArrayBuffer)[] | undefined = [];
-  let upstreamClose: CloseEvent | undefined;
-  upstream.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
-    onMessage();
-    if (waiting !== undefined) waiting.push(event.data);
-    else if (downstream.readyState === WebSocket.OPEN) downstream.send(event.data);
-  };
-  upstream.onclose = (event) => {
-    if (waiting !== undefined) upstreamClose = event;
-    else closeDownstream(downstream, event);
-  };
-  downstream.onopen = () => {
-    const messages = waiting ?? [];
-    waiting = undefined;
-    for (const data of messages) downstream.send(data);
-    if (upstreamClose !== undefined) closeDownstream(downstream, upstreamClose);
-  };
+  let clientClosed = false;
+  async function pump(): Promise<void> {
+    while (true) {
+      while (!clientClosed && downstream.bufferedAmount > HIGH_WATER) {
+        await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+      }
+      const event = await upstream.next();
+      if (event === undefined) {
+        if (!clientClosed) closeDownstream(downstream, { code: 1006, reason: "" });
+        upstream.abort();
+        return;
+      }
+      if (event.kind === "close") {
+        if (!clientClosed) closeDownstream(downstream, event);
+        return;
+      }
+      if (event.kind === "message" && !clientClosed) {
+        onMessage();
+        downstream.send(event.data);
+      }
+    }
+  }
+  downstream.onopen = () => void pump();
   downstream.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
     onMessage();
-    if (upstream.readyState === WebSocket.OPEN) upstream.send(event.data);
-  };
-  downstream.onclose = (event) => {
-    waiting = undefined;
-    if (upstream.readyState === WebSocket.CLOSING || upstream.readyState === WebSocket.CLOSED) {
+    if (upstream.pending > MAX_UNREAD_BY_TARGET) {
+      upstream.close(1001, "");
+      downstream.close(1011, "the server of this route does not read its messages");
       return;
     }
+    upstream.send(event.data);
+  };
+  downstream.onclose = (event) => {
+    const opened = !clientClosed;
+    clientClosed = true;
+    if (!opened) return;
     // A client may send only 1000 and 3000-4999; 1005 means the close frame had no code.
     if (isClientCloseCode(event.code)) upstream.close(event.code, event.reason);
-    else if (event.code === 1005) upstream.close();
+    else if (event.code === 1005) upstream.close(1005, "");
     else upstream.close(1000, event.reason);
   };
   // A failed socket also fires "close", which closes the other side.
-  upstream.onerror = downstream.onerror = () => {};
+  downstream.onerror = () => {};
 }
 
 /** Closes the client's socket as the upstream socket closed. */
-function closeDownstream(downstream: WebSocket, event: CloseEvent): void {
+function closeDownstream(downstream: WebSocket, event: { code: number; reason: string }): void {
   if (downstream.readyState === WebSocket.CLOSING || downstream.readyState === WebSocket.CLOSED) {
     return;
   }

@@ -1,3 +1,4 @@
+import { frameDecoder } from "./_ws_frames.ts";
 import assert from "node:assert/strict";
 import { TargetError } from "../core/errors.ts";
 import { forward, type ForwardOptions } from "./forward.ts";
@@ -784,4 +785,62 @@ Deno.test("forward reports activity for answers below 300 and every websocket me
     },
     { forward: { onActivity: () => activity++ } },
   );
+});
+
+Deno.test("forward holds a WebSocket's target back while the client does not read, and loses nothing", async () => {
+  let sent = 0;
+  const messages = 64; // 64 MiB, far more than the relay may hold
+  await withProxy((request) => {
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.onopen = async () => {
+      // As fast as the connection takes them: the target's own buffer stays under 1 MiB.
+      while (sent < messages && socket.readyState === WebSocket.OPEN) {
+        if (socket.bufferedAmount < 1024 * 1024) {
+          const message = new Uint8Array(1024 * 1024);
+          new DataView(message.buffer).setUint32(0, sent++);
+          socket.send(message);
+        } else await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    };
+    return response;
+  }, async ({ front }) => {
+    // A client that completes the handshake and then reads nothing for a second.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: front });
+    try {
+      await conn.write(new TextEncoder().encode(
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      ));
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // The relay read only what the client's socket could take (1 MiB and the connections'
+      // buffers); reading everything as it came, it held all 64 MiB within a few ms.
+      assert.ok(sent < 24, `the target sent ${sent} MiB to a client that reads nothing`);
+      // Once the client reads, every message arrives, whole and in order.
+      const decoder = frameDecoder({ maxPayload: 2 * 1024 * 1024 });
+      const buffer = new Uint8Array(256 * 1024);
+      let head = new Uint8Array(0);
+      while (!new TextDecoder().decode(head).includes("\r\n\r\n")) {
+        const read = await conn.read(buffer);
+        assert.ok(read !== null);
+        head = new Uint8Array([...head, ...buffer.subarray(0, read)]);
+      }
+      const text = new TextDecoder("latin1").decode(head);
+      const end = text.indexOf("\r\n\r\n") + 4;
+      const seen: number[] = [];
+      for (const frame of decoder.push(head.slice(end))) {
+        seen.push(new DataView(frame.payload.buffer).getUint32(0));
+      }
+      while (seen.length < messages) {
+        const read = await conn.read(buffer);
+        assert.ok(read !== null, `the connection ended after ${seen.length} messages`);
+        for (const frame of decoder.push(buffer.slice(0, read))) {
+          assert.equal(frame.payload.length, 1024 * 1024);
+          seen.push(new DataView(frame.payload.buffer, frame.payload.byteOffset).getUint32(0));
+        }
+      }
+      assert.deepEqual(seen, Array.from({ length: messages }, (_, i) => i));
+    } finally {
+      conn.close();
+    }
+  });
 });

@@ -8,7 +8,7 @@
  */
 
 import { rawRequestPath } from "../core/request_path.ts";
-import { forward } from "./forward.ts";
+import { forward, type TargetTls } from "./forward.ts";
 import type { RequestTarget } from "./router.ts";
 import type { Route } from "../core/types.ts";
 
@@ -38,6 +38,8 @@ export interface FallbackHandlerOptions {
   targetUrl?: (target: string) => string;
   /** The client that reaches targets (see `ForwardOptions.client`: https CAs, certificates). */
   client?: Deno.HttpClient;
+  /** The same material for websockets to https targets (`ForwardOptions.tls`). */
+  tls?: TargetTls;
   /**
    * Called with the routespec of a route whenever a request to it counts as activity
    * (`ForwardOptions.onActivity`); not for the default target.
@@ -82,6 +84,7 @@ export function fallbackHandler(
   const forwardOptions = {
     ...(options.unreachable ? { onUnreachable: options.unreachable } : {}),
     ...(options.client ? { client: options.client } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
   };
   return async (request) => {
     const path = rawRequestPath(request.url).replace(/[?#].*$/, "");
