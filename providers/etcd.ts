@@ -236,10 +236,15 @@ const RECORD_FIELD_SET = new Set<string>(RECORD_FIELDS);
 /** Transactions sent at once; etcd commits those that arrive together with one fsync. */
 const TXNS_AT_ONCE = 16;
 
-/** Runs the tasks, `TXNS_AT_ONCE` at a time; rejects with the first failure. */
+/**
+ * Runs the tasks, `TXNS_AT_ONCE` at a time; rejects with the first failure once every task of
+ * its wave has ended (a later write must not overtake one still on its way to etcd).
+ */
 async function inWaves(tasks: (() => Promise<unknown>)[]): Promise<void> {
   for (let i = 0; i < tasks.length; i += TXNS_AT_ONCE) {
-    await Promise.all(tasks.slice(i, i + TXNS_AT_ONCE).map((task) => task()));
+    const ended = await Promise.allSettled(tasks.slice(i, i + TXNS_AT_ONCE).map((task) => task()));
+    const failed = ended.find((result) => result.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 }
 

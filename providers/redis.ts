@@ -240,19 +240,22 @@ for _ = 1, checks do
   i = i + 2
 end
 redis.call('PUBLISH', ARGV[1], ARGV[2])
+-- Writes first, deletions after, none after a failure (redis out of memory refuses a SET
+-- before anything was written, unless memory runs out in the middle).
 local failed
 local function run(...)
+  if failed then return end
   local reply = redis.pcall(...)
-  if type(reply) == 'table' and reply.err then failed = failed or reply end
+  if type(reply) == 'table' and reply.err then failed = reply end
 end
 local deletions = tonumber(ARGV[i]); i = i + 1
-for _ = 1, deletions do
-  run('DEL', ARGV[i]); i = i + 1
-end
+local first = i
+i = i + deletions
 local writes = tonumber(ARGV[i]); i = i + 1
 for _ = 1, writes do
   run('SET', ARGV[i], ARGV[i + 1]); i = i + 2
 end
+for d = first, first + deletions - 1 do run('DEL', ARGV[d]) end
 -- Published even after a failed write, so that the watch's frame closes.
 redis.call('PUBLISH', ARGV[1], ARGV[3])
 if failed then return failed end

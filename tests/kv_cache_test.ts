@@ -291,6 +291,27 @@ for (const c of CASES.slice(0, 2)) {
     }
   });
 
+  caseTest(c, "a store that read the table at start rewrites a route exactly", async () => {
+    const server = await c.server();
+    const stores: Store[] = [];
+    try {
+      stores.push(await c.open(server));
+      await stores[0].apply({ set: [{ ...route(1), data: { one: 1 } }] });
+      // Opened now, the second store's copy comes from a listing of the table.
+      stores.push(await c.open(server));
+      await stores[1].getAllRoutes();
+      const two = { ...route(1), data: { two: 2 } };
+      await stores[1].apply({ set: [two] });
+      assert.deepEqual(
+        await storedPairs(c, server),
+        new Map([...routeKeys(two, kvLayout({})), ...sentinelKeys(kvLayout({}))]),
+      );
+    } finally {
+      for (const store of stores) await store.close();
+      await server.stop();
+    }
+  });
+
   caseTest(
     c,
     "a write racing another writer's change to the same route leaves exactly one of them",

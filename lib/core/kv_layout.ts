@@ -381,8 +381,8 @@ const UNKNOWN = "\u0000unknown";
 /**
  * The key changes that make a route's record exactly `after` when its stored keys are known
  * only by name (a watched copy whose values may lag the store): every key of `after` is written,
- * and every key in `known` (and the record's `RECORD_KEYS`) that `after` does not have is
- * deleted. Unlike `routeChange`, nothing is taken to be stored already, so the result is
+ * and every key in `known`, the record's `RECORD_KEYS` and the record keys of `before` (its
+ * `data/...` keys) that `after` does not have is deleted. Unlike `routeChange`, nothing is taken to be stored already, so the result is
  * right whatever values the store holds under those names.
  *
  * @example Usage
@@ -410,6 +410,13 @@ export function routeRewrite(
   const prefix = recordPrefix(record.after.routespec, options);
   const stored = new Map<string, string>();
   for (const field of RECORD_KEYS) stored.set(`${prefix}${field}`, UNKNOWN);
+  // The record's keys as this version writes `before` (its data/... keys: a copy filled by a
+  // listing of the routes' fields holds data_json, not the keys it implies).
+  if (record.before) {
+    for (const key of routeKeys(record.before, options).keys()) {
+      if (key.startsWith(prefix)) stored.set(key, UNKNOWN);
+    }
+  }
   for (const key of record.known) stored.set(key, UNKNOWN);
   return routeChange(record.before, stored, record.after, options);
 }

@@ -75,9 +75,8 @@ export function encodeFrame(
 
 /**
  * A decoder of the frames in a byte stream: `push` each chunk read, get the frames it
- * completed (their payloads are views of the chunks, which `push` takes over: masked payloads
- * are unmasked in place). A frame whose payload exceeds `maxPayload` is refused (1009) before
- * it is read.
+ * completed. A frame whose payload exceeds `maxPayload` is refused (1009) before it is read;
+ * with `masked`, a frame masked otherwise is refused (a server's frames are not masked).
  *
  * @example Usage
  * ```ts
@@ -90,37 +89,45 @@ export function encodeFrame(
  * ```
  * @throws {WsProtocolError} from `push`, for a frame RFC 6455 does not allow.
  */
-export function frameDecoder(options: { maxPayload: number }): {
+export function frameDecoder(options: { maxPayload: number; masked?: boolean }): {
   push(chunk: Uint8Array): WsFrame[];
 } {
-  let buffer: Uint8Array = new Uint8Array(0);
+  // The bytes not yet decoded are `buffer[start, end)`; the buffer doubles as needed, so that a
+  // large frame arriving in many reads costs one copy of each read, not one of all before it.
+  let buffer = new Uint8Array(64 * 1024);
+  let start = 0;
+  let end = 0;
   return {
     push(chunk) {
-      if (buffer.length === 0) buffer = chunk;
-      else {
-        const joined = new Uint8Array(buffer.length + chunk.length);
-        joined.set(buffer);
-        joined.set(chunk, buffer.length);
-        buffer = joined;
+      if (end + chunk.length > buffer.length) {
+        const size = end - start + chunk.length;
+        const grown = size > buffer.length
+          ? new Uint8Array(Math.max(size, buffer.length * 2))
+          : buffer;
+        grown.set(buffer.subarray(start, end));
+        buffer = grown;
+        end -= start;
+        start = 0;
       }
+      buffer.set(chunk, end);
+      end += chunk.length;
       const frames: WsFrame[] = [];
       const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-      let offset = 0;
-      while (buffer.length - offset >= 2) {
-        const first = buffer[offset];
-        const second = buffer[offset + 1];
+      while (end - start >= 2) {
+        const first = buffer[start];
+        const second = buffer[start + 1];
         if (first & 0x70) throw new WsProtocolError("a frame has reserved bits set");
         const opcode = first & 0x0f;
         const fin = (first & 0x80) !== 0;
         let header = 2;
         let length = second & 0x7f;
         if (length === 126) {
-          if (buffer.length - offset < 4) break;
-          length = view.getUint16(offset + 2);
+          if (end - start < 4) break;
+          length = view.getUint16(start + 2);
           header = 4;
         } else if (length === 127) {
-          if (buffer.length - offset < 10) break;
-          const big = view.getBigUint64(offset + 2);
+          if (end - start < 10) break;
+          const big = view.getBigUint64(start + 2);
           if (big > BigInt(options.maxPayload)) throw tooBig();
           length = Number(big);
           header = 10;
@@ -133,17 +140,20 @@ export function frameDecoder(options: { maxPayload: number }): {
           throw new WsProtocolError(`a frame has the unknown opcode ${opcode}`);
         }
         const masked = (second & 0x80) !== 0;
-        const start = offset + header + (masked ? 4 : 0);
-        if (buffer.length < start + length) break;
-        const payload = buffer.subarray(start, start + length);
+        if (options.masked !== undefined && masked !== options.masked) {
+          throw new WsProtocolError(`a frame is ${masked ? "" : "not "}masked`);
+        }
+        const payloadStart = start + header + (masked ? 4 : 0);
+        if (end < payloadStart + length) break;
+        const payload = buffer.slice(payloadStart, payloadStart + length);
         if (masked) {
-          const key = buffer.subarray(start - 4, start);
+          const key = buffer.subarray(payloadStart - 4, payloadStart);
           for (let i = 0; i < length; i++) payload[i] ^= key[i & 3];
         }
         frames.push({ fin, opcode, payload });
-        offset = start + length;
+        start = payloadStart + length;
       }
-      buffer = offset === buffer.length ? new Uint8Array(0) : buffer.slice(offset);
+      if (start === end) start = end = 0;
       return frames;
     },
   };

@@ -61,6 +61,12 @@ Deno.test("frames and messages RFC 6455 forbids are refused with the close code 
   refused([0x89, 126, 0, 126], 1002); // a ping over 125 bytes
   refused([0x82, 126, 0, 201], 1009); // over maxPayload
   refused([0x82, 127, 0, 0, 0, 1, 0, 0, 0, 0], 1009); // announced over maxPayload
+  assert.throws(
+    () =>
+      frameDecoder({ maxPayload: 200, masked: false }).push(Uint8Array.of(0x82, 0x80, 1, 2, 3, 4)),
+    (error) => error instanceof WsProtocolError && error.code === 1002,
+    "a server's frame must not be masked",
+  );
   const assemble = messageAssembler({ maxMessage: 4 });
   const frame = (opcode: number, payload: number[], fin = true) => ({
     opcode,

@@ -74,6 +74,10 @@ const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
 const MAX_HEAD = 64 * 1024;
 /** How long a close may wait for the target's answer. */
 const CLOSE_WAIT_MS = 5_000;
+/** How long the target may take to answer the handshake once connected. */
+const HANDSHAKE_TIMEOUT_MS = 30_000;
+/** Pings are not answered while this much is still to be written (the target is not reading). */
+const PONG_BACKLOG = 1024 * 1024;
 
 /**
  * Connects to the target and performs the handshake. Resolves with the open socket, or with the
@@ -111,7 +115,8 @@ export async function openUpstream(
   const pathStart = options.url.indexOf("/", authorityStart);
   const authority = options.url.slice(authorityStart, pathStart < 0 ? undefined : pathStart);
   const path = pathStart < 0 ? "/" : options.url.slice(pathStart);
-  const { hostname, port } = hostAndPort(authority, secure ? 443 : 80);
+  const { hostname, port, host } = hostAndPort(authority, secure ? 443 : 80);
+  options.signal?.throwIfAborted();
   const connecting = secure
     ? Deno.connectTls({
       hostname,
@@ -133,11 +138,13 @@ export async function openUpstream(
     }
   };
   options.signal?.addEventListener("abort", abort, { once: true });
+  if (options.signal?.aborted) abort(); // the client left while connecting
+  const timer = setTimeout(abort, HANDSHAKE_TIMEOUT_MS);
   try {
     const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
     const lines = [`GET ${path} HTTP/1.1`];
     if (!options.headers.some(([name]) => name.toLowerCase() === "host")) {
-      lines.push(`host: ${authority}`);
+      lines.push(`host: ${host}`);
     }
     for (const [name, value] of options.headers) lines.push(`${name}: ${value}`);
     lines.push(
@@ -169,18 +176,23 @@ export async function openUpstream(
     abort();
     throw error;
   } finally {
+    clearTimeout(timer);
     options.signal?.removeEventListener("abort", abort);
   }
 }
 
-function hostAndPort(authority: string, defaultPort: number): { hostname: string; port: number } {
+function hostAndPort(
+  authority: string,
+  defaultPort: number,
+): { hostname: string; port: number; host: string } {
   const at = authority.lastIndexOf("@");
-  const host = at < 0 ? authority : authority.slice(at + 1);
+  const host = at < 0 ? authority : authority.slice(at + 1); // without user info
   const match = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host);
   const name = match?.[1] ?? host;
   return {
     hostname: name.startsWith("[") ? name.slice(1, -1) : name,
     port: match?.[2] ? Number(match[2]) : defaultPort,
+    host,
   };
 }
 
@@ -253,7 +265,7 @@ function upstreamSocket(
   options: { protocol: string; rest: Uint8Array; maxMessage?: number },
 ): UpstreamSocket {
   const maxMessage = options.maxMessage ?? DEFAULT_MAX_MESSAGE;
-  const decoder = frameDecoder({ maxPayload: maxMessage });
+  const decoder = frameDecoder({ maxPayload: maxMessage, masked: false });
   const assemble = messageAssembler({ maxMessage });
   const encoder = new TextEncoder();
   const events: WsEvent[] = [];
@@ -306,7 +318,7 @@ function upstreamSocket(
   }
 
   function sendClose(code: number, reason: string): void {
-    if (closeSent) return;
+    if (closeSent || ended) return;
     closeSent = true;
     write(OPCODE.close, closePayload(code, reason));
     closeTimer = setTimeout(end, CLOSE_WAIT_MS);
@@ -319,7 +331,8 @@ function upstreamSocket(
         const event = assemble(frame);
         if (event === undefined || event.kind === "pong") continue;
         if (event.kind === "ping") {
-          write(OPCODE.pong, event.payload);
+          // A target that pings and does not read gets no more pongs than fit the backlog.
+          if (pending < PONG_BACKLOG) write(OPCODE.pong, event.payload);
           continue;
         }
         events.push(event);

@@ -399,28 +399,36 @@ function message(error: unknown): string {
 function relay(downstream: WebSocket, upstream: UpstreamSocket, onMessage: () => void): void {
   downstream.binaryType = "arraybuffer";
   let clientClosed = false;
+  const open = () => downstream.readyState === WebSocket.OPEN;
+  // Until the target's close or the connection's end; once the client's socket is closing, what
+  // the target still sends is read and dropped (the close handshake bounds it).
   async function pump(): Promise<void> {
     while (true) {
-      while (!clientClosed && downstream.bufferedAmount > HIGH_WATER) {
+      while (open() && downstream.bufferedAmount > HIGH_WATER) {
         await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
       }
       const event = await upstream.next();
       if (event === undefined) {
+        // The connection ended (or broke the protocol: its close frame is on its way).
         if (!clientClosed) closeDownstream(downstream, { code: 1006, reason: "" });
-        upstream.abort();
         return;
       }
       if (event.kind === "close") {
         if (!clientClosed) closeDownstream(downstream, event);
         return;
       }
-      if (event.kind === "message" && !clientClosed) {
+      if (event.kind === "message" && open()) {
         onMessage();
         downstream.send(event.data);
       }
     }
   }
-  downstream.onopen = () => void pump();
+  downstream.onopen = () => {
+    pump().catch(() => {
+      upstream.abort();
+      if (open()) downstream.close(1011, "the connection to the server of this route failed");
+    });
+  };
   downstream.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
     onMessage();
     if (upstream.pending > MAX_UNREAD_BY_TARGET) {

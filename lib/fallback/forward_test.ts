@@ -844,3 +844,55 @@ Deno.test("forward holds a WebSocket's target back while the client does not rea
     }
   });
 });
+
+Deno.test("forward drops a WebSocket whose target reads nothing, while the target keeps sending", async () => {
+  // A target that completes the handshake, then sends a message every few ms and reads nothing.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = (async () => {
+    const conn = await listener.accept();
+    const head = new Uint8Array(4096);
+    const read = await conn.read(head);
+    const key =
+      /sec-websocket-key: *(\S+)/i.exec(new TextDecoder().decode(head.subarray(0, read!)))![1];
+    const digest = await crypto.subtle.digest(
+      "SHA-1",
+      new TextEncoder().encode(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+    );
+    const accept = btoa(String.fromCharCode(...new Uint8Array(digest)));
+    await conn.write(new TextEncoder().encode(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    ));
+    try {
+      for (let i = 0; i < 2_000; i++) {
+        await conn.write(Uint8Array.of(0x81, 1, 0x78)); // "x"
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    } catch {
+      // the proxy ended the connection
+    } finally {
+      conn.close();
+    }
+  })();
+  const front = Deno.serve(
+    { ...LISTEN, automaticCompression: false },
+    (request) => forward(request, `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`),
+  );
+  try {
+    const client = new WebSocket(`ws://127.0.0.1:${front.addr.port}/ws`);
+    await next(client, "open");
+    const closed = next(client, "close");
+    const chunk = new Uint8Array(1024 * 1024);
+    for (let i = 0; i < 40 && client.readyState === WebSocket.OPEN; i++) {
+      client.send(chunk);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const event = await closed;
+    assert.equal(event.code, 1011);
+    assert.match(event.reason, /does not read/);
+    await served;
+  } finally {
+    listener.close();
+    await front.shutdown();
+  }
+});
