@@ -222,6 +222,9 @@ export function redisProviderConfig(options: RedisStoreOptions): ConfigTree {
   return config;
 }
 
+/** Records written by one script of `commitUnchanged`. */
+const SCRIPT_RECORDS = 256;
+
 // A write of records as the watched copy knows them: only if every checked key holds what the
 // copy says. ARGV: the watch's channel and its begin and end markers (published around the
 // writes, see _redis_watch.ts), then the checks (key, then '' for absent or '=' and the
@@ -377,6 +380,50 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
     return pairs;
   }
 
+  async function writeIfUnchanged(
+    records: { diff: KvDiff; guarded: string; known: Map<string, string> }[],
+  ): Promise<boolean[]> {
+    const none = records.map(() => false);
+    const checks: string[] = [];
+    for (const { guarded, known } of records) {
+      const data = `${guarded}data_json`;
+      if (!known.has(data) && [...known.keys()].some((key) => key.startsWith(`${guarded}data/`))) {
+        return none;
+      }
+      for (const field of RECORD_FIELDS) {
+        const value = known.get(`${guarded}${field}`);
+        checks.push(`${guarded}${field}`, value === undefined ? "" : `=${value}`);
+      }
+    }
+    const groups = records.map((record) => record.diff);
+    const marked = watching?.mark(groups);
+    if (!marked) return none; // the watch is down
+    const deletions = groups.flatMap((group) => group.delete);
+    const writes = groups.flatMap((group) => [...group.set].flat());
+    let written = false;
+    try {
+      written = Number(
+        await client.eval(WRITE_IF_UNCHANGED, {
+          keys: [],
+          arguments: [
+            marked.channel,
+            marked.begin,
+            marked.end,
+            String(checks.length / 2),
+            ...checks,
+            String(deletions.length),
+            ...deletions,
+            String(writes.length / 2),
+            ...writes,
+          ],
+        }),
+      ) === 1;
+    } finally {
+      marked.settle(written);
+    }
+    return records.map(() => written);
+  }
+
   let watching: RedisWatch | undefined;
   const kv: KvClient = {
     provider: "redis",
@@ -403,49 +450,14 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
     },
     // Compares each record's fields (RECORD_FIELDS) with the copy's: this proxy writes a
     // record's data/... keys with its data_json, so they change with it. Records the copy holds
-    // without data_json (the Python proxy's) are read first instead. All or none are written.
+    // without data_json (the Python proxy's) are read first instead. One script per
+    // `SCRIPT_RECORDS` records (a call's arguments must stay a few thousand), each all or none.
     async commitUnchanged(records) {
-      const none = records.map(() => false);
-      const checks: string[] = [];
-      for (const { guarded, known } of records) {
-        const data = `${guarded}data_json`;
-        if (
-          !known.has(data) && [...known.keys()].some((key) => key.startsWith(`${guarded}data/`))
-        ) {
-          return none;
-        }
-        for (const field of RECORD_FIELDS) {
-          const value = known.get(`${guarded}${field}`);
-          checks.push(`${guarded}${field}`, value === undefined ? "" : `=${value}`);
-        }
+      const done: boolean[] = [];
+      for (let i = 0; i < records.length; i += SCRIPT_RECORDS) {
+        done.push(...await writeIfUnchanged(records.slice(i, i + SCRIPT_RECORDS)));
       }
-      const groups = records.map((record) => record.diff);
-      const marked = watching?.mark(groups);
-      if (!marked) return none; // the watch is down
-      const deletions = groups.flatMap((group) => group.delete);
-      const writes = groups.flatMap((group) => [...group.set].flat());
-      let written = false;
-      try {
-        written = Number(
-          await client.eval(WRITE_IF_UNCHANGED, {
-            keys: [],
-            arguments: [
-              marked.channel,
-              marked.begin,
-              marked.end,
-              String(checks.length / 2),
-              ...checks,
-              String(deletions.length),
-              ...deletions,
-              String(writes.length / 2),
-              ...writes,
-            ],
-          }),
-        ) === 1;
-      } finally {
-        marked.settle(written);
-      }
-      return records.map(() => written);
+      return done;
     },
     async getValue(key) {
       const value = await client.get(key);

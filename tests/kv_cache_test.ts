@@ -291,6 +291,21 @@ for (const c of CASES.slice(0, 2)) {
     }
   });
 
+  caseTest(c, "10,000 routes in one change are written from the copy", async () => {
+    const server = await c.server();
+    const stores: Store[] = [];
+    try {
+      stores.push(await c.open(server));
+      await stores[0].getAllRoutes(); // the copy is loaded: new routes are written from it
+      await stores[0].apply({ set: Array.from({ length: 10_000 }, (_, i) => route(i)) });
+      stores.push(await c.open(server, false));
+      assert.equal((await stores[1].getAllRoutes()).size, 10_000);
+    } finally {
+      for (const store of stores) await store.close();
+      await server.stop();
+    }
+  });
+
   caseTest(c, "a store that read the table at start rewrites a route exactly", async () => {
     const server = await c.server();
     const stores: Store[] = [];

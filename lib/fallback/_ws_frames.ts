@@ -224,7 +224,7 @@ export function messageAssembler(
     }
     parts.push(frame.payload);
     if (!frame.fin) return undefined;
-    const whole = parts.length === 1 ? parts[0] : join(parts, size);
+    const whole = parts.length === 1 ? parts[0] : joinBytes(parts);
     parts = undefined;
     if (partsOpcode === OPCODE.binary) {
       return {
@@ -258,8 +258,18 @@ function decodeText(decoder: TextDecoder, bytes: Uint8Array): string {
   }
 }
 
-function join(parts: Uint8Array[], size: number): Uint8Array {
-  const whole = new Uint8Array(size);
+/**
+ * The parts as one array.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { joinBytes } from "./_ws_frames.ts";
+ * assert.deepEqual(joinBytes([Uint8Array.of(1), Uint8Array.of(2, 3)]), Uint8Array.of(1, 2, 3));
+ * ```
+ */
+export function joinBytes(parts: Uint8Array[]): Uint8Array {
+  const whole = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
   let offset = 0;
   for (const part of parts) {
     whole.set(part, offset);

@@ -12,6 +12,7 @@ import {
   closePayload,
   encodeFrame,
   frameDecoder,
+  joinBytes,
   messageAssembler,
   OPCODE,
   type WsEvent,
@@ -201,16 +202,6 @@ async function acceptKey(key: string): Promise<string> {
   return btoa(String.fromCharCode(...new Uint8Array(digest)));
 }
 
-function join(parts: Uint8Array[]): Uint8Array {
-  const whole = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    whole.set(part, offset);
-    offset += part.length;
-  }
-  return whole;
-}
-
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
 }
@@ -302,7 +293,7 @@ function upstreamSocket(
     flushing = true;
     try {
       while (queue.length > 0 && !ended) {
-        const batch = queue.length === 1 ? queue[0] : join(queue);
+        const batch = queue.length === 1 ? queue[0] : joinBytes(queue);
         queue = [];
         try {
           await writeAll(conn, batch);
