@@ -153,8 +153,11 @@ function ours(name: string, options: OursOptions): Peer {
         setup = await storeSetup(options.store, dir);
         if (start.routes) {
           const store = await setup.open();
-          await store.apply({ set: start.routes });
-          await store.close();
+          try {
+            await store.apply({ set: start.routes });
+          } finally {
+            await store.close(); // a failed prefill left a client open: the bench never ended
+          }
         }
         const traefik: TraefikAccess = {
           url: `http://127.0.0.1:${freePort()}`,
