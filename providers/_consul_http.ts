@@ -6,7 +6,7 @@
  * @module
  */
 
-import { fromBase64 } from "./_base64.ts";
+import { fromBase64 } from "../lib/core/base64.ts";
 
 /**
  * One KV entry as consul returns it.

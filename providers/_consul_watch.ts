@@ -9,7 +9,7 @@
 
 import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
 import type { ConsulHttp } from "./_consul_http.ts";
-import { fromBase64 } from "./_base64.ts";
+import { fromBase64 } from "../lib/core/base64.ts";
 import type { KvWatch, KvWatchSink } from "./kv_store.ts";
 
 export type { ChangedValue, KvWatch, KvWatchSink } from "./kv_store.ts";

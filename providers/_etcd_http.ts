@@ -9,7 +9,7 @@
  * @module
  */
 
-import { bytesFromBase64, fromBase64, toBase64 } from "./_base64.ts";
+import { bytesFromBase64, fromBase64, toBase64 } from "../lib/core/base64.ts";
 
 /**
  * Options of `etcdHttp`.

@@ -13,7 +13,7 @@ import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
 import type { KvDiff } from "../lib/core/kv.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
 import { consulHttp, type ConsulTxnOp } from "./_consul_http.ts";
-import { fromBase64, toBase64 } from "./_base64.ts";
+import { fromBase64, toBase64 } from "../lib/core/base64.ts";
 import { watchConsul } from "./_consul_watch.ts";
 import { openSharedStore } from "./_shared_store.ts";
 import { type KvClient, kvLayout, type KvStore, kvStore, type KvStoreOptions } from "./kv_store.ts";

@@ -109,10 +109,7 @@ export interface KvClient {
    * compares the record's fields with `known`. Resolves with whether each was written; one
    * that was not is left as it was.
    */
-  commitUnchanged?(
-    records: { diff: KvDiff; guarded: string; known: Map<string, string> }[],
-    revision: number | undefined,
-  ): Promise<boolean[]>;
+  commitUnchanged?(records: GuardedWrite[], revision: number | undefined): Promise<boolean[]>;
   /** Releases the connection. */
   close(): Promise<void>;
   /**
@@ -127,6 +124,30 @@ export interface KvClient {
    * version is still `version` (undefined: only if it is absent); true when it did.
    */
   compareAndSet?(key: string, version: string | undefined, value: string | null): Promise<boolean>;
+}
+
+/**
+ * One record's write from the watched copy (`KvClient.commitUnchanged`).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GuardedWrite } from "./kv_store.ts";
+ * const write: GuardedWrite = {
+ *   diff: { set: new Map([["jupyterhub/routes/r/target", "http://h:2"]]), delete: [] },
+ *   guarded: "jupyterhub/routes/r/",
+ *   known: new Map([["jupyterhub/routes/r/target", "http://h:1"]]),
+ * };
+ * assert.ok(write.diff.set.has(`${write.guarded}target`));
+ * ```
+ */
+export interface GuardedWrite {
+  /** The keys to write and delete. */
+  diff: KvDiff;
+  /** The record's prefix, ending in `/`. */
+  guarded: string;
+  /** What the copy holds under it. */
+  known: Map<string, string>;
 }
 
 /**
@@ -449,7 +470,7 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
     if (!client.commitUnchanged || !cache.loaded) return final;
     const rest = new Map<string, Route | undefined>();
     const specs: string[] = [];
-    const records: { diff: KvDiff; guarded: string; known: Map<string, string> }[] = [];
+    const records: GuardedWrite[] = [];
     for (const [spec, after] of final) {
       const record = recordPrefix(spec, layout).slice(0, -1);
       if (!after || cache.dirty.has(record)) {

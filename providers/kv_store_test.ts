@@ -113,6 +113,30 @@ function fakeStore() {
   };
 }
 
+/** A mirror target that keeps the table it is handed, and every change. */
+function mirrorTable() {
+  const table = new Map<string, Route>();
+  const handed: RouteChange[] = [];
+  return {
+    table,
+    handed,
+    apply(change: RouteChange) {
+      handed.push(change);
+      for (const r of change.set ?? []) table.set(r.routespec, r);
+      for (const spec of change.delete ?? []) table.delete(spec);
+      return Promise.resolve();
+    },
+    /** Waits until `done` holds, 2 s at most. */
+    async until(done: () => boolean) {
+      const deadline = Date.now() + 2_000;
+      while (!done()) {
+        assert.ok(Date.now() < deadline, `the mirror has ${JSON.stringify([...table.values()])}`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+  };
+}
+
 const route = (name: string, port = 9000): Route => ({
   routespec: `/user/${name}/`,
   target: `http://127.0.0.1:${port}`,
@@ -123,16 +147,9 @@ Deno.test("kvStore: changes reported while the table is read again reach a mirro
   const fake = fakeStore();
   const store = await kvStore(fake.client);
   await store.apply({ set: [route("kept")] });
-  const handed: RouteChange[] = [];
-  const table = new Map<string, Route>();
-  const mirror = await store.mirror({
-    apply(change) {
-      handed.push(change);
-      for (const r of change.set ?? []) table.set(r.routespec, r);
-      for (const spec of change.delete ?? []) table.delete(spec);
-      return Promise.resolve();
-    },
-  });
+  const target = mirrorTable();
+  const { table, handed } = target;
+  const mirror = await store.mirror(target);
   try {
     assert.deepEqual([...table.keys()], ["/user/kept/"]);
     // The watch loses events: the next pass reads the whole table again; while that read is
@@ -143,13 +160,10 @@ Deno.test("kvStore: changes reported while the table is read again reach a mirro
     await fake.writeElsewhere(route("new"));
     await fake.writeElsewhere(route("kept", 9001));
     release();
-    const deadline = Date.now() + 2_000;
-    while (
-      !(table.get("/user/new/") && table.get("/user/kept/")?.target === "http://127.0.0.1:9001")
-    ) {
-      assert.ok(Date.now() < deadline, `the mirror has ${JSON.stringify([...table.values()])}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await target.until(() =>
+      table.get("/user/new/") !== undefined &&
+      table.get("/user/kept/")?.target === "http://127.0.0.1:9001"
+    );
     const dropped = handed.flatMap((change) => change.delete ?? []);
     assert.deepEqual(dropped, [], "a route changed during the read was never handed as gone");
   } finally {
@@ -161,21 +175,9 @@ Deno.test("kvStore: changes reported while the table is read again reach a mirro
 Deno.test("kvStore: a mirror passes changes that came with their values on without a round trip to the store, and reads those that came without", async () => {
   const fake = fakeStore();
   const store = await kvStore(fake.client);
-  const table = new Map<string, Route>();
-  const mirror = await store.mirror({
-    apply(change) {
-      for (const r of change.set ?? []) table.set(r.routespec, r);
-      for (const spec of change.delete ?? []) table.delete(spec);
-      return Promise.resolve();
-    },
-  });
-  const until = async (done: () => boolean) => {
-    const deadline = Date.now() + 2_000;
-    while (!done()) {
-      assert.ok(Date.now() < deadline, `the mirror has ${JSON.stringify([...table.keys()])}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  };
+  const target = mirrorTable();
+  const { table, until } = target;
+  const mirror = await store.mirror(target);
   try {
     const before = fake.syncs;
     await store.apply({ set: [route("own")] });
@@ -208,7 +210,7 @@ Deno.test("kvStore: a write from the watched copy never overwrites a change the 
     release();
     const expected = routeKeys({ ...route("a", 9002), data: {} }, layout);
     assert.deepEqual(
-      new Map([...stored()].filter(([key]) => key.startsWith(`${record}/`))),
+      stored(),
       new Map([...expected].filter(([key]) => key.startsWith(`${record}/`))),
     );
     assert.deepEqual(routeFromRecord(stored(), record)?.data, {});

@@ -17,7 +17,14 @@ import type { KvDiff } from "../lib/core/kv.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
 import { type RedisWatch, watchRedis } from "./_redis_watch.ts";
 import { openSharedStore } from "./_shared_store.ts";
-import { type KvClient, kvLayout, type KvStore, kvStore, type KvStoreOptions } from "./kv_store.ts";
+import {
+  type GuardedWrite,
+  type KvClient,
+  kvLayout,
+  type KvStore,
+  kvStore,
+  type KvStoreOptions,
+} from "./kv_store.ts";
 import type { StoreProvider } from "./provider.ts";
 
 export type { Store } from "../lib/core/store.ts";
@@ -380,9 +387,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
     return pairs;
   }
 
-  async function writeIfUnchanged(
-    records: { diff: KvDiff; guarded: string; known: Map<string, string> }[],
-  ): Promise<boolean[]> {
+  async function writeIfUnchanged(records: GuardedWrite[]): Promise<boolean[]> {
     const none = records.map(() => false);
     const checks: string[] = [];
     for (const { guarded, known } of records) {
@@ -449,8 +454,9 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
       }
     },
     // Compares each record's fields (RECORD_FIELDS) with the copy's: this proxy writes a
-    // record's data/... keys with its data_json, so they change with it. Records the copy holds
-    // without data_json (the Python proxy's) are read first instead. One script per
+    // record's data/... keys with its data_json, so they change with it. A script with a record
+    // the copy holds without data_json (the Python proxy's) writes none: its records are read
+    // first instead. One script per
     // `SCRIPT_RECORDS` records (a call's arguments must stay a few thousand), each all or none.
     async commitUnchanged(records) {
       const done: boolean[] = [];

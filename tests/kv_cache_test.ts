@@ -262,12 +262,35 @@ async function storedPairs(c: Case, server: StoreServer): Promise<Map<string, st
   }
 }
 
+/** A server of the case, and the stores `open` opens on it (all closed at the end). */
+async function withServer(
+  c: Case,
+  body: (open: (cache?: boolean) => Promise<Store>, server: StoreServer) => Promise<void>,
+): Promise<void> {
+  const server = await c.server();
+  const stores: Store[] = [];
+  try {
+    await body(async (cache) => {
+      const store = await c.open(server, cache);
+      stores.push(store);
+      return store;
+    }, server);
+  } finally {
+    for (const store of stores) await store.close();
+    await server.stop();
+  }
+}
+
+/** The store's pairs when it holds exactly `routes` (and the sentinel). */
+function exactly(...routes: Route[]): Map<string, string> {
+  const layout = kvLayout({});
+  return new Map([...routes.flatMap((r) => [...routeKeys(r, layout)]), ...sentinelKeys(layout)]);
+}
+
 for (const c of CASES.slice(0, 2)) {
   caseTest(c, "routes rewritten from the watched copy keep exactly their own keys", async () => {
-    const server = await c.server();
-    const stores: Store[] = [];
-    try {
-      stores.push(await c.open(server), await c.open(server));
+    await withServer(c, async (open, server) => {
+      const stores = [await open(), await open()];
       const [a, b] = stores;
       const variant = (i: number, data: Record<string, number>) => ({ ...route(i), data });
       await a.apply({ set: [variant(1, { one: 1 }), variant(2, { two: 2 })] });
@@ -278,64 +301,42 @@ for (const c of CASES.slice(0, 2)) {
           set: [variant(1, { [`r${round}`]: round }), variant(2, { [`s${round}`]: round })],
         });
       }
-      const expected = new Map([
-        ...routeKeys(variant(1, { r3: 3 }), kvLayout({})),
-        ...routeKeys(variant(2, { s3: 3 }), kvLayout({})),
-        ...sentinelKeys(kvLayout({})),
-      ]);
-      assert.deepEqual(await storedPairs(c, server), expected);
+      assert.deepEqual(
+        await storedPairs(c, server),
+        exactly(variant(1, { r3: 3 }), variant(2, { s3: 3 })),
+      );
       assert.deepEqual(await b.getAllRoutes(), await a.getAllRoutes());
-    } finally {
-      for (const store of stores) await store.close();
-      await server.stop();
-    }
+    });
   });
 
   caseTest(c, "10,000 routes in one change are written from the copy", async () => {
-    const server = await c.server();
-    const stores: Store[] = [];
-    try {
-      stores.push(await c.open(server));
-      await stores[0].getAllRoutes(); // the copy is loaded: new routes are written from it
-      await stores[0].apply({ set: Array.from({ length: 10_000 }, (_, i) => route(i)) });
-      stores.push(await c.open(server, false));
-      assert.equal((await stores[1].getAllRoutes()).size, 10_000);
-    } finally {
-      for (const store of stores) await store.close();
-      await server.stop();
-    }
+    await withServer(c, async (open) => {
+      const writer = await open();
+      await writer.getAllRoutes(); // the copy is loaded: new routes are written from it
+      await writer.apply({ set: Array.from({ length: 10_000 }, (_, i) => route(i)) });
+      assert.equal((await (await open(false)).getAllRoutes()).size, 10_000);
+    });
   });
 
   caseTest(c, "a store that read the table at start rewrites a route exactly", async () => {
-    const server = await c.server();
-    const stores: Store[] = [];
-    try {
-      stores.push(await c.open(server));
-      await stores[0].apply({ set: [{ ...route(1), data: { one: 1 } }] });
+    await withServer(c, async (open, server) => {
+      await (await open()).apply({ set: [{ ...route(1), data: { one: 1 } }] });
       // Opened now, the second store's copy comes from a listing of the table.
-      stores.push(await c.open(server));
-      await stores[1].getAllRoutes();
+      const later = await open();
+      await later.getAllRoutes();
       const two = { ...route(1), data: { two: 2 } };
-      await stores[1].apply({ set: [two] });
-      assert.deepEqual(
-        await storedPairs(c, server),
-        new Map([...routeKeys(two, kvLayout({})), ...sentinelKeys(kvLayout({}))]),
-      );
-    } finally {
-      for (const store of stores) await store.close();
-      await server.stop();
-    }
+      await later.apply({ set: [two] });
+      assert.deepEqual(await storedPairs(c, server), exactly(two));
+    });
   });
 
   caseTest(
     c,
     "a write racing another writer's change to the same route leaves exactly one of them",
     async () => {
-      const server = await c.server();
-      const stores: Store[] = [];
-      try {
-        stores.push(await c.open(server), await c.open(server, false));
-        const [cached, other] = stores;
+      await withServer(c, async (open, server) => {
+        const cached = await open();
+        const other = await open(false);
         for (let round = 0; round < 20; round++) {
           await cached.getAllRoutes(); // the copy is loaded and current
           // The other writer's change and this one's leave the store at nearly the same time:
@@ -346,16 +347,9 @@ for (const c of CASES.slice(0, 2)) {
             data: { [`mine${round}`]: round },
           };
           await cached.apply({ set: [mine] });
-          assert.deepEqual(
-            await storedPairs(c, server),
-            new Map([...routeKeys(mine, kvLayout({})), ...sentinelKeys(kvLayout({}))]),
-            `round ${round}`,
-          );
+          assert.deepEqual(await storedPairs(c, server), exactly(mine), `round ${round}`);
         }
-      } finally {
-        for (const store of stores) await store.close();
-        await server.stop();
-      }
+      });
     },
   );
 }
@@ -378,10 +372,7 @@ Deno.test("redis: a write from the watched copy never overwrites a change the co
     await admin.configSet("notify-keyspace-events", "KEA");
     const mine = { ...route(1, "http://127.0.0.1:2001"), data: { mine: 3 } };
     await store.apply({ set: [mine] });
-    assert.deepEqual(
-      await storedPairs(CASES[0], server),
-      new Map([...routeKeys(mine, layout), ...sentinelKeys(layout)]),
-    );
+    assert.deepEqual(await storedPairs(CASES[0], server), exactly(mine));
   } finally {
     await store.close();
     await admin.quit();

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { fromBase64 } from "../providers/_base64.ts";
+import { fromBase64 } from "../lib/core/base64.ts";
 import { freePort, waitFor } from "./helpers.ts";
 
 const BIN = new URL("../.tools/bin/", import.meta.url).pathname;

@@ -382,8 +382,9 @@ const UNKNOWN = "\u0000unknown";
  * The key changes that make a route's record exactly `after` when its stored keys are known
  * only by name (a watched copy whose values may lag the store): every key of `after` is written,
  * and every key in `known`, the record's `RECORD_KEYS` and the record keys of `before` (its
- * `data/...` keys) that `after` does not have is deleted. Unlike `routeChange`, nothing is taken to be stored already, so the result is
- * right whatever values the store holds under those names.
+ * `data/...` keys) that `after` does not have is deleted. Unlike `routeChange`, nothing is taken
+ * to be stored already, so the result is right whatever values the store holds under those
+ * names.
  *
  * @example Usage
  * ```ts

@@ -208,7 +208,7 @@ export function messageAssembler(
       case OPCODE.pong:
         return { kind: "pong" };
       case OPCODE.close:
-        return closeEvent(frame.payload);
+        return closeEvent(decoder, frame.payload);
     }
     if (frame.opcode === OPCODE.continuation) {
       if (parts === undefined) throw new WsProtocolError("a continuation frame starts a message");
@@ -227,26 +227,25 @@ export function messageAssembler(
     const whole = parts.length === 1 ? parts[0] : joinBytes(parts);
     parts = undefined;
     if (partsOpcode === OPCODE.binary) {
-      return {
-        kind: "message",
-        data: whole.buffer.slice(
-          whole.byteOffset,
-          whole.byteOffset + whole.byteLength,
-        ) as ArrayBuffer,
-      };
+      // A payload is an array of its own (`frameDecoder` copies it out): its buffer is the data.
+      const own = whole.byteOffset === 0 && whole.byteLength === whole.buffer.byteLength;
+      const data = own
+        ? whole.buffer
+        : whole.buffer.slice(whole.byteOffset, whole.byteOffset + whole.byteLength);
+      return { kind: "message", data: data as ArrayBuffer };
     }
     return { kind: "message", data: decodeText(decoder, whole) };
   };
 }
 
-function closeEvent(payload: Uint8Array): WsEvent {
+function closeEvent(decoder: TextDecoder, payload: Uint8Array): WsEvent {
   if (payload.length === 0) return { kind: "close", code: 1005, reason: "" };
   if (payload.length === 1) throw new WsProtocolError("a close frame has a one-byte payload");
   const code = (payload[0] << 8) | payload[1];
   const valid = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
     (code >= 3000 && code <= 4999);
   if (!valid) throw new WsProtocolError(`a close frame has the invalid code ${code}`);
-  const reason = decodeText(new TextDecoder("utf-8", { fatal: true }), payload.subarray(2));
+  const reason = decodeText(decoder, payload.subarray(2));
   return { kind: "close", code, reason };
 }
 

@@ -18,6 +18,7 @@ import {
   type WsEvent,
   WsProtocolError,
 } from "./_ws_frames.ts";
+import { toBase64 } from "../core/base64.ts";
 
 export type { WsEvent } from "./_ws_frames.ts";
 
@@ -112,11 +113,12 @@ export async function openUpstream(
   options: UpstreamOptions,
 ): Promise<{ socket: UpstreamSocket } | { refused: number }> {
   const secure = options.url.startsWith("wss://");
-  const authorityStart = options.url.indexOf("//") + 2;
-  const pathStart = options.url.indexOf("/", authorityStart);
-  const authority = options.url.slice(authorityStart, pathStart < 0 ? undefined : pathStart);
+  // The host and port as URL reads them; the path as given (URL would normalise it).
+  const parsed = new URL(options.url);
+  const hostname = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(parsed.port) || (secure ? 443 : 80);
+  const pathStart = options.url.indexOf("/", options.url.indexOf("//") + 2);
   const path = pathStart < 0 ? "/" : options.url.slice(pathStart);
-  const { hostname, port, host } = hostAndPort(authority, secure ? 443 : 80);
   options.signal?.throwIfAborted();
   const connecting = secure
     ? Deno.connectTls({
@@ -142,10 +144,10 @@ export async function openUpstream(
   if (options.signal?.aborted) abort(); // the client left while connecting
   const timer = setTimeout(abort, HANDSHAKE_TIMEOUT_MS);
   try {
-    const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+    const key = toBase64(crypto.getRandomValues(new Uint8Array(16)));
     const lines = [`GET ${path} HTTP/1.1`];
     if (!options.headers.some(([name]) => name.toLowerCase() === "host")) {
-      lines.push(`host: ${host}`);
+      lines.push(`host: ${parsed.host}`);
     }
     for (const [name, value] of options.headers) lines.push(`${name}: ${value}`);
     lines.push(
@@ -182,24 +184,9 @@ export async function openUpstream(
   }
 }
 
-function hostAndPort(
-  authority: string,
-  defaultPort: number,
-): { hostname: string; port: number; host: string } {
-  const at = authority.lastIndexOf("@");
-  const host = at < 0 ? authority : authority.slice(at + 1); // without user info
-  const match = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host);
-  const name = match?.[1] ?? host;
-  return {
-    hostname: name.startsWith("[") ? name.slice(1, -1) : name,
-    port: match?.[2] ? Number(match[2]) : defaultPort,
-    host,
-  };
-}
-
 async function acceptKey(key: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key + GUID));
-  return btoa(String.fromCharCode(...new Uint8Array(digest)));
+  return toBase64(new Uint8Array(digest));
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
@@ -210,7 +197,7 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 async function readHead(
   conn: Deno.Conn,
 ): Promise<{ status: number; headers: Headers; rest: Uint8Array }> {
-  let buffer = new Uint8Array(0);
+  let buffer: Uint8Array = new Uint8Array(0);
   const chunk = new Uint8Array(16 * 1024);
   while (true) {
     const end = headEnd(buffer);
@@ -235,10 +222,7 @@ async function readHead(
     if (buffer.length > MAX_HEAD) throw new Error("the target's answer has no end of its head");
     const read = await conn.read(chunk);
     if (read === null) throw new Error("the target closed the connection before answering");
-    const joined = new Uint8Array(buffer.length + read);
-    joined.set(buffer);
-    joined.set(chunk.subarray(0, read), buffer.length);
-    buffer = joined;
+    buffer = joinBytes([buffer, chunk.subarray(0, read)]);
   }
 }
 
@@ -360,7 +344,7 @@ function upstreamSocket(
             end();
             return undefined;
           }
-          bytes = chunk.slice(0, read);
+          bytes = chunk.subarray(0, read); // the decoder copies what it keeps
         }
         if (!take(bytes)) return undefined;
       }

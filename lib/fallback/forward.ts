@@ -398,7 +398,6 @@ function message(error: unknown): string {
  */
 function relay(downstream: WebSocket, upstream: UpstreamSocket, onMessage: () => void): void {
   downstream.binaryType = "arraybuffer";
-  let clientClosed = false;
   const open = () => downstream.readyState === WebSocket.OPEN;
   // Until the target's close or the connection's end; once the client's socket is closing, what
   // the target still sends is read and dropped (the close handshake bounds it).
@@ -410,11 +409,11 @@ function relay(downstream: WebSocket, upstream: UpstreamSocket, onMessage: () =>
       const event = await upstream.next();
       if (event === undefined) {
         // The connection ended (or broke the protocol: its close frame is on its way).
-        if (!clientClosed) closeDownstream(downstream, { code: 1006, reason: "" });
+        closeDownstream(downstream, { code: 1006, reason: "" });
         return;
       }
       if (event.kind === "close") {
-        if (!clientClosed) closeDownstream(downstream, event);
+        closeDownstream(downstream, event);
         return;
       }
       if (event.kind === "message" && open()) {
@@ -439,9 +438,6 @@ function relay(downstream: WebSocket, upstream: UpstreamSocket, onMessage: () =>
     upstream.send(event.data);
   };
   downstream.onclose = (event) => {
-    const opened = !clientClosed;
-    clientClosed = true;
-    if (!opened) return;
     // A client may send only 1000 and 3000-4999; 1005 means the close frame had no code.
     if (isClientCloseCode(event.code)) upstream.close(event.code, event.reason);
     else if (event.code === 1005) upstream.close(1005, "");

@@ -1,4 +1,4 @@
-import { frameDecoder } from "./_ws_frames.ts";
+import { frameDecoder, joinBytes } from "./_ws_frames.ts";
 import assert from "node:assert/strict";
 import { TargetError } from "../core/errors.ts";
 import { forward, type ForwardOptions } from "./forward.ts";
@@ -51,16 +51,6 @@ interface RawResponse {
   body: Uint8Array;
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return all;
-}
-
 function indexOfBlankLine(bytes: Uint8Array): number {
   for (let i = 0; i + 3 < bytes.length; i++) {
     if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
@@ -93,7 +83,7 @@ async function rawRequest(port: number, head: string, body?: Uint8Array): Promis
       if (n === null) break;
       chunks.push(buffer.slice(0, n));
     }
-    const all = concat(chunks);
+    const all = joinBytes(chunks);
     const end = indexOfBlankLine(all);
     const lines = decoder.decode(all.subarray(0, end)).split("\r\n");
     return {
@@ -126,12 +116,12 @@ async function withRawBackend(
         try {
           const buffer = new Uint8Array(65536);
           const chunks: Uint8Array[] = [];
-          while (indexOfBlankLine(concat(chunks)) < 0) {
+          while (indexOfBlankLine(joinBytes(chunks)) < 0) {
             const n = await conn.read(buffer);
             if (n === null) return;
             chunks.push(buffer.slice(0, n));
           }
-          const all = concat(chunks);
+          const all = joinBytes(chunks);
           await respond(conn, decoder.decode(all.subarray(0, indexOfBlankLine(all))));
         } catch {
           // the proxy went away first
@@ -818,14 +808,13 @@ Deno.test("forward holds a WebSocket's target back while the client does not rea
       // Once the client reads, every message arrives, whole and in order.
       const decoder = frameDecoder({ maxPayload: 2 * 1024 * 1024 });
       const buffer = new Uint8Array(256 * 1024);
-      let head = new Uint8Array(0);
-      while (!new TextDecoder().decode(head).includes("\r\n\r\n")) {
+      let head: Uint8Array = new Uint8Array(0);
+      while (indexOfBlankLine(head) < 0) {
         const read = await conn.read(buffer);
         assert.ok(read !== null);
-        head = new Uint8Array([...head, ...buffer.subarray(0, read)]);
+        head = joinBytes([head, buffer.subarray(0, read)]);
       }
-      const text = new TextDecoder("latin1").decode(head);
-      const end = text.indexOf("\r\n\r\n") + 4;
+      const end = indexOfBlankLine(head) + 4;
       const seen: number[] = [];
       for (const frame of decoder.push(head.slice(end))) {
         seen.push(new DataView(frame.payload.buffer).getUint32(0));

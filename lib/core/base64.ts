@@ -1,6 +1,6 @@
 /**
- * Base64 as the key-value stores' HTTP APIs carry keys and values (consul's KV API, etcd's JSON
- * gateway): text is UTF-8.
+ * Base64 of bytes, and of text as its UTF-8 bytes: the key-value stores' HTTP APIs (consul's KV
+ * API, etcd's JSON gateway) and the WebSocket handshake.
  *
  * @module
  */
@@ -14,7 +14,7 @@ const decoder = new TextDecoder();
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { fromBase64, toBase64 } from "./_base64.ts";
+ * import { fromBase64, toBase64 } from "./base64.ts";
  * assert.equal(fromBase64(toBase64("café/π")), "café/π");
  * assert.equal(toBase64(new Uint8Array([0xff, 0])), "/wA=");
  * ```
@@ -34,7 +34,7 @@ export function toBase64(value: string | Uint8Array): string {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { bytesFromBase64 } from "./_base64.ts";
+ * import { bytesFromBase64 } from "./base64.ts";
  * assert.deepEqual([...bytesFromBase64("/wA=")], [0xff, 0]);
  * ```
  */
@@ -52,7 +52,7 @@ export function bytesFromBase64(value: string): Uint8Array {
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { fromBase64 } from "./_base64.ts";
+ * import { fromBase64 } from "./base64.ts";
  * assert.equal(fromBase64(btoa("x")), "x");
  * assert.equal(fromBase64(null), "");
  * ```
