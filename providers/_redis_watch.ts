@@ -16,7 +16,7 @@ export type { ChangedValue, KvWatch, KvWatchSink } from "./kv_store.ts";
 const SYNC_TIMEOUT_MS = 5_000;
 
 /**
- * The part of a node-redis connection a subscriber needs.
+ * The part of a redis connection (`RedisClient`) a subscriber needs.
  *
  * @example Usage
  * ```ts
@@ -58,7 +58,7 @@ export interface Subscriber {
 }
 
 /**
- * The part of a node-redis client the watch needs.
+ * The part of a redis client (`RedisClient`) the watch needs.
  *
  * @example Usage
  * ```ts
@@ -152,7 +152,7 @@ export interface RedisWatchOptions {
  * ```ts
  * import assert from "node:assert/strict";
  * import { type PublishingClient, type Subscriber, watchRedis } from "./_redis_watch.ts";
- * // An in-process stand-in for a node-redis client: channel messages only.
+ * // An in-process stand-in for a redis client: channel messages only.
  * const channels = new Map<string, (message: string) => void>();
  * const subscriber: Subscriber = {
  *   on: () => subscriber,
@@ -231,7 +231,7 @@ export async function watchRedis(
     // After a reconnect, events of the gap are lost: read everything again.
     if (ready) {
       lost();
-      up = true; // node-redis subscribes again before it is ready
+      up = true; // the client subscribes again before it is ready
     }
     ready = true;
   });

@@ -20,6 +20,7 @@ import { feedPacer } from "../lib/async/feed_pacer.ts";
 import {
   assemble,
   configPieces,
+  joinTomlPieces,
   type RenderedPiece,
   renderPiece,
 } from "../lib/core/config_document.ts";
@@ -269,6 +270,9 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
         { path: SERVICES, name: parts.serviceName, value: parts.service },
         ...(records ? [{ path: RECORDS, name: parts.routerName, value: parts.record }] : []),
       ].map((piece) => renderPiece(piece, format));
+      // TOML pieces carry their whole table path: a route's are kept as one text (a third of
+      // the objects and strings, ~1 MB less per document at 10,000 routes).
+      if (format === "toml") pieces = [joinTomlPieces(pieces)];
       if (short) entry.short = pieces;
       else entry.whole = pieces;
     }

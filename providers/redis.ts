@@ -9,12 +9,11 @@
  * @module
  */
 
-import { createClient } from "redis";
 import { StoreError } from "../lib/core/errors.ts";
 import { RECORD_FIELDS, RECORD_KEYS } from "../lib/core/kv_layout.ts";
-import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
 import type { KvDiff } from "../lib/core/kv.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
+import { type RedisClient, redisClient, RespError, type RespValue } from "./_redis_client.ts";
 import { type RedisWatch, watchRedis } from "./_redis_watch.ts";
 import { openSharedStore } from "./_shared_store.ts";
 import {
@@ -56,8 +55,6 @@ export interface RedisStoreOptions extends KvStoreOptions {
   connectTimeoutMs?: number;
   /** Receives connection events (lost, reconnected, re-armed). */
   log?: (message: string) => void;
-  /** Further options for node-redis's `createClient`, merged over the generated ones. */
-  clientOptions?: Record<string, unknown>;
 }
 
 // Lua: key, value, key, value... for the keys that hold a string, read with MGET in chunks.
@@ -312,20 +309,14 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
   ];
   let lastError = "";
   let connected = false;
-  const client = createClient({
-    socket: {
-      host,
-      port,
-      ...(target.tls ? { tls: true as const } : {}),
-      connectTimeout: options.connectTimeoutMs ?? 5_000,
-      reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 3_000),
-    },
+  const client = redisClient({
+    hostname: host,
+    port,
+    tls: target.tls,
     username: target.username,
     password: target.password,
-    database: target.db,
-    // While redis is down, fail at once (the API answers 503) instead of queueing forever.
-    disableOfflineQueue: true,
-    ...options.clientOptions,
+    db: target.db,
+    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
   });
   client.on("error", (error: Error) => {
     if (error.message !== lastError) log(`${where}: ${error.message}`);
@@ -340,8 +331,8 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
   async function armKeyspaceEvents(): Promise<void> {
     let current: string;
     try {
-      const reply = await client.configGet("notify-keyspace-events");
-      current = String(reply["notify-keyspace-events"] ?? "");
+      const reply = await client.send(["CONFIG", "GET", "notify-keyspace-events"]);
+      current = Array.isArray(reply) ? String(reply[1] ?? "") : "";
     } catch (error) {
       throw new StoreError(
         `${where} does not let this proxy read notify-keyspace-events ` +
@@ -352,7 +343,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
     const has = (flag: string) => current.includes(flag);
     if (has("K") && has("E") && (has("A") || ["g", "$", "x", "e"].every(has))) return;
     try {
-      await client.configSet("notify-keyspace-events", "KEA");
+      await client.send(["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
       log(`${where}: set notify-keyspace-events to KEA for traefik's watch`);
     } catch (error) {
       throw new StoreError(
@@ -364,10 +355,8 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
   }
 
   try {
-    if (await withTimeout(client.connect(), options.connectTimeoutMs ?? 5_000) === TIMED_OUT) {
-      throw new Error(lastError || "connection timed out");
-    }
-    await client.ping();
+    await client.connect();
+    await client.send(["PING"]);
     await armKeyspaceEvents();
   } catch (error) {
     client.destroy();
@@ -381,7 +370,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
 
   // Runs a script that returns key, value, key, value...
   async function evalPairs(script: string, args: string[]): Promise<Map<string, string>> {
-    const flat = await client.eval(script, { keys: [], arguments: args }) as string[];
+    const flat = await evalScript(client, script, [], args) as string[];
     const pairs = new Map<string, string>();
     for (let i = 0; i < flat.length; i += 2) pairs.set(flat[i], flat[i + 1]);
     return pairs;
@@ -408,20 +397,17 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
     let written = false;
     try {
       written = Number(
-        await client.eval(WRITE_IF_UNCHANGED, {
-          keys: [],
-          arguments: [
-            marked.channel,
-            marked.begin,
-            marked.end,
-            String(checks.length / 2),
-            ...checks,
-            String(deletions.length),
-            ...deletions,
-            String(writes.length / 2),
-            ...writes,
-          ],
-        }),
+        await evalScript(client, WRITE_IF_UNCHANGED, [], [
+          marked.channel,
+          marked.begin,
+          marked.end,
+          String(checks.length / 2),
+          ...checks,
+          String(deletions.length),
+          ...deletions,
+          String(writes.length / 2),
+          ...writes,
+        ]),
       ) === 1;
     } finally {
       marked.settle(written);
@@ -437,16 +423,18 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
     getRecords: (records: string[]) =>
       evalPairs(READ_RECORDS, records.flatMap((record) => [record, glob(`${record}/data/`)])),
     async commit(groups: KvDiff[]) {
-      const multi = client.multi();
+      const commands: string[][] = [["MULTI"]];
       const marked = watching?.mark(groups);
-      if (marked) multi.publish(marked.channel, marked.begin);
+      if (marked) commands.push(["PUBLISH", marked.channel, marked.begin]);
       for (const group of groups) {
-        if (group.delete.length > 0) multi.del(group.delete);
-        for (const [key, value] of group.set) multi.set(key, value);
+        if (group.delete.length > 0) commands.push(["DEL", ...group.delete]);
+        for (const [key, value] of group.set) commands.push(["SET", key, value]);
       }
-      if (marked) multi.publish(marked.channel, marked.end);
+      if (marked) commands.push(["PUBLISH", marked.channel, marked.end]);
+      commands.push(["EXEC"]);
       try {
-        await multi.exec();
+        const replies = await client.pipeline(commands);
+        checkExec(replies[replies.length - 1]);
         marked?.settle(true);
       } catch (error) {
         marked?.settle(false);
@@ -466,20 +454,17 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
       return done;
     },
     async getValue(key) {
-      const value = await client.get(key);
+      const value = await client.send(["GET", key]) as string | null;
       // The value is its own version: compare-and-set compares it whole.
       return value === null ? undefined : { value, version: value };
     },
     async compareAndSet(key, version, value) {
-      const done = await client.eval(COMPARE_AND_SET, {
-        keys: [key],
-        arguments: [
-          version === undefined ? "0" : "1",
-          version ?? "",
-          value === null ? "0" : "1",
-          value ?? "",
-        ],
-      });
+      const done = await evalScript(client, COMPARE_AND_SET, [key], [
+        version === undefined ? "0" : "1",
+        version ?? "",
+        value === null ? "0" : "1",
+        value ?? "",
+      ]);
       return Number(done) === 1;
     },
     async watch(prefix, sink) {
@@ -494,10 +479,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
     },
     async close() {
       // quit() waits for a connection that may never come back: only ask a live server.
-      if (client.isReady) {
-        await withTimeout(client.quit().catch(() => {}), 2_000);
-      }
-      if (client.isOpen) client.destroy();
+      await client.quit();
     },
   };
   try {
@@ -536,3 +518,38 @@ export const redisProvider: StoreProvider<RedisStoreOptions> = {
       context,
     ),
 };
+
+// The SHA-1 of each script, for EVALSHA (redis keeps scripts by it).
+const scriptShas = new Map<string, Promise<string>>();
+
+// Runs a Lua script by its SHA-1, sending the script itself only when redis does not have it
+// (a restarted or flushed server).
+async function evalScript(
+  client: RedisClient,
+  script: string,
+  keys: string[],
+  args: string[],
+): Promise<RespValue> {
+  let sha = scriptShas.get(script);
+  if (!sha) {
+    sha = crypto.subtle.digest("SHA-1", new TextEncoder().encode(script)).then((digest) =>
+      [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("")
+    );
+    scriptShas.set(script, sha);
+  }
+  const rest = [String(keys.length), ...keys, ...args];
+  try {
+    return await client.send(["EVALSHA", await sha, ...rest]);
+  } catch (error) {
+    if (!(error instanceof RespError) || error.code !== "NOSCRIPT") throw error;
+    return await client.send(["EVAL", script, ...rest]);
+  }
+}
+
+// EXEC's reply: every command's reply, or nil (aborted) or an error (a command was refused).
+function checkExec(reply: RespValue): void {
+  if (reply instanceof RespError) throw reply;
+  if (reply === null) throw new Error("redis aborted the transaction");
+  const refused = Array.isArray(reply) && reply.find((value) => value instanceof RespError);
+  if (refused) throw refused;
+}

@@ -84,6 +84,25 @@ export function renderPiece(piece: ConfigPiece, format: ConfigFormat): RenderedP
   return { path: piece.path, text: flat(text) };
 }
 
+/**
+ * Joins TOML pieces into one that `assemble` writes as it would have written them: TOML pieces
+ * carry their full table path, so one text can hold several (a route's router and service).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { assemble, joinTomlPieces, renderPiece } from "./config_document.ts";
+ * const pieces = [
+ *   renderPiece({ path: ["http", "routers"], name: "a", value: { priority: 1 } }, "toml"),
+ *   renderPiece({ path: ["http", "services"], name: "a", value: { weighted: {} } }, "toml"),
+ * ];
+ * assert.equal([...assemble([joinTomlPieces(pieces)], "toml")].join(""), [...assemble(pieces, "toml")].join(""));
+ * ```
+ */
+export function joinTomlPieces(pieces: readonly RenderedPiece[]): RenderedPiece {
+  return { path: pieces[0]?.path ?? [], text: flat(pieces.map((piece) => piece.text).join("\n")) };
+}
+
 // A copy of `text` in one piece of memory: a string built by concatenation is a tree of parts
 // that costs several times its length while it lives (as rendered pieces do, in the cache).
 function flat(text: string): string {

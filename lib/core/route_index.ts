@@ -36,6 +36,7 @@ export interface RouteIndex {
 interface Entry {
   route: Route;
   priority: number;
+  key: string;
 }
 
 // "host/path" with the host lowercased, without port or trailing dot; the path alone otherwise.
@@ -69,25 +70,30 @@ function indexKey(host: string | undefined, path: string): string {
 export function routeIndex(): RouteIndex {
   // Several routespecs share a key only when their hosts differ in case or port: the last set
   // is the one matched, as the index cannot tell them apart either.
-  const byKey = new Map<string, Entry[]>();
-  const bySpec = new Map<string, { key: string; entry: Entry }>();
+  // A key's entries: one entry (nearly always), or several in the order set.
+  const byKey = new Map<string, Entry | Entry[]>();
+  const bySpec = new Map<string, Entry>();
 
   function remove(routespec: string): void {
     const found = bySpec.get(routespec);
     if (!found) return;
     bySpec.delete(routespec);
-    const entries = byKey.get(found.key)!.filter((entry) => entry !== found.entry);
+    const at = byKey.get(found.key)!;
+    const entries = Array.isArray(at) ? at.filter((entry) => entry !== found) : [];
     if (entries.length === 0) byKey.delete(found.key);
-    else byKey.set(found.key, entries);
+    else byKey.set(found.key, entries.length === 1 ? entries[0] : entries);
   }
 
   function set(route: Route): void {
     const spec = parseRoutespec(route.routespec);
     remove(spec.routespec);
-    const key = indexKey(spec.host, spec.path);
-    const entry = { route, priority: routePriority(spec) };
-    bySpec.set(spec.routespec, { key, entry });
-    byKey.set(key, [...byKey.get(key) ?? [], entry]);
+    // The route's own routespec string as the key when it is one (most are): one string less.
+    const built = indexKey(spec.host, spec.path);
+    const key = built === route.routespec ? route.routespec : built;
+    const entry = { route, priority: routePriority(spec), key };
+    bySpec.set(spec.routespec, entry);
+    const at = byKey.get(key);
+    byKey.set(key, at === undefined ? entry : [...Array.isArray(at) ? at : [at], entry]);
   }
 
   return {
@@ -95,7 +101,7 @@ export function routeIndex(): RouteIndex {
       return bySpec.size;
     },
     get(routespec) {
-      return bySpec.get(routespec)?.entry.route;
+      return bySpec.get(routespec)?.route;
     },
     apply(change) {
       for (const route of change.set ?? []) set(route);
@@ -105,8 +111,8 @@ export function routeIndex(): RouteIndex {
       const host = request.host ? routingHost(request.host) : undefined;
       let best: Entry | undefined;
       const consider = (key: string) => {
-        const entries = byKey.get(key);
-        const entry = entries?.[entries.length - 1];
+        const at = byKey.get(key);
+        const entry = Array.isArray(at) ? at[at.length - 1] : at;
         if (entry && (!best || entry.priority > best.priority)) best = entry;
       };
       const raw = request.path.split("/");

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import {
+  encodeCommand,
+  RespDecoder,
+  RespError,
+  RespProtocolError,
+  type RespValue,
+} from "./_resp.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+// Feeds `input` to a fresh decoder in chunks of `size` bytes; returns every reply.
+function decodeInChunks(input: Uint8Array, size: number): RespValue[] {
+  const decoder = new RespDecoder();
+  const out: RespValue[] = [];
+  for (let at = 0; at < input.length; at += size) {
+    out.push(...decoder.push(input.subarray(at, at + size)));
+  }
+  return out;
+}
+
+Deno.test("encodeCommand: bulk lengths in bytes, any text", () => {
+  const text = new TextDecoder().decode(encodeCommand(["SET", "k\r\n", "", "€"]));
+  assert.equal(text, "*4\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$0\r\n\r\n$3\r\n€\r\n");
+});
+
+Deno.test("RespDecoder: nested replies give the same values in any chunking", () => {
+  const input = bytes(
+    "*3\r\n*2\r\n$5\r\nhello\r\n$-1\r\n:-12\r\n*0\r\n" + // nested, nil, negative, empty
+      "$4\r\na\r\nb\r\n" + // CR LF inside a bulk string
+      "*-1\r\n-WRONGTYPE bad\r\n+OK\r\n$2\r\né\r\n",
+  );
+  const whole = decodeInChunks(input, input.length);
+  assert.equal(whole.length, 6);
+  assert.deepEqual(whole[0], [["hello", null], -12, []]);
+  assert.deepEqual(whole.slice(1, 3), ["a\r\nb", null]);
+  assert.ok(whole[3] instanceof RespError);
+  assert.equal((whole[3] as RespError).code, "WRONGTYPE");
+  assert.deepEqual(whole.slice(4), ["OK", "é"]);
+  for (const size of [1, 2, 3, 7, 64]) assert.deepEqual(decodeInChunks(input, size), whole);
+});
+
+Deno.test("RespDecoder: a listing of 20,000 values across many reads, buffer reused", () => {
+  const values = Array.from({ length: 20_000 }, (_, i) => `jupyterhub/routes/r${i}/target`);
+  const input = bytes(
+    `*${values.length}\r\n` + values.map((value) => `$${value.length}\r\n${value}\r\n`).join("") +
+      ":1\r\n",
+  );
+  const replies = decodeInChunks(input, 1_000);
+  assert.deepEqual(replies, [values, 1]);
+  // A decoder keeps working after a large reply.
+  const decoder = new RespDecoder();
+  decoder.push(input);
+  assert.deepEqual(decoder.push(bytes("+PONG\r\n")), ["PONG"]);
+});
+
+Deno.test("RespDecoder: bytes that are not RESP2 throw RespProtocolError", () => {
+  for (const bad of ["!3\r\n", ":x\r\n", "$1\r\nab\r\n", "+OK\rX"]) {
+    assert.throws(() => new RespDecoder().push(bytes(bad)), RespProtocolError, bad);
+  }
+});
