@@ -32,16 +32,24 @@ export interface RedisClientOptions {
   hostname: string;
   /** Port. */
   port: number;
-  /** TLS (`rediss://`), verified against Deno's certificate store. */
+  /** TLS (`rediss://`), verified against Deno's certificate store or `caCerts`. */
   tls?: boolean;
+  /** PEM certificates of the authorities that sign the server's certificate (with `tls`). */
+  caCerts?: string[];
   /** ACL user name. */
   username?: string;
   /** Password (`AUTH`). */
   password?: string;
   /** Database number (`SELECT`); default 0. */
   db?: number;
-  /** How long `connect` keeps trying, in ms; default 5,000. */
+  /** How long `connect` keeps trying, and how long one reconnection may take, in ms; default 5,000. */
   connectTimeoutMs?: number;
+  /**
+   * A connection that has heard nothing for this long is asked `PING`, and is given up (and
+   * reconnected) when no answer comes in as long again: a subscriber only reads, and would not
+   * notice a server that vanished. In ms; default 10,000.
+   */
+  pingIntervalMs?: number;
 }
 
 type Event = "error" | "end" | "ready";
@@ -50,6 +58,16 @@ type Listener = (error: Error) => void;
 interface Pending {
   resolve(value: RespValue): void;
   reject(error: Error): void;
+}
+
+// One connection and what waits on it; a reconnection starts a new one.
+interface Link {
+  conn: Deno.Conn;
+  pending: Pending[];
+  outgoing: Uint8Array[];
+  flushing: boolean;
+  ready: boolean;
+  heard: number; // when a reply last came (Date.now())
 }
 
 /**
@@ -69,7 +87,10 @@ export interface RedisClient {
   readonly isReady: boolean;
   /** Whether the connection is up or being re-established (not closed). */
   readonly isOpen: boolean;
-  /** Adds a listener: `error` (with the error), `end` (connection lost), `ready` (connected). */
+  /**
+   * Adds a listener: `error` (with the error), `end` (a ready connection was lost), `ready`
+   * (connected, authenticated, subscribed again). A listener that throws is ignored.
+   */
   on(event: Event, listener: Listener): RedisClient;
   /**
    * Connects, trying again with backoff until `connectTimeoutMs`; after that, a lost
@@ -105,7 +126,15 @@ export interface RedisClient {
   destroy(): void;
 }
 
+const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 3_000;
+
+// Error replies that another attempt cannot change (credentials, database number).
+function final(error: Error): boolean {
+  return error instanceof RespError &&
+    !/^(LOADING|BUSY|MASTERDOWN|TRYAGAIN)$/.test(error.code) &&
+    !/max number of clients/i.test(error.message);
+}
 
 /**
  * Creates a client; nothing is connected until `connect`.
@@ -120,165 +149,209 @@ const RECONNECT_MAX_MS = 3_000;
  * ```
  */
 export function redisClient(options: RedisClientOptions): RedisClient {
+  const timeoutMs = options.connectTimeoutMs ?? 5_000;
+  const pingIntervalMs = options.pingIntervalMs ?? 10_000;
   const listeners = new Map<Event, Listener[]>();
   const channels = new Map<string, (message: string) => void>();
   const patterns = new Map<string, (message: string, channel: string) => void>();
-  let connection: Deno.Conn | undefined;
-  let ready = false;
-  let open = false;
+  let link: Link | undefined; // the current connection, ready or being set up
+  let open = false; // connected once: a lost connection is re-established
   let closed = false;
-  let pending: Pending[] = [];
-  let outgoing: Uint8Array[] = [];
-  let flushing = false;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let pingTimer: ReturnType<typeof setInterval> | undefined;
 
   function emit(event: Event, error?: Error): void {
-    for (const listener of listeners.get(event) ?? []) listener(error!);
+    for (const listener of listeners.get(event) ?? []) {
+      try {
+        listener(error!);
+      } catch {
+        // a listener's failure is its own
+      }
+    }
   }
 
   function down(): Error {
     return new Error(closed ? "the redis connection is closed" : "redis is not connected");
   }
 
-  // Queues the commands on `conn` and flushes them in one write (with any queued in the
-  // same turn); their replies resolve in order.
-  function enqueue(
-    conn: Deno.Conn,
-    commands: readonly (readonly string[])[],
-  ): Promise<RespValue>[] {
+  // Queues the commands on `to` and flushes them in one write (with any queued in the same
+  // turn); their replies resolve in order.
+  function enqueue(to: Link, commands: readonly (readonly string[])[]): Promise<RespValue>[] {
     const replies = commands.map(() => {
       const { promise, resolve, reject } = Promise.withResolvers<RespValue>();
-      pending.push({ resolve, reject });
+      to.pending.push({ resolve, reject });
       return promise;
     });
-    for (const command of commands) outgoing.push(encodeCommand(command));
-    if (!flushing) {
-      flushing = true;
-      queueMicrotask(() => flush(conn));
+    for (const command of commands) to.outgoing.push(encodeCommand(command));
+    if (!to.flushing) {
+      to.flushing = true;
+      queueMicrotask(() => flush(to));
     }
     return replies;
   }
 
-  async function flush(conn: Deno.Conn): Promise<void> {
+  async function flush(from: Link): Promise<void> {
     try {
-      while (outgoing.length > 0 && conn === connection) {
-        const parts = outgoing;
-        outgoing = [];
+      while (from.outgoing.length > 0) {
+        const parts = from.outgoing;
+        from.outgoing = [];
         const bytes = parts.length === 1 ? parts[0] : join(parts);
-        for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
+        for (let done = 0; done < bytes.length;) {
+          done += await from.conn.write(bytes.subarray(done));
+        }
       }
     } catch (error) {
-      lose(conn, error as Error);
+      lose(from, error as Error);
     } finally {
-      flushing = false;
-      if (outgoing.length > 0 && conn === connection) {
-        flushing = true;
-        queueMicrotask(() => flush(conn));
-      }
+      from.flushing = false;
     }
   }
 
-  async function read(conn: Deno.Conn): Promise<void> {
+  async function read(from: Link): Promise<void> {
     const decoder = new RespDecoder();
     const buffer = new Uint8Array(64 * 1024);
     try {
       for (;;) {
-        const n = await conn.read(buffer);
+        const n = await from.conn.read(buffer);
         if (n === null) throw new Error("redis closed the connection");
-        for (const reply of decoder.push(buffer.subarray(0, n))) dispatch(reply);
+        from.heard = Date.now();
+        for (const reply of decoder.push(buffer.subarray(0, n))) dispatch(from, reply);
       }
     } catch (error) {
-      lose(conn, error as Error);
+      lose(from, error as Error);
     }
   }
 
-  function dispatch(reply: RespValue): void {
+  function dispatch(from: Link, reply: RespValue): void {
     // Messages come only on a connection that subscribed (RESP2 allows it no other commands);
     // elsewhere an array that starts with "message" is a reply like any other.
     const subscribed = channels.size > 0 || patterns.size > 0;
     if (subscribed && Array.isArray(reply) && (reply[0] === "message" || reply[0] === "pmessage")) {
-      if (reply[0] === "message") channels.get(reply[1] as string)?.(reply[2] as string);
-      else patterns.get(reply[1] as string)?.(reply[3] as string, reply[2] as string);
+      try {
+        if (reply[0] === "message") channels.get(reply[1] as string)?.(reply[2] as string);
+        else patterns.get(reply[1] as string)?.(reply[3] as string, reply[2] as string);
+      } catch {
+        // a listener's failure is its own
+      }
       return;
     }
-    const next = pending.shift();
-    next?.resolve(reply);
+    from.pending.shift()?.resolve(reply);
   }
 
-  // The connection `conn` is gone (or failed): everything waiting on it fails, and unless the
-  // client is closed, a new one is tried after a pause.
-  function lose(conn: Deno.Conn, error: Error): void {
-    if (conn !== connection) return;
-    connection = undefined;
+  // The connection of `from` is gone or failed: what waits on it fails. A ready connection
+  // that is lost is re-established (unless the client is closed); one being set up is the
+  // attempt's to report.
+  function lose(from: Link, error: Error): void {
     try {
-      conn.close();
+      from.conn.close();
     } catch {
       // already closed
     }
-    const wasReady = ready;
-    ready = false;
-    const failed = pending;
-    pending = [];
-    outgoing = [];
+    const failed = from.pending;
+    from.pending = [];
+    from.outgoing = [];
     const lost = new Error(`the connection to redis was lost (${error.message})`);
     for (const waiting of failed) waiting.reject(lost);
-    if (closed) return;
-    if (!(error instanceof Deno.errors.BadResource)) emit("error", error);
-    if (wasReady) emit("end");
-    if (open) schedule(0);
+    if (from !== link) return;
+    link = undefined;
+    if (closed || !from.ready) return;
+    from.ready = false;
+    emit("error", error);
+    emit("end");
+    schedule(0);
   }
 
   function schedule(attempt: number): void {
-    const wait = attempt === 0 ? 0 : Math.min(100 * 2 ** attempt, RECONNECT_MAX_MS);
+    if (closed || retryTimer !== undefined || link) return;
+    const wait = Math.min(RECONNECT_MIN_MS * 2 ** attempt, RECONNECT_MAX_MS);
     retryTimer = setTimeout(async () => {
       retryTimer = undefined;
+      let error: Error | undefined;
       try {
         await attemptConnection();
-      } catch (error) {
-        if (closed) return;
-        emit("error", error as Error);
-        schedule(attempt + 1);
+      } catch (failure) {
+        error = failure as Error;
       }
+      if (closed) return;
+      if (error) {
+        emit("error", error);
+        schedule(attempt + 1);
+      } else emit("ready");
     }, wait);
   }
 
-  // One connection attempt: connect, authenticate, select, subscribe again; then ready.
+  // One connection attempt within `timeoutMs`: connect (and the TLS handshake), authenticate,
+  // select, subscribe again, PING. The connection is the current one once it is ready.
   async function attemptConnection(): Promise<void> {
     const address = { hostname: options.hostname, port: options.port };
-    const conn = options.tls ? await Deno.connectTls(address) : await Deno.connect(address);
-    if (closed) {
-      conn.close();
-      throw down();
-    }
-    connection = conn;
-    read(conn);
-    const setup: string[][] = [];
-    if (options.password !== undefined) {
-      setup.push(
-        options.username !== undefined
-          ? ["AUTH", options.username, options.password]
-          : ["AUTH", options.password],
-      );
-    }
-    if (options.db) setup.push(["SELECT", String(options.db)]);
-    for (const channel of channels.keys()) setup.push(["SUBSCRIBE", channel]);
-    for (const pattern of patterns.keys()) setup.push(["PSUBSCRIBE", pattern]);
-    if (setup.length > 0) {
-      const replies = await Promise.all(enqueue(conn, setup));
-      const refused = replies.find((reply) => reply instanceof RespError);
-      if (refused) {
-        lose(conn, refused as RespError);
-        throw refused;
+    let attempt: Link | undefined;
+    let abandoned = false; // timed out: a connection that comes after all is closed at once
+    const steps = async () => {
+      let conn: Deno.Conn;
+      if (options.tls) {
+        const tls = await Deno.connectTls({ ...address, caCerts: options.caCerts });
+        conn = tls;
+        attempt = { conn, pending: [], outgoing: [], flushing: false, ready: false, heard: 0 };
+        await tls.handshake(); // a certificate it refuses fails here, not at the first command
+      } else {
+        const tcp = await Deno.connect(address);
+        tcp.setKeepAlive(true);
+        conn = tcp;
+        attempt = { conn, pending: [], outgoing: [], flushing: false, ready: false, heard: 0 };
       }
+      if (closed || abandoned) throw down();
+      link = attempt;
+      read(attempt);
+      const setup: string[][] = [];
+      if (options.password !== undefined) {
+        setup.push(
+          options.username !== undefined
+            ? ["AUTH", options.username, options.password]
+            : ["AUTH", options.password],
+        );
+      }
+      if (options.db) setup.push(["SELECT", String(options.db)]);
+      for (const channel of channels.keys()) setup.push(["SUBSCRIBE", channel]);
+      for (const pattern of patterns.keys()) setup.push(["PSUBSCRIBE", pattern]);
+      setup.push(["PING"]); // ready means redis answered
+      const replies = await Promise.all(enqueue(attempt, setup));
+      const refused = replies.find((reply) => reply instanceof RespError);
+      if (refused) throw refused;
+    };
+    const running = steps();
+    const outcome = await withTimeout(
+      running.then(() => undefined, (error: Error) => error),
+      timeoutMs,
+    );
+    const failure = outcome === TIMED_OUT
+      ? new Error(`redis did not answer within ${timeoutMs} ms`)
+      : outcome;
+    if (failure || !attempt || link !== attempt) {
+      abandoned = true;
+      if (attempt) lose(attempt, failure ?? down());
+      else running.catch(() => {}).then(() => attempt && lose(attempt, down()));
+      throw failure ?? down();
     }
-    if (conn !== connection) throw new Error("redis closed the connection");
-    ready = true;
-    emit("ready");
+    attempt.ready = true;
+    attempt.heard = Date.now();
+    pingTimer ??= setInterval(healthCheck, Math.max(1, pingIntervalMs / 2));
+  }
+
+  // Asks a quiet connection PING; gives it up when the question itself goes unanswered.
+  function healthCheck(): void {
+    const current = link;
+    if (!current?.ready) return;
+    const quiet = Date.now() - current.heard;
+    if (quiet >= 2 * pingIntervalMs) {
+      lose(current, new Error(`no answer from redis for ${quiet} ms`));
+    } else if (quiet >= pingIntervalMs && current.pending.length === 0) {
+      enqueue(current, [["PING"]])[0].catch(() => {});
+    }
   }
 
   const client: RedisClient = {
     get isReady() {
-      return ready;
+      return link?.ready === true;
     },
     get isOpen() {
       return open && !closed;
@@ -288,43 +361,38 @@ export function redisClient(options: RedisClientOptions): RedisClient {
       return client;
     },
     async connect() {
-      const deadline = Date.now() + (options.connectTimeoutMs ?? 5_000);
+      const deadline = Date.now() + timeoutMs;
       let lastError: Error | undefined;
       for (let attempt = 0; !closed; attempt++) {
-        const left = deadline - Date.now();
-        if (left <= 0) break;
-        const trying = attemptConnection();
-        const outcome = await withTimeout(
-          trying.then((): true => true, (error: Error) => error),
-          left,
-        );
-        if (outcome === true) {
+        try {
+          await attemptConnection();
           open = true;
+          emit("ready");
           return;
+        } catch (error) {
+          lastError = error as Error;
+          if (final(lastError)) break; // AUTH or SELECT refused: trying again won't help
         }
-        if (outcome === TIMED_OUT) {
-          // A connection that comes too late is not kept.
-          trying.then(() => client.destroy(), () => {});
-          lastError ??= new Error("connection timed out");
-          break;
-        }
-        lastError = outcome;
-        if (outcome instanceof RespError) break; // AUTH or SELECT refused: trying again won't help
-        const wait = Math.min(100 * 2 ** attempt, RECONNECT_MAX_MS, deadline - Date.now());
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        const wait = Math.min(
+          RECONNECT_MIN_MS * 2 ** attempt,
+          RECONNECT_MAX_MS,
+          deadline - Date.now(),
+        );
+        if (wait <= 0) break;
+        await new Promise((resolve) => setTimeout(resolve, wait));
       }
       throw lastError ?? down();
     },
     send(args) {
-      if (!ready || !connection) return Promise.reject(down());
-      return enqueue(connection, [args])[0].then((reply) => {
+      if (!link?.ready) return Promise.reject(down());
+      return enqueue(link, [args])[0].then((reply) => {
         if (reply instanceof RespError) throw reply;
         return reply;
       });
     },
     pipeline(commands) {
-      if (!ready || !connection) return Promise.reject(down());
-      return Promise.all(enqueue(connection, commands));
+      if (!link?.ready) return Promise.reject(down());
+      return Promise.all(enqueue(link, commands));
     },
     publish(channel, message) {
       return client.send(["PUBLISH", channel, message]);
@@ -341,25 +409,27 @@ export function redisClient(options: RedisClientOptions): RedisClient {
       return redisClient(options);
     },
     async quit() {
-      const conn = connection;
-      const wasReady = ready;
+      const current = link;
       // Closed first: the server's hanging up after QUIT is no loss to report or repair.
       closed = true;
       open = false;
-      ready = false;
       clearTimeout(retryTimer);
-      if (wasReady && conn) {
-        await withTimeout(enqueue(conn, [["QUIT"]])[0].catch(() => {}), 2_000);
+      clearInterval(pingTimer);
+      if (current?.ready) {
+        await withTimeout(enqueue(current, [["QUIT"]])[0].catch(() => {}), 2_000);
       }
       client.destroy();
     },
     destroy() {
       closed = true;
       open = false;
-      ready = false;
       clearTimeout(retryTimer);
-      const conn = connection;
-      if (conn) lose(conn, new Error("closed"));
+      clearInterval(pingTimer);
+      const current = link;
+      if (current) {
+        current.ready = false;
+        lose(current, new Error("closed"));
+      }
     },
   };
   return client;

@@ -51,6 +51,7 @@ export class RespProtocolError extends Error {
 
 const encoder = new TextEncoder();
 const CR = 13;
+const INITIAL_SIZE = 64 * 1024;
 
 /**
  * Encodes one command (name and arguments) as a RESP array of bulk strings.
@@ -106,7 +107,7 @@ interface Frame {
  * ```
  */
 export class RespDecoder {
-  #buffer = new Uint8Array(64 * 1024);
+  #buffer = new Uint8Array(INITIAL_SIZE);
   #start = 0;
   #end = 0;
   #stack: Frame[] = [];
@@ -125,7 +126,11 @@ export class RespDecoder {
       if (value === undefined) break;
       this.#deliver(value, out);
     }
-    if (this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      // A buffer grown for one large reply is not kept for the connection's life.
+      if (this.#buffer.length > INITIAL_SIZE) this.#buffer = new Uint8Array(INITIAL_SIZE);
+    }
     return out;
   }
 

@@ -51,6 +51,8 @@ export interface RedisStoreOptions extends KvStoreOptions {
   password?: string;
   /** Database number (overrides the URL's); default 0. */
   db?: number;
+  /** PEM certificate of the authority that signs the server's certificate (`rediss://`). */
+  caCert?: string;
   /** How long the first connection may take, in ms; default 5,000. */
   connectTimeoutMs?: number;
   /** Receives connection events (lost, reconnected, re-armed). */
@@ -313,6 +315,7 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
     hostname: host,
     port,
     tls: target.tls,
+    caCerts: options.caCert ? [options.caCert] : undefined,
     username: target.username,
     password: target.password,
     db: target.db,

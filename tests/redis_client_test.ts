@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { redisClient, RespError } from "../providers/_redis_client.ts";
 import { freePort, waitFor } from "./helpers.ts";
+import { makePki } from "./pki.ts";
 import { startRedis } from "./stores.ts";
 
 const local = (port: number) => ({ hostname: "127.0.0.1", port });
@@ -126,4 +127,109 @@ Deno.test("redis client: connect gives up after connectTimeoutMs; quit stops rec
   // Nothing reconnects after quit: no timer is left (the test sanitizer checks).
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(other.isReady, false);
+});
+
+Deno.test("redis client: rediss:// verifies the server's certificate at connect", async () => {
+  const pki = await makePki();
+  const server = await startRedis({ tls: { ...pki.server, ca: pki.ca } });
+  const trusted = redisClient({
+    ...local(server.port),
+    tls: true,
+    caCerts: [await Deno.readTextFile(pki.ca)],
+  });
+  const untrusted = redisClient({ ...local(server.port), tls: true, connectTimeoutMs: 2_000 });
+  try {
+    await trusted.connect();
+    assert.equal(await trusted.send(["PING"]), "PONG");
+    // An unknown issuer fails the connection itself, not the first command after "ready".
+    const readies: number[] = [];
+    untrusted.on("ready", () => readies.push(Date.now()));
+    await assert.rejects(untrusted.connect(), /certificate|issuer/i);
+    assert.deepEqual(readies, []);
+  } finally {
+    untrusted.destroy();
+    await trusted.quit();
+    await server.stop();
+    await pki.remove();
+  }
+});
+
+// A TCP server that answers the first connection like redis (PONG to anything) until told to
+// drop it, and closes every later connection at once.
+function flakyServer() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  (async () => {
+    for await (const conn of listener) {
+      accepted.push(conn);
+      if (accepted.length > 1) {
+        conn.close();
+        continue;
+      }
+      (async () => {
+        const buffer = new Uint8Array(1024);
+        try {
+          while (await conn.read(buffer) !== null) {
+            await conn.write(new TextEncoder().encode("+PONG\r\n"));
+          }
+        } catch {
+          // dropped
+        }
+      })();
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    accepted,
+    dropFirst: () => accepted[0].close(),
+    close: () => listener.close(),
+  };
+}
+
+Deno.test("redis client: a server that hangs up at once is retried with backoff, one chain", async () => {
+  const server = flakyServer();
+  const client = redisClient({ ...local(server.port), connectTimeoutMs: 1_000 });
+  const events: string[] = [];
+  client.on("end", () => events.push("end")).on("ready", () => events.push("ready"));
+  try {
+    await client.connect();
+    server.dropFirst();
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    // 100, 200, 400, 800 ms apart: about four attempts, not a tight loop or a doubling storm.
+    const attempts = server.accepted.length - 1;
+    assert.ok(attempts >= 3 && attempts <= 6, `${attempts} reconnection attempts in 1.6 s`);
+    assert.deepEqual(events, ["ready", "end"]); // never ready again
+    assert.equal(client.isReady, false);
+  } finally {
+    client.destroy();
+    server.close();
+  }
+});
+
+Deno.test("redis client: refused AUTH after a reconnect is retried until it passes", async () => {
+  const server = await startRedis({ password: "one" });
+  const admin = redisClient({ ...local(server.port), password: "one" });
+  const client = redisClient({ ...local(server.port), password: "one" });
+  const errors: string[] = [];
+  try {
+    await admin.connect();
+    await client.connect();
+    client.on("error", (error) => errors.push(error.message));
+    await admin.send(["CONFIG", "SET", "requirepass", "two"]);
+    await admin.send(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]);
+    await waitFor(
+      () => errors.some((message) => /WRONGPASS|invalid/.test(message)),
+      "refusal",
+      5_000,
+    );
+    assert.equal(client.isReady, false);
+    await admin.send(["CONFIG", "SET", "requirepass", "one"]);
+    await waitFor(() => client.isReady, "reconnected with the old password", 10_000);
+    assert.equal(await client.send(["PING"]), "PONG");
+    assert.ok(errors.length < 12, `${errors.length} errors: backoff, not a storm`);
+  } finally {
+    await client.quit();
+    await admin.quit();
+    await server.stop();
+  }
 });

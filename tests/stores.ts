@@ -82,6 +82,8 @@ export interface RedisOptions {
   user?: { name: string; password: string; noConfig?: boolean };
   /** Start with this notify-keyspace-events value instead of none. */
   keyspaceEvents?: string;
+  /** Serve TLS only, with this certificate (the URL is then `rediss://`). */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 /** Starts redis-server with append-only persistence in a temporary directory. */
@@ -89,8 +91,22 @@ export async function startRedis(options: RedisOptions = {}): Promise<StoreServe
   const dir = await Deno.makeTempDir({ prefix: "jhtp-redis-" });
   const port = freePort();
   const args = [
-    "--port",
-    String(port),
+    ...(options.tls
+      ? [
+        "--port",
+        "0",
+        "--tls-port",
+        String(port),
+        "--tls-cert-file",
+        options.tls.cert,
+        "--tls-key-file",
+        options.tls.key,
+        "--tls-ca-cert-file",
+        options.tls.ca,
+        "--tls-auth-clients",
+        "no",
+      ]
+      : ["--port", String(port)]),
     "--bind",
     "127.0.0.1",
     "--dir",
@@ -133,7 +149,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<StoreServe
     ? `:${options.password}@`
     : "";
   const server = serverHandle(await bin("redis-server"), args, dir, up, {
-    url: `redis://${auth}127.0.0.1:${port}`,
+    url: `${options.tls ? "rediss" : "redis"}://${auth}127.0.0.1:${port}`,
     port,
   });
   await up();

@@ -20,6 +20,8 @@ const decoder = new TextDecoder();
  * ```
  */
 export function toBase64(value: string | Uint8Array): string {
+  // ASCII text is its own UTF-8 (nearly every key and value): no bytes in between.
+  if (typeof value === "string" && ASCII.test(value)) return btoa(value);
   const bytes = typeof value === "string" ? encoder.encode(value) : value;
   let binary = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
@@ -58,5 +60,10 @@ export function bytesFromBase64(value: string): Uint8Array {
  * ```
  */
 export function fromBase64(value: string | null | undefined): string {
-  return value ? decoder.decode(bytesFromBase64(value)) : "";
+  if (!value) return "";
+  const binary = atob(value);
+  return ASCII.test(binary) ? binary : decoder.decode(bytesFromBase64(value));
 }
+
+// deno-lint-ignore no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
