@@ -21,6 +21,7 @@
  */
 
 import { mergeChanges } from "../lib/core/route_change.ts";
+import { routeParts } from "../lib/core/route_config.ts";
 import type { KvDiff } from "../lib/core/kv.ts";
 import { coalescer } from "../lib/async/coalesce.ts";
 import {
@@ -436,7 +437,8 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
 
   const changes = coalescer<RouteChange>({
     check(change) {
-      for (const route of change.set ?? []) routeKeys(route, layout); // throws if invalid
+      // Throws for a route that cannot be written (its keys are built when it is).
+      for (const route of change.set ?? []) routeParts(route, layout);
     },
     commit: (batch) =>
       wrap("write routes", async () => {
@@ -690,6 +692,7 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
       // any table size. The copy's routes are the same objects while their records are unchanged.
       const passes = coalescer<void>({
         async commit() {
+          queued = false; // what is reported from now on needs a pass of its own
           await ready;
           if (stopped) return;
           // The copy holds every change the watch reported, in order: a pass over records that
@@ -749,7 +752,12 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
           fed = next;
         },
       });
+      // One pass queued at a time: the watch reports a route's keys one by one, and a pass
+      // that has not started yet covers every record reported before it does.
+      let queued = false;
       function wake(): void {
+        if (queued) return;
+        queued = true;
         passes.push().catch((error) =>
           log(`${client.provider}: cannot pass route changes on: ${(error as Error).message}`)
         );

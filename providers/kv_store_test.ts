@@ -225,3 +225,20 @@ Deno.test("kvStore: a write from the watched copy never overwrites a change the 
     await store.close();
   }
 });
+
+Deno.test("kvStore: a route that cannot be written is refused before its batch, which still goes out", async () => {
+  const fake = fakeStore();
+  const store = await kvStore(fake.client);
+  try {
+    const bad = { ...route("bad"), routespec: "/user/%ZZ/" }; // its path does not decode
+    const [refused, written] = await Promise.allSettled([
+      store.apply({ set: [bad] }),
+      store.apply({ set: [route("good")] }),
+    ]);
+    assert.equal(refused.status, "rejected");
+    assert.equal(written.status, "fulfilled");
+    assert.deepEqual([...(await store.getAllRoutes()).keys()], ["/user/good/"]);
+  } finally {
+    await store.close();
+  }
+});

@@ -6,7 +6,11 @@
  */
 
 const SAFE = /[A-Za-z0-9-]/;
+// Every character but those, one code point at a time (a surrogate pair is one character).
+const UNSAFE = /[^A-Za-z0-9-]/gu;
 const encoder = new TextEncoder();
+const hexByte = (byte: number) => "_" + byte.toString(16).toUpperCase().padStart(2, "0");
+const ASCII_ESCAPES = Array.from({ length: 0x80 }, (_, code) => hexByte(code));
 
 /**
  * Escapes a string for use in a traefik name: every character outside `[A-Za-z0-9-]` becomes
@@ -20,16 +24,15 @@ const encoder = new TextEncoder();
  * ```
  */
 export function escapeName(value: string): string {
+  return value.replace(UNSAFE, escapeCharacter);
+}
+
+// One character (a code point) as `_XX` per UTF-8 byte.
+function escapeCharacter(character: string): string {
+  const code = character.charCodeAt(0);
+  if (code < 0x80) return ASCII_ESCAPES[code];
   let out = "";
-  for (const ch of value) {
-    if (SAFE.test(ch)) {
-      out += ch;
-      continue;
-    }
-    for (const byte of encoder.encode(ch)) {
-      out += "_" + byte.toString(16).toUpperCase().padStart(2, "0");
-    }
-  }
+  for (const byte of encoder.encode(character)) out += hexByte(byte);
   return out;
 }
 
