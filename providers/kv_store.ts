@@ -768,7 +768,14 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
         wake();
       };
       followers.add(follow);
-      await passes.push();
+      try {
+        await passes.push();
+      } catch (error) {
+        // Not mirrored after all: nothing may feed the target.
+        stopped = true;
+        followers.delete(follow);
+        throw error;
+      }
       return {
         async close() {
           stopped = true;

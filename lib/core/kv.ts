@@ -31,14 +31,22 @@ export interface KvDiff {
  */
 export function flatten(tree: ConfigTree, prefix: string): Map<string, string> {
   const out = new Map<string, string>();
-  const walk = (value: unknown, key: string) => {
-    if (value === null || value === undefined) return;
-    if (Array.isArray(value)) value.forEach((item, i) => walk(item, `${key}/${i}`));
-    else if (isPlainObject(value)) {
-      for (const [k, v] of Object.entries(value)) walk(v, key === "" ? k : `${key}/${k}`);
+  // Depth first with a stack of its own (children pushed last to first, so they come out in
+  // order): a deeply nested value cannot exhaust the call stack.
+  const stack: [unknown, string][] = [[tree, prefix]];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [value, key] = next;
+    if (value === null || value === undefined) continue;
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], `${key}/${i}`]);
+    } else if (isPlainObject(value)) {
+      const entries = Object.entries(value);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, v] = entries[i];
+        stack.push([v, key === "" ? k : `${key}/${k}`]);
+      }
     } else out.set(key, String(value));
-  };
-  walk(tree, prefix);
+  }
   return out;
 }
 

@@ -46,3 +46,19 @@ Deno.test("diff lists changed, new and removed keys", () => {
   assert.deepEqual(change.delete, ["c"]);
   assert.deepEqual(diff(after, after), { set: new Map(), delete: [] });
 });
+
+Deno.test("flatten: keys in the tree's order, and nesting deeper than the call stack", () => {
+  const tree = { b: { y: "1", x: ["p", { q: 2 }] }, a: true, n: null };
+  assert.deepEqual([...flatten(tree, "t").entries()], [
+    ["t/b/y", "1"],
+    ["t/b/x/0", "p"],
+    ["t/b/x/1/q", "2"],
+    ["t/a", "true"],
+  ]);
+  // 20,000 levels (a route's data that JSON.stringify accepts could be this deep).
+  let deep: unknown = "leaf";
+  for (let i = 0; i < 20_000; i++) deep = [deep];
+  const flat = flatten({ data: deep } as Record<string, unknown>, "");
+  assert.equal(flat.size, 1);
+  assert.equal([...flat.keys()][0].length, "data".length + 2 * 20_000);
+});
