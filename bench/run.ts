@@ -23,7 +23,8 @@
  * the storm; configurable-http-proxy, the baseline, always runs), `--skip=a,b` (none of them),
  * `--prefill` (start each peer on its N routes instead of adding them: no fill time; the Python
  * proxy still adds them), `--sizes=100,1000`, `--c=1,10`, `--sections=workload,throughput,restart,storm,
- * rules,floor,socket,activity` (default all), `--restart-n=10000`, `--out=fallback`.
+ * rules,floor,socket,activity` (default all), `--restart-n=10000`, `--out=fallback`, `--sample=200`
+ * (routes added per workload cell; default 50).
  *
  * @module
  */
@@ -53,6 +54,9 @@ const numbers = (value: string | undefined, fallback: number[]) =>
 const SIZES = numbers(args.sizes, full ? [100, 1000, 10000] : [100, 1000]);
 const CONCURRENCY = numbers(args.c, full ? [1, 10, 50] : [10]);
 const CAP_MS = Number(args.cap ?? 300) * 1000;
+// Routes added per workload cell (`--sample=N`): 50 by default; more for a steadier p50.
+const SAMPLE = Number(args.sample ?? 50);
+if (!Number.isInteger(SAMPLE) || SAMPLE < 2) throw new Error(`--sample must be an integer >= 2`);
 const SECTIONS = new Set(
   (args.sections ?? (quick ? "workload,throughput,restart,storm" : "")).split(",").filter(
     (s) => s !== "",
@@ -179,6 +183,7 @@ try {
               target: backend.url,
               capMs: CAP_MS,
               prefilled,
+              sample: SAMPLE,
             });
             rows.push({ proxy: peer.name, ...result });
             log(
@@ -338,7 +343,7 @@ const lines = [
 ];
 if (runs("workload")) {
   lines.push(
-    "- add p50/p99: 50 routes added at N existing routes with concurrency C, each timed from the",
+    `- add p50/p99: ${SAMPLE} routes added at N existing routes with concurrency C, each timed from the`,
     "  start of its POST until a request through the public port reaches the backend (with the",
     "  fallback, this proxy's own server behind traefik's catch-all router serves it first)",
     "- takeover p50/max: with the fallback, the same 50 routes timed from the start of their POST",

@@ -51,8 +51,8 @@ export interface RedisStoreOptions extends KvStoreOptions {
   password?: string;
   /** Database number (overrides the URL's); default 0. */
   db?: number;
-  /** PEM certificate of the authority that signs the server's certificate (`rediss://`). */
-  caCert?: string;
+  /** PEM file of the authority that signs the server's certificate (`rediss://`). */
+  caFile?: string;
   /** How long the first connection may take, in ms; default 5,000. */
   connectTimeoutMs?: number;
   /** Receives connection events (lost, reconnected, re-armed). */
@@ -224,7 +224,7 @@ export function redisProviderConfig(options: RedisStoreOptions): ConfigTree {
   };
   if (target.username) config.username = target.username;
   if (target.password) config.password = target.password;
-  if (target.tls) config.tls = {};
+  if (target.tls) config.tls = options.caFile ? { ca: options.caFile } : {};
   return config;
 }
 
@@ -311,11 +311,29 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
   ];
   let lastError = "";
   let connected = false;
+  let caCert: string | undefined;
+  if (options.caFile) {
+    if (!target.tls) {
+      throw new StoreError(
+        `a CA certificate (${options.caFile}) was given for ${where}, which is not TLS: ` +
+          "use a rediss:// URL, or leave the CA out",
+      );
+    }
+    try {
+      caCert = await Deno.readTextFile(options.caFile);
+    } catch (error) {
+      throw new StoreError(
+        `cannot read the CA certificate for ${where} (${options.caFile}): ` +
+          (error as Error).message,
+        { cause: error },
+      );
+    }
+  }
   const client = redisClient({
     hostname: host,
     port,
     tls: target.tls,
-    caCerts: options.caCert ? [options.caCert] : undefined,
+    caCerts: caCert ? [caCert] : undefined,
     username: target.username,
     password: target.password,
     db: target.db,

@@ -16,5 +16,9 @@ Deno.test("redis URLs give the client target and traefik's provider section", ()
     db: 0,
     tls: {},
   });
+  assert.deepEqual(
+    redisProviderConfig({ url: "rediss://10.0.0.1:6380", caFile: "/etc/ca.pem" }).tls,
+    { ca: "/etc/ca.pem" },
+  );
   assert.throws(() => redisTarget({ url: "http://x" }), StoreError);
 });

@@ -5,6 +5,8 @@
 
 import assert from "node:assert/strict";
 import { redisClient, RespError } from "../providers/_redis_client.ts";
+import { redisStore } from "../providers/redis.ts";
+import { StoreError } from "../lib/core/errors.ts";
 import { freePort, waitFor } from "./helpers.ts";
 import { makePki } from "./pki.ts";
 import { startRedis } from "./stores.ts";
@@ -231,5 +233,32 @@ Deno.test("redis client: refused AUTH after a reconnect is retried until it pass
     await client.quit();
     await admin.quit();
     await server.stop();
+  }
+});
+
+Deno.test("redis store over rediss:// trusts the CA of --redis-ca-file, and refuses one without TLS", async () => {
+  const pki = await makePki();
+  const server = await startRedis({ tls: { ...pki.server, ca: pki.ca } });
+  try {
+    const store = await redisStore({ url: server.url, caFile: pki.ca, connectTimeoutMs: 3_000 });
+    try {
+      await store.apply({
+        set: [{ routespec: "/user/tls/", target: "http://127.0.0.1:9000", data: {} }],
+      });
+      assert.equal((await store.getRoute("/user/tls/"))?.target, "http://127.0.0.1:9000");
+    } finally {
+      await store.close();
+    }
+    await assert.rejects(
+      redisStore({ url: server.url, connectTimeoutMs: 1_000 }), // Deno's own roots: refused
+      StoreError,
+    );
+    await assert.rejects(
+      redisStore({ url: server.url.replace("rediss:", "redis:"), caFile: pki.ca }),
+      /not TLS: use a rediss:\/\/ URL/,
+    );
+  } finally {
+    await server.stop();
+    await pki.remove();
   }
 });

@@ -208,6 +208,7 @@ export const FLAGS = {
   "redis-url": { kind: "string", arg: "URL", help: "redis:// or rediss:// URL" },
   "redis-username": { kind: "string", arg: "U", help: "redis ACL user" },
   "redis-password": { kind: "string", arg: "P", help: "redis password" },
+  "redis-ca-file": { kind: "string", arg: "FILE", help: "CA certificate for a rediss:// URL" },
   "etcd-url": { kind: "string", arg: "URLS", help: "etcd endpoints, comma-separated" },
   "etcd-username": { kind: "string", arg: "U", help: "etcd user" },
   "etcd-password": { kind: "string", arg: "P", help: "etcd password" },

@@ -718,6 +718,7 @@ function providerOptions(values: FlagValues): ProviderOptions {
       url: values["redis-url"],
       username: values["redis-username"],
       password: values["redis-password"],
+      caFile: values["redis-ca-file"],
       ...prefixes,
     };
   }

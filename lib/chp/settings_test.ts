@@ -119,9 +119,10 @@ Deno.test("cliSettings builds the provider options of redis and etcd", () => {
   const redis = cliSettings(
     parseFlags([
       "--provider=redis",
-      "--redis-url=redis://127.0.0.1:6379",
+      "--redis-url=rediss://127.0.0.1:6379",
       "--redis-username=u",
       "--redis-password=p",
+      "--redis-ca-file=/etc/redis-ca.pem",
       "--kv-traefik-prefix=t",
       "--kv-jupyterhub-prefix=j",
       "--no-kv-traefik-keys",
@@ -129,9 +130,10 @@ Deno.test("cliSettings builds the provider options of redis and etcd", () => {
   );
   assert.deepEqual(redis.provider, {
     kind: "redis",
-    url: "redis://127.0.0.1:6379",
+    url: "rediss://127.0.0.1:6379",
     username: "u",
     password: "p",
+    caFile: "/etc/redis-ca.pem",
     traefikPrefix: "t",
     jupyterhubPrefix: "j",
     traefikKeys: false,
