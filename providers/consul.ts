@@ -8,6 +8,7 @@
  * @module
  */
 
+import { readCaFile } from "./_ca_file.ts";
 import { StoreError } from "../lib/core/errors.ts";
 import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
 import type { KvDiff } from "../lib/core/kv.ts";
@@ -185,7 +186,7 @@ function opBytes(op: ConsulTxnOp): number {
  */
 export async function consulStore(options: ConsulStoreOptions = {}): Promise<KvStore> {
   const url = options.url ?? "http://127.0.0.1:8500";
-  const caCert = options.caFile ? await Deno.readTextFile(options.caFile) : undefined;
+  const caCert = await readCaFile(options.caFile, `consul at ${url}`);
   const http = consulHttp({ url, token: options.token, caCert });
   const layout = kvLayout(options);
   try {

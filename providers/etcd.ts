@@ -7,6 +7,7 @@
  * @module
  */
 
+import { readCaFile } from "./_ca_file.ts";
 import { Buffer } from "node:buffer";
 import { type EtcdHttp, etcdHttp, type EtcdOp } from "./_etcd_http.ts";
 import { StoreError } from "../lib/core/errors.ts";
@@ -142,18 +143,7 @@ export function etcdProviderConfig(options: EtcdStoreOptions): ConfigTree {
 export async function etcdStore(options: EtcdStoreOptions = {}): Promise<KvStore> {
   const urls = options.urls ?? ["http://127.0.0.1:2379"];
   const where = `etcd at ${urls.join(",")}`;
-  let caCert: string | undefined;
-  if (options.caFile) {
-    try {
-      caCert = await Deno.readTextFile(options.caFile);
-    } catch (error) {
-      throw new StoreError(
-        `cannot read the CA certificate for ${where} (${options.caFile}): ` +
-          (error as Error).message,
-        { cause: error },
-      );
-    }
-  }
+  const caCert = await readCaFile(options.caFile, where);
   const client = etcdHttp({
     urls,
     username: options.username,

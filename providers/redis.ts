@@ -9,6 +9,7 @@
  * @module
  */
 
+import { readCaFile } from "./_ca_file.ts";
 import { StoreError } from "../lib/core/errors.ts";
 import { RECORD_FIELDS, RECORD_KEYS } from "../lib/core/kv_layout.ts";
 import type { KvDiff } from "../lib/core/kv.ts";
@@ -311,24 +312,13 @@ export async function redisStore(options: RedisStoreOptions = {}): Promise<KvSto
   ];
   let lastError = "";
   let connected = false;
-  let caCert: string | undefined;
-  if (options.caFile) {
-    if (!target.tls) {
-      throw new StoreError(
-        `a CA certificate (${options.caFile}) was given for ${where}, which is not TLS: ` +
-          "use a rediss:// URL, or leave the CA out",
-      );
-    }
-    try {
-      caCert = await Deno.readTextFile(options.caFile);
-    } catch (error) {
-      throw new StoreError(
-        `cannot read the CA certificate for ${where} (${options.caFile}): ` +
-          (error as Error).message,
-        { cause: error },
-      );
-    }
+  if (options.caFile && !target.tls) {
+    throw new StoreError(
+      `a CA certificate (${options.caFile}) was given for ${where}, which is not TLS: ` +
+        "use a rediss:// URL, or leave the CA out",
+    );
   }
+  const caCert = await readCaFile(options.caFile, where);
   const client = redisClient({
     hostname: host,
     port,
