@@ -46,11 +46,15 @@ const ROUTERS = ["http", "routers"];
 const SERVICES = ["http", "services"];
 const RECORDS = ["jupyterhub", "routes"];
 
+// A route's rendered pieces: YAML's one per section; TOML's joined into one (its pieces carry
+// their whole table path), kept without an array around it.
+type RouteText = RenderedPiece | RenderedPiece[];
+
 // A route's rendered pieces, in the rule's whole and short forms, and its scope.
 interface Rendered {
   scope?: RuleScope;
-  whole?: RenderedPiece[];
-  short?: RenderedPiece[];
+  whole?: RouteText;
+  short?: RouteText;
 }
 
 /**
@@ -259,24 +263,30 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
     }
     return entry;
   }
-  function piecesOf(route: Route, keys: ReadonlySet<string> | undefined): RenderedPiece[] {
+  // Adds a route's pieces to `out`, rendered once per form of its rule.
+  function addPieces(
+    route: Route,
+    keys: ReadonlySet<string> | undefined,
+    out: RenderedPiece[],
+  ): void {
     const entry = renderedOf(route);
     const short = keys !== undefined && shortRuleAllowed(entry.scope!, keys);
-    let pieces = short ? entry.short : entry.whole;
-    if (!pieces) {
+    let text = short ? entry.short : entry.whole;
+    if (!text) {
       const parts = routeParts(route, { ...routeOptions, shortRule: short });
-      pieces = [
+      const pieces = [
         { path: ROUTERS, name: parts.routerName, value: parts.router },
         { path: SERVICES, name: parts.serviceName, value: parts.service },
         ...(records ? [{ path: RECORDS, name: parts.routerName, value: parts.record }] : []),
       ].map((piece) => renderPiece(piece, format));
-      // TOML pieces carry their whole table path: a route's are kept as one text (a third of
-      // the objects and strings, ~1 MB less per document at 10,000 routes).
-      if (format === "toml") pieces = [joinTomlPieces(pieces)];
-      if (short) entry.short = pieces;
-      else entry.whole = pieces;
+      // One text for TOML: a third of the objects and strings (~1 MB less per document at
+      // 10,000 routes).
+      text = format === "toml" ? joinTomlPieces(pieces) : pieces;
+      if (short) entry.short = text;
+      else entry.whole = text;
     }
-    return pieces;
+    if (Array.isArray(text)) out.push(...text);
+    else out.push(text);
   }
 
   const listeners = new Set<(write: FeedWrite) => void>();
@@ -292,7 +302,7 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
         for (const route of table.values()) yield renderedOf(route).scope!;
       }())
       : undefined;
-    for (const route of table.values()) pieces.push(...piecesOf(route, keys));
+    for (const route of table.values()) addPieces(route, keys, pieces);
     const tmp = `${path}.${Deno.pid}.tmp`;
     try {
       const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
