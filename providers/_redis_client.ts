@@ -12,6 +12,8 @@
  */
 
 import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
+import { joinBytes } from "../lib/core/bytes.ts";
+import { writeAll } from "../lib/net/write_all.ts";
 import { encodeCommand, RespDecoder, RespError, type RespValue } from "./_resp.ts";
 
 export { RespError, type RespValue } from "./_resp.ts";
@@ -129,6 +131,11 @@ export interface RedisClient {
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 3_000;
 
+// The pause before attempt `attempt` (0, 1, ...): doubling from 100 ms, at most 3 s.
+function backoffMs(attempt: number): number {
+  return Math.min(RECONNECT_MIN_MS * 2 ** attempt, RECONNECT_MAX_MS);
+}
+
 // Error replies that another attempt cannot change (credentials, database number).
 function final(error: Error): boolean {
   return error instanceof RespError &&
@@ -195,10 +202,8 @@ export function redisClient(options: RedisClientOptions): RedisClient {
       while (from.outgoing.length > 0) {
         const parts = from.outgoing;
         from.outgoing = [];
-        const bytes = parts.length === 1 ? parts[0] : join(parts);
-        for (let done = 0; done < bytes.length;) {
-          done += await from.conn.write(bytes.subarray(done));
-        }
+        const bytes = parts.length === 1 ? parts[0] : joinBytes(parts);
+        await writeAll(from.conn, bytes);
       }
     } catch (error) {
       lose(from, error as Error);
@@ -263,7 +268,6 @@ export function redisClient(options: RedisClientOptions): RedisClient {
 
   function schedule(attempt: number): void {
     if (closed || retryTimer !== undefined || link) return;
-    const wait = Math.min(RECONNECT_MIN_MS * 2 ** attempt, RECONNECT_MAX_MS);
     retryTimer = setTimeout(async () => {
       retryTimer = undefined;
       let error: Error | undefined;
@@ -277,7 +281,7 @@ export function redisClient(options: RedisClientOptions): RedisClient {
         emit("error", error);
         schedule(attempt + 1);
       } else emit("ready");
-    }, wait);
+    }, backoffMs(attempt));
   }
 
   // One connection attempt within `timeoutMs`: connect (and the TLS handshake), authenticate,
@@ -373,11 +377,7 @@ export function redisClient(options: RedisClientOptions): RedisClient {
           lastError = error as Error;
           if (final(lastError)) break; // AUTH or SELECT refused: trying again won't help
         }
-        const wait = Math.min(
-          RECONNECT_MIN_MS * 2 ** attempt,
-          RECONNECT_MAX_MS,
-          deadline - Date.now(),
-        );
+        const wait = Math.min(backoffMs(attempt), deadline - Date.now());
         if (wait <= 0) break;
         await new Promise((resolve) => setTimeout(resolve, wait));
       }
@@ -412,9 +412,6 @@ export function redisClient(options: RedisClientOptions): RedisClient {
       const current = link;
       // Closed first: the server's hanging up after QUIT is no loss to report or repair.
       closed = true;
-      open = false;
-      clearTimeout(retryTimer);
-      clearInterval(pingTimer);
       if (current?.ready) {
         await withTimeout(enqueue(current, [["QUIT"]])[0].catch(() => {}), 2_000);
       }
@@ -422,27 +419,10 @@ export function redisClient(options: RedisClientOptions): RedisClient {
     },
     destroy() {
       closed = true;
-      open = false;
       clearTimeout(retryTimer);
       clearInterval(pingTimer);
-      const current = link;
-      if (current) {
-        current.ready = false;
-        lose(current, new Error("closed"));
-      }
+      if (link) lose(link, new Error("closed"));
     },
   };
   return client;
-}
-
-function join(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

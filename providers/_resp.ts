@@ -5,6 +5,8 @@
  * @module
  */
 
+import { joinBytes } from "../lib/core/bytes.ts";
+
 /** A redis reply: text, an integer, nil, an error reply, or an array of replies. */
 export type RespValue = string | number | null | RespError | RespValue[];
 
@@ -51,6 +53,7 @@ export class RespProtocolError extends Error {
 
 const encoder = new TextEncoder();
 const CR = 13;
+const CRLF = Uint8Array.of(CR, 10);
 const INITIAL_SIZE = 64 * 1024;
 
 /**
@@ -65,23 +68,12 @@ const INITIAL_SIZE = 64 * 1024;
  * ```
  */
 export function encodeCommand(args: readonly string[]): Uint8Array {
-  const parts = args.map((arg) => encoder.encode(arg));
-  const heads = parts.map((part) => encoder.encode(`$${part.length}\r\n`));
-  const head = encoder.encode(`*${args.length}\r\n`);
-  let size = head.length;
-  for (let i = 0; i < parts.length; i++) size += heads[i].length + parts[i].length + 2;
-  const out = new Uint8Array(size);
-  out.set(head);
-  let at = head.length;
-  for (let i = 0; i < parts.length; i++) {
-    out.set(heads[i], at);
-    at += heads[i].length;
-    out.set(parts[i], at);
-    at += parts[i].length;
-    out[at++] = CR;
-    out[at++] = 10;
+  const parts = [encoder.encode(`*${args.length}\r\n`)];
+  for (const arg of args) {
+    const bytes = encoder.encode(arg);
+    parts.push(encoder.encode(`$${bytes.length}\r\n`), bytes, CRLF);
   }
-  return out;
+  return joinBytes(parts);
 }
 
 interface Frame {

@@ -37,7 +37,6 @@ import {
   routeRewrite,
   routesFromKv,
   sentinelKeys,
-  splitRecordKey,
   traefikKeyPrefixes,
   trimKeyPrefix,
 } from "../lib/core/kv_layout.ts";
@@ -506,9 +505,8 @@ export async function kvStore(client: KvClient, options: KvStoreOptions = {}): P
   const followers = new Set<(record?: string) => void>();
   const sink: KvWatchSink = {
     changed(key, value) {
-      cache.changed(key, value);
-      const parts = followers.size > 0 ? splitRecordKey(key, layout) : undefined;
-      if (parts) { for (const follow of followers) follow(parts[0]); }
+      const record = cache.changed(key, value);
+      if (record !== undefined) { for (const follow of followers) follow(record); }
     },
     reset() {
       watchResets++;

@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { writeAll } from "../lib/net/write_all.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -102,7 +103,4 @@ export function maskedFrame(opcode: number, payload: Uint8Array): Uint8Array {
   return frame;
 }
 
-export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-}
+export { writeAll };

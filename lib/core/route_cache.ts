@@ -41,8 +41,11 @@ export interface RouteCache {
   load(pairs: Map<string, string>, ticket: ReadTicket): boolean;
   /** Replaces the given records with pairs read under their prefixes. */
   loadRecords(records: Iterable<string>, pairs: Map<string, string>, ticket: ReadTicket): boolean;
-  /** A key changed in the store (see `ChangedValue`). Keys outside the routes are ignored. */
-  changed(key: string, value: ChangedValue): void;
+  /**
+   * A key changed in the store (see `ChangedValue`); returns its record's prefix. Keys outside
+   * the routes are ignored (undefined).
+   */
+  changed(key: string, value: ChangedValue): string | undefined;
   /** Events may have been lost: forget everything until the next full load. */
   reset(): void;
   /** Every route, by routespec (valid only when `loaded` and nothing is dirty). */
@@ -180,24 +183,21 @@ export function routeCache(layout: KvLayoutOptions): RouteCache {
     },
     changed(key, value) {
       const parts = split(key);
-      if (!parts) return;
+      if (!parts) return undefined;
       const [record, field] = parts;
       touched?.add(record);
-      if (value === undefined) {
-        dirty.add(record);
-        return;
+      if (value === undefined) dirty.add(record);
+      else if (!kept(field)) return record;
+      else if (value !== null) put(record, field, value);
+      else {
+        const entry = entries.get(record);
+        const at = entry ? fieldIndex(entry.fields, field) : -1;
+        if (!entry || at < 0) return record;
+        entry.fields.splice(at, 2);
+        entry.route = null;
+        if (entry.fields.length === 0) entries.delete(record);
       }
-      if (!kept(field)) return;
-      if (value !== null) {
-        put(record, field, value);
-        return;
-      }
-      const entry = entries.get(record);
-      const at = entry ? fieldIndex(entry.fields, field) : -1;
-      if (!entry || at < 0) return;
-      entry.fields.splice(at, 2);
-      entry.route = null;
-      if (entry.fields.length === 0) entries.delete(record);
+      return record;
     },
     reset() {
       epoch++;

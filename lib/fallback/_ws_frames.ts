@@ -7,6 +7,8 @@
  * @module
  */
 
+import { joinBytes } from "../core/bytes.ts";
+
 /** Frame opcodes. */
 export const OPCODE = {
   continuation: 0x0,
@@ -255,26 +257,6 @@ function decodeText(decoder: TextDecoder, bytes: Uint8Array): string {
   } catch {
     throw new WsProtocolError("a text message is not valid UTF-8", 1007);
   }
-}
-
-/**
- * The parts as one array.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { joinBytes } from "./_ws_frames.ts";
- * assert.deepEqual(joinBytes([Uint8Array.of(1), Uint8Array.of(2, 3)]), Uint8Array.of(1, 2, 3));
- * ```
- */
-export function joinBytes(parts: Uint8Array[]): Uint8Array {
-  const whole = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    whole.set(part, offset);
-    offset += part.length;
-  }
-  return whole;
 }
 
 /**

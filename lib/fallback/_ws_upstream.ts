@@ -8,11 +8,12 @@
  * @module
  */
 
+import { joinBytes } from "../core/bytes.ts";
+import { writeAll } from "../net/write_all.ts";
 import {
   closePayload,
   encodeFrame,
   frameDecoder,
-  joinBytes,
   messageAssembler,
   OPCODE,
   type WsEvent,
@@ -121,14 +122,7 @@ export async function openUpstream(
   const path = pathStart < 0 ? "/" : options.url.slice(pathStart);
   options.signal?.throwIfAborted();
   const connecting = secure
-    ? Deno.connectTls({
-      hostname,
-      port,
-      ...(options.tls?.caCerts ? { caCerts: options.tls.caCerts } : {}),
-      ...(options.tls?.cert && options.tls.key
-        ? { cert: options.tls.cert, key: options.tls.key }
-        : {}),
-    })
+    ? Deno.connectTls({ hostname, port, ...options.tls })
     : Deno.connect({ hostname, port });
   const conn = await connecting;
   // Messages go out as they come (a websocket's small frames wait for no acknowledgement).
@@ -187,10 +181,6 @@ export async function openUpstream(
 async function acceptKey(key: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key + GUID));
   return toBase64(new Uint8Array(digest));
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
 }
 
 /** Reads the response head; `rest`: the bytes after it (the first frames). */

@@ -1,4 +1,5 @@
-import { frameDecoder, joinBytes } from "./_ws_frames.ts";
+import { frameDecoder } from "./_ws_frames.ts";
+import { joinBytes } from "../core/bytes.ts";
 import assert from "node:assert/strict";
 import { TargetError } from "../core/errors.ts";
 import { forward, type ForwardOptions } from "./forward.ts";

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { writeAll } from "./write_all.ts";
+
 /** A running relay; stop it with `close()`. */
 export interface ConnectionRelay {
   /** How many relayed connections are open now. */
@@ -142,8 +144,7 @@ async function pipe(from: Deno.Conn, to: Deno.Conn): Promise<void> {
   while (true) {
     const n = await from.read(buffer);
     if (n === null) break;
-    let written = 0;
-    while (written < n) written += await to.write(buffer.subarray(written, n));
+    await writeAll(to, buffer.subarray(0, n));
   }
   await to.closeWrite();
 }
