@@ -653,6 +653,27 @@ Deno.test("README: every recipe tag is followed by its block, and every recipe i
   for (const r of RECIPES.values()) assert.ok(r.body.trim(), `recipe ${r.name} is empty`);
 });
 
+Deno.test("the test shim and the README's JupyterHub command run the CLI as deno task start does", async () => {
+  const start = await denoTask("start");
+  const flags = start.slice(2, -1); // between "deno run" and lib/cli.ts
+  // tests/bin/configurable-http-proxy: `exec "$deno" run --quiet <flags> "$root/lib/cli.ts" "$@"`
+  const shim = (await Deno.readTextFile(`${ROOT}tests/bin/configurable-http-proxy`))
+    .replaceAll("\\\n", " ");
+  const line = /exec "\$deno" run (.*) "\$root\/lib\/cli\.ts"/.exec(shim);
+  assert.ok(line, "the shim runs lib/cli.ts with deno run");
+  assert.deepEqual(line[1].trim().split(/\s+/).filter((w) => w !== "--quiet"), flags);
+  // README: `c.ConfigurableHTTPProxy.command = [...]`, Python's adjacent strings joined.
+  const readme = await Deno.readTextFile(README);
+  const list = /c\.ConfigurableHTTPProxy\.command = \[([^\]]*)\]/.exec(readme);
+  assert.ok(list, "the README shows c.ConfigurableHTTPProxy.command");
+  const words = [...list[1].replace(/#.*$/gm, "").replace(/"\s*\n\s*"/g, "").matchAll(/"([^"]*)"/g)]
+    .map((m) => m[1]);
+  assert.deepEqual(
+    words.slice(words.indexOf("run") + 1, words.indexOf("/path/to/lib/cli.ts")),
+    flags,
+  );
+});
+
 Deno.test("image: the Dockerfile builds this checkout's binary and pins the proxy's traefik", async () => {
   const stages = dockerStages(recipe("dockerfile"));
   const build = stages.find((s) => s.runs.includes("deno task compile"));
