@@ -30,8 +30,7 @@ import { feedStampConfig, type FeedWrite, type FeedWrites } from "../lib/core/fe
 import { StoreError } from "../lib/core/errors.ts";
 import { deepMerge } from "../lib/core/tree.ts";
 import { routeParts, routesFromConfig, sentinelConfig } from "../lib/core/route_config.ts";
-import { ruleKeys, type RuleScope, ruleScope, shortRuleAllowed } from "../lib/core/rule.ts";
-import { parseRoutespec } from "../lib/core/routespec.ts";
+import { addRuleKeys, shortRuleAllowedFor } from "../lib/core/rule.ts";
 import type { Mirror, MirrorTarget, Store } from "../lib/core/store.ts";
 import type { ConfigTree, Route, RouteChange } from "../lib/core/types.ts";
 import type { FeedStartOptions, StoreProvider } from "./provider.ts";
@@ -50,9 +49,8 @@ const RECORDS = ["jupyterhub", "routes"];
 // their whole table path), kept without an array around it.
 type RouteText = RenderedPiece | RenderedPiece[];
 
-// A route's rendered pieces, in the rule's whole and short forms, and its scope.
+// A route's rendered pieces, in the rule's whole and short forms.
 interface Rendered {
-  scope?: RuleScope;
   whole?: RouteText;
   short?: RouteText;
 }
@@ -252,25 +250,13 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
   let fixedPieces = renderFixed(fixed);
   // The fixed part changed since the file was last written whole.
   let fixedChanged = false;
-  // With `shortRules`, a route's rule depends on the rest of the table: its scope is kept with
-  // its pieces, which are rendered for the form it needs (rarely both).
+  // With `shortRules`, a route's rule depends on the rest of the table (`shortRuleAllowedFor`,
+  // decided at each write), and its pieces are rendered for the form it needs (rarely both).
   const rendered = new WeakMap<Route, Rendered>();
-  function renderedOf(route: Route): Rendered {
-    let entry = rendered.get(route);
-    if (!entry) {
-      const scope = options.shortRules ? ruleScope(parseRoutespec(route.routespec)) : undefined;
-      rendered.set(route, entry = { scope });
-    }
-    return entry;
-  }
   // Adds a route's pieces to `out`, rendered once per form of its rule.
-  function addPieces(
-    route: Route,
-    keys: ReadonlySet<string> | undefined,
-    out: RenderedPiece[],
-  ): void {
-    const entry = renderedOf(route);
-    const short = keys !== undefined && shortRuleAllowed(entry.scope!, keys);
+  function addPieces(route: Route, short: boolean, out: RenderedPiece[]): void {
+    let entry = rendered.get(route);
+    if (!entry) rendered.set(route, entry = {});
     let text = short ? entry.short : entry.whole;
     if (!text) {
       const parts = routeParts(route, { ...routeOptions, shortRule: short });
@@ -297,12 +283,14 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
         pieces.push(renderPiece(piece, format));
       }
     }
-    const keys = options.shortRules
-      ? ruleKeys(function* () {
-        for (const route of table.values()) yield renderedOf(route).scope!;
-      }())
-      : undefined;
-    for (const route of table.values()) addPieces(route, keys, pieces);
+    let keys: Set<string> | undefined;
+    if (options.shortRules) {
+      keys = new Set();
+      for (const route of table.values()) addRuleKeys(keys, route.routespec);
+    }
+    for (const route of table.values()) {
+      addPieces(route, keys !== undefined && shortRuleAllowedFor(route.routespec, keys), pieces);
+    }
     const tmp = `${path}.${Deno.pid}.tmp`;
     try {
       const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });

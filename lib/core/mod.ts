@@ -33,6 +33,7 @@ export {
 } from "./routespec.ts";
 export { escapeName, routerName, routespecOfRouter, serviceName } from "./names.ts";
 export {
+  addRuleKeys,
   FALLBACK_PRIORITY,
   goString,
   ROUTE_PRIORITY_BASE,
@@ -44,6 +45,7 @@ export {
   type RuleScope,
   ruleScope,
   shortRuleAllowed,
+  shortRuleAllowedFor,
 } from "./rule.ts";
 export { rawRequestPath } from "./request_path.ts";
 export {

@@ -10,6 +10,7 @@
 import {
   encodedReserved,
   type ParsedRoutespec,
+  parseRoutespec,
   routingPath,
   type RoutingToken,
   routingTokens,
@@ -262,6 +263,59 @@ export function ruleKeys(scopes: Iterable<RuleScope>): Set<string> {
  */
 export function shortRuleAllowed(scope: RuleScope, keys: ReadonlySet<string>): boolean {
   return scope.enclosing !== undefined && !scope.enclosing.some((key) => keys.has(key));
+}
+
+// A canonical path routespec whose segments hold unreserved characters only (no `%`, no
+// `@`): one spelling, no host, so its scope follows from the string itself.
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9._~-]+)+\/$/;
+
+/**
+ * Adds one route's keys (`RuleScope.keys`) to a table's key set, from its canonical routespec:
+ * what `ruleKeys` does with the route's scope, without parsing a path of unreserved characters
+ * (a table's key set is then built at each write rather than kept per route).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { addRuleKeys } from "./rule.ts";
+ * const keys = new Set<string>();
+ * for (const routespec of ["/user/a/", "h.example/x/"]) addRuleKeys(keys, routespec);
+ * assert.deepEqual([...keys], ["/user/a/", "h.example/x/", ""]);
+ * ```
+ * @throws {RoutespecError} for an invalid routespec.
+ */
+export function addRuleKeys(keys: Set<string>, routespec: string): void {
+  if (PLAIN_PATH.test(routespec)) keys.add(routespec);
+  else for (const key of ruleScope(parseRoutespec(routespec)).keys) keys.add(key);
+}
+
+/**
+ * `shortRuleAllowed` for a route given by its canonical routespec, with `keys` from
+ * `addRuleKeys`: a path of unreserved characters is checked without parsing it or building its
+ * scope.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { addRuleKeys, shortRuleAllowedFor } from "./rule.ts";
+ * const keys = new Set<string>();
+ * for (const routespec of ["/", "/user/a/", "/user/a/server2/"]) addRuleKeys(keys, routespec);
+ * assert.equal(shortRuleAllowedFor("/user/a/", keys), true);
+ * assert.equal(shortRuleAllowedFor("/user/a/server2/", keys), false);
+ * ```
+ * @throws {RoutespecError} for an invalid routespec.
+ */
+export function shortRuleAllowedFor(routespec: string, keys: ReadonlySet<string>): boolean {
+  if (!PLAIN_PATH.test(routespec)) {
+    return shortRuleAllowed(ruleScope(parseRoutespec(routespec)), keys);
+  }
+  // ruleScope's enclosing keys of a path route: its proper prefixes but "/", and any host route.
+  if (keys.has(ANY_HOST)) return false;
+  for (let end = routespec.indexOf("/", 1); end < routespec.length - 1;) {
+    if (keys.has(routespec.slice(0, end + 1))) return false;
+    end = routespec.indexOf("/", end + 1);
+  }
+  return true;
 }
 
 // A Go (RE2) regular expression matching the routing path of `tokens` in every spelling.

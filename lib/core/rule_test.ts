@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { parseRoutespec } from "./routespec.ts";
 import { routeIndex } from "./route_index.ts";
 import {
+  addRuleKeys,
   FALLBACK_PRIORITY,
   routePriority,
   routeRule,
   ruleKeys,
   ruleScope,
   shortRuleAllowed,
+  shortRuleAllowedFor,
 } from "./rule.ts";
 import type { Route } from "./types.ts";
 
@@ -54,7 +56,56 @@ Deno.test("shortRuleAllowed: a route keeps its bare path when another route encl
     const keys = ruleKeys(table.map((r) => ruleScope(parseRoutespec(r))));
     const scope = ruleScope(parseRoutespec(routespec));
     assert.equal(shortRuleAllowed(scope, keys), allowed, `${routespec} in ${table.join(" ")}`);
+    // The same from the routespecs alone (what a file's write uses).
+    const fromSpecs = new Set<string>();
+    for (const r of table) addRuleKeys(fromSpecs, parseRoutespec(r).routespec);
+    assert.deepEqual(fromSpecs, keys, table.join(" "));
+    const canonical = parseRoutespec(routespec).routespec;
+    assert.equal(shortRuleAllowedFor(canonical, fromSpecs), allowed, `${routespec} (from specs)`);
   }
+});
+
+Deno.test("addRuleKeys and shortRuleAllowedFor agree with the scopes on every pair of a table", () => {
+  const table = [
+    "/",
+    "/user/",
+    "/user/a/",
+    "/user/a/b/",
+    "/user/a/b/c/",
+    "/user/ab/",
+    "/user/a.b/",
+    "/user/a~b/x/",
+    "/user/a-b_c/",
+    "/user/a@b/",
+    "/user/a@b/x/",
+    "/user/a%24b/",
+    "/user/a%24b/x/",
+    "/user/a%2Fb/",
+    "/user/%E2%98%83/lab/",
+    "/hub/",
+    "h.example/",
+    "h.example/user/a/",
+    "H.Example:8000/user/",
+  ].map((r) => parseRoutespec(r).routespec);
+  let compared = 0;
+  // Every sub-table of up to three routes, each route of it checked.
+  for (let i = 0; i < table.length; i++) {
+    for (let j = i; j < table.length; j++) {
+      for (let k = j; k < table.length; k++) {
+        const sub = [...new Set([table[i], table[j], table[k]])];
+        const keys = ruleKeys(sub.map((r) => ruleScope(parseRoutespec(r))));
+        const fromSpecs = new Set<string>();
+        for (const r of sub) addRuleKeys(fromSpecs, r);
+        assert.deepEqual(fromSpecs, keys, sub.join(" "));
+        for (const r of sub) {
+          const expected = shortRuleAllowed(ruleScope(parseRoutespec(r)), keys);
+          assert.equal(shortRuleAllowedFor(r, fromSpecs), expected, `${r} in ${sub.join(" ")}`);
+          compared++;
+        }
+      }
+    }
+  }
+  assert.ok(compared > 2_000, `${compared}`);
 });
 
 // traefik's choice among routers (the highest priority that matches, the catch-all when none
