@@ -9,6 +9,7 @@
 
 import {
   encodedReserved,
+  MAX_ROUTESPEC_LENGTH,
   type ParsedRoutespec,
   parseRoutespec,
   routingPath,
@@ -265,9 +266,16 @@ export function shortRuleAllowed(scope: RuleScope, keys: ReadonlySet<string>): b
   return scope.enclosing !== undefined && !scope.enclosing.some((key) => keys.has(key));
 }
 
-// A canonical path routespec whose segments hold unreserved characters only (no `%`, no
-// `@`): one spelling, no host, so its scope follows from the string itself.
-const PLAIN_PATH = /^(?:\/[A-Za-z0-9._~-]+)+\/$/;
+// A canonical path routespec whose segments hold unreserved characters only, or also `@` (which
+// the canonical form keeps as it is): no host, no `.` or `..` segment, so its scope follows from
+// the string itself. With an `@` it has two spellings (a `PathRegexp`, no short rule).
+const PLAIN_PATH = /^(?:\/(?!\.\.?\/)[A-Za-z0-9._~@-]+)+\/$/;
+
+// The scope's keys and whether it has a short form, for a routespec PLAIN_PATH matches.
+function plainPath(routespec: string): boolean | undefined {
+  if (routespec.length > MAX_ROUTESPEC_LENGTH || !PLAIN_PATH.test(routespec)) return undefined;
+  return !routespec.includes("@");
+}
 
 /**
  * Adds one route's keys (`RuleScope.keys`) to a table's key set, from its canonical routespec:
@@ -285,7 +293,7 @@ const PLAIN_PATH = /^(?:\/[A-Za-z0-9._~-]+)+\/$/;
  * @throws {RoutespecError} for an invalid routespec.
  */
 export function addRuleKeys(keys: Set<string>, routespec: string): void {
-  if (PLAIN_PATH.test(routespec)) keys.add(routespec);
+  if (plainPath(routespec) !== undefined) keys.add(routespec);
   else for (const key of ruleScope(parseRoutespec(routespec)).keys) keys.add(key);
 }
 
@@ -306,9 +314,9 @@ export function addRuleKeys(keys: Set<string>, routespec: string): void {
  * @throws {RoutespecError} for an invalid routespec.
  */
 export function shortRuleAllowedFor(routespec: string, keys: ReadonlySet<string>): boolean {
-  if (!PLAIN_PATH.test(routespec)) {
-    return shortRuleAllowed(ruleScope(parseRoutespec(routespec)), keys);
-  }
+  const plain = plainPath(routespec);
+  if (plain === undefined) return shortRuleAllowed(ruleScope(parseRoutespec(routespec)), keys);
+  if (!plain) return false; // two spellings: a PathRegexp
   // ruleScope's enclosing keys of a path route: its proper prefixes but "/", and any host route.
   if (keys.has(ANY_HOST)) return false;
   for (let end = routespec.indexOf("/", 1); end < routespec.length - 1;) {

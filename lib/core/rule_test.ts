@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseRoutespec } from "./routespec.ts";
+import { RoutespecError } from "./errors.ts";
 import { routeIndex } from "./route_index.ts";
 import {
   addRuleKeys,
@@ -106,6 +107,13 @@ Deno.test("addRuleKeys and shortRuleAllowedFor agree with the scopes on every pa
     }
   }
   assert.ok(compared > 2_000, `${compared}`);
+});
+
+Deno.test("addRuleKeys and shortRuleAllowedFor refuse what parseRoutespec refuses", () => {
+  for (const routespec of ["/user/../", "/user/./a/", "/user//a/", `/${"a".repeat(2048)}/`]) {
+    assert.throws(() => addRuleKeys(new Set(), routespec), RoutespecError, routespec);
+    assert.throws(() => shortRuleAllowedFor(routespec, new Set()), RoutespecError, routespec);
+  }
 });
 
 // traefik's choice among routers (the highest priority that matches, the catch-all when none
