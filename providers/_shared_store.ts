@@ -87,8 +87,9 @@ export async function openSharedStore(
           await feed();
           return opened;
         }
-        // The store can be followed (or this throws now, not once traefik runs).
-        await (await feed({ apply: () => Promise.resolve() })).close();
+        // The store can be followed (or this throws now, not once traefik runs). Not through
+        // `feed`: a closed mirror kept among the closings would keep its copy of the table.
+        await (await store.mirror({ apply: () => Promise.resolve() })).close();
         let started: Promise<void> | undefined;
         return {
           ...opened,

@@ -242,3 +242,37 @@ Deno.test("kvStore: a route that cannot be written is refused before its batch, 
     await store.close();
   }
 });
+
+Deno.test("kvStore: a mirror hands a target only the routes it wants, and one that stops being wanted as gone", async () => {
+  const fake = fakeStore();
+  const store = await kvStore(fake.client);
+  await store.apply({ set: [route("a", 9001), route("b", 9002)] });
+  const target = { ...mirrorTable(), wants: (r: Route) => r.target.endsWith("1") };
+  const { table, handed, until } = target;
+  const mirror = await store.mirror(target);
+  try {
+    // The first pass: the whole table, the wanted part of it.
+    assert.deepEqual([...table.keys()], ["/user/a/"]);
+    // Wanted from now on: handed on; no longer wanted: handed on as gone; never wanted: nothing.
+    await store.apply({ set: [route("b", 9011), route("a", 9000)] });
+    await until(() => table.has("/user/b/") && !table.has("/user/a/"));
+    const count = handed.length;
+    await store.apply({ set: [route("c", 9002)] });
+    await store.apply({ delete: ["/user/c/"] });
+    await store.apply({ set: [route("d", 9021)] });
+    await until(() => table.has("/user/d/"));
+    const later = handed.slice(count);
+    assert.deepEqual(later.flatMap((change) => change.delete ?? []), []);
+    assert.deepEqual(later.flatMap((change) => (change.set ?? []).map((r) => r.routespec)), [
+      "/user/d/",
+    ]);
+    // After a reset (the whole table again), the same.
+    fake.lose();
+    await store.apply({ set: [route("e", 9031)] });
+    await until(() => table.has("/user/e/"));
+    assert.deepEqual([...table.keys()].sort(), ["/user/b/", "/user/d/", "/user/e/"]);
+  } finally {
+    await mirror.close();
+    await store.close();
+  }
+});

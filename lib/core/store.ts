@@ -42,7 +42,14 @@ export interface Store {
 }
 
 /** What follows a store through `Store.mirror`: anything that applies changes. */
-export type MirrorTarget = Pick<Store, "apply">;
+export interface MirrorTarget extends Pick<Store, "apply"> {
+  /**
+   * Which routes the target keeps (default all). A hint: a store may then hand on only these,
+   * and a route that stops being wanted as a deletion, so that it keeps no record of the others
+   * for this target; the target still copes with any route it is given.
+   */
+  wants?(route: Route): boolean;
+}
 
 /** A running `Store.mirror`. */
 export interface Mirror {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { RouteChange } from "../core/types.ts";
+import type { Route, RouteChange } from "../core/types.ts";
 import { unixTarget } from "../core/unix_target.ts";
 import { type ConnectionRelay, relayConnections } from "./relay.ts";
 
@@ -24,6 +24,8 @@ export interface UnixTargetRelays {
   url(target: string): string;
   /** Follows the table: which routes target which socket. */
   apply(change: RouteChange): Promise<void>;
+  /** The routes `apply` needs: those with an `http+unix://` target (`MirrorTarget.wants`). */
+  wants(route: Route): boolean;
   /** How many relays are open now. */
   readonly size: number;
   /** Closes every relay. */
@@ -121,6 +123,7 @@ export function unixTargetRelays(options: UnixTargetRelaysOptions = {}): UnixTar
       if (relays.size > 0) schedule();
       return Promise.resolve();
     },
+    wants: (route) => unixTarget(route.target) !== undefined,
     get size() {
       return relays.size;
     },
