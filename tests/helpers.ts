@@ -6,6 +6,8 @@
 
 // Ports handed out by freePort in this process, never twice.
 const handedOut = new Set<number>();
+// The only port of the fetch standard's "bad ports" list above 10,000: `fetch` refuses it.
+const FETCH_BAD_PORT = 10080;
 
 /**
  * Returns a TCP port on 127.0.0.1 that was free a moment ago, below the kernel's range of
@@ -23,7 +25,7 @@ export function freePort(): number {
   const bottom = 10_000;
   for (let attempt = 0; attempt < 200 && low - bottom > 1_000; attempt++) {
     const port = bottom + Math.floor(Math.random() * (low - bottom));
-    if (handedOut.has(port)) continue;
+    if (handedOut.has(port) || port === FETCH_BAD_PORT) continue;
     try {
       Deno.listen({ hostname: "127.0.0.1", port }).close();
     } catch {
