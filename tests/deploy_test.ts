@@ -187,10 +187,23 @@ interface HubConfig {
 }
 
 const hubConfigs = new Map<string, Promise<HubConfig>>();
+// The directories of loads still running: a run that ends before them (one filtered to other
+// tests) removes them as it exits, or they would stay in /tmp.
+const loading = new Set<string>();
+globalThis.addEventListener("unload", () => {
+  for (const dir of loading) {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // gone already
+    }
+  }
+});
 
 async function loadHubConfigOnce(source: string, env: Record<string, string>): Promise<HubConfig> {
   assert.ok(PYTHON, "no python3");
   const dir = await Deno.makeTempDir({ prefix: "jhtp-deploy-py-" });
+  loading.add(dir);
   try {
     await Deno.writeTextFile(`${dir}/jupyterhub_config.py`, source);
     const script = `
@@ -234,6 +247,7 @@ json.dump({"config": config, "unknown": unknown}, sys.stdout)
     assert.equal(out.code, 0, out.stderr);
     return JSON.parse(out.stdout);
   } finally {
+    loading.delete(dir);
     await Deno.remove(dir, { recursive: true });
   }
 }
