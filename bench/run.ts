@@ -346,7 +346,7 @@ if (runs("workload")) {
     `- add p50/p99: ${SAMPLE} routes added at N existing routes with concurrency C, each timed from the`,
     "  start of its POST until a request through the public port reaches the backend (with the",
     "  fallback, this proxy's own server behind traefik's catch-all router serves it first)",
-    "- takeover p50/max: with the fallback, the same 50 routes timed from the start of their POST",
+    "- takeover p50/max: with the fallback, the same routes timed from the start of their POST",
     "  until traefik's API has their router (`GET /api/http/routers/<router>@file`, polled every",
     "  10 ms, for 60 s at most: '(k missed)'); from then on traefik serves them itself",
     PREFILL

@@ -216,12 +216,8 @@ export function ruleScope(spec: ParsedRoutespec): RuleScope {
   const host = spec.host === undefined ? undefined : routingHost(spec.host);
   const keys = host === undefined ? [spec.path] : [host + spec.path, ANY_HOST];
   if (spec.path === "/" || twoSpelled(routingTokens(spec.path, spec.routespec))) return { keys };
-  // Proper prefixes of the path, whole segments, without "/" itself.
   const above: string[] = [];
-  for (let end = spec.path.indexOf("/", 1); end < spec.path.length - 1;) {
-    above.push(spec.path.slice(0, end + 1));
-    end = spec.path.indexOf("/", end + 1);
-  }
+  someProperPrefix(spec.path, (prefix) => (above.push(prefix), false));
   if (host === undefined) return { keys, enclosing: [...above, ANY_HOST] };
   return {
     keys,
@@ -318,12 +314,16 @@ export function shortRuleAllowedFor(routespec: string, keys: ReadonlySet<string>
   if (plain === undefined) return shortRuleAllowed(ruleScope(parseRoutespec(routespec)), keys);
   if (!plain) return false; // two spellings: a PathRegexp
   // ruleScope's enclosing keys of a path route: its proper prefixes but "/", and any host route.
-  if (keys.has(ANY_HOST)) return false;
-  for (let end = routespec.indexOf("/", 1); end < routespec.length - 1;) {
-    if (keys.has(routespec.slice(0, end + 1))) return false;
-    end = routespec.indexOf("/", end + 1);
+  return !keys.has(ANY_HOST) && !someProperPrefix(routespec, (prefix) => keys.has(prefix));
+}
+
+// Whether `test` holds for a proper prefix of `path` of whole segments other than "/"
+// (`/user/` for `/user/a/`), tried from the shortest.
+function someProperPrefix(path: string, test: (prefix: string) => boolean): boolean {
+  for (let end = path.indexOf("/", 1); end < path.length - 1; end = path.indexOf("/", end + 1)) {
+    if (test(path.slice(0, end + 1))) return true;
   }
-  return true;
+  return false;
 }
 
 // A Go (RE2) regular expression matching the routing path of `tokens` in every spelling.
