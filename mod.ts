@@ -23,7 +23,7 @@
 export { addRoute, deleteRoute, getAllRoutes, getRoute } from "./lib/routes.ts";
 export type { RouteOptions, RouteTable } from "./lib/routes.ts";
 export type { RouteInput } from "./lib/core/route.ts";
-export { startProxy } from "./lib/proxy.ts";
+export { startProxy, upstreamPool } from "./lib/proxy.ts";
 export type {
   ActivityOptions,
   ActivityTracker,
@@ -42,6 +42,10 @@ export type {
   SharedValues,
   StartProxyOptions,
   TargetTls,
+  UpstreamPool,
+  UpstreamPoolOptions,
+  UpstreamRequest,
+  UpstreamResponse,
 } from "./lib/proxy.ts";
 export { fileStore } from "./providers/file.ts";
 export type { FileStore, FileStoreOptions } from "./providers/file.ts";

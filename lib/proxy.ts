@@ -28,6 +28,7 @@ import { unixTargetRelays } from "./net/unix_targets.ts";
 import { checkFallbackRouter, fallbackConfig } from "./traefik/fallback_router.ts";
 import { fallbackHandler, type FallbackHandlerOptions } from "./fallback/handler.ts";
 import { type FallbackRouter, fallbackRouter } from "./fallback/router.ts";
+import { upstreamPool } from "./fallback/upstream_pool.ts";
 import { type ActivityTracker, activityTracker } from "./activity/tracker.ts";
 import { localActivity } from "./activity/local_activity.ts";
 import { sharedActivity } from "./activity/shared_activity.ts";
@@ -63,6 +64,15 @@ export interface ActivityOptions {
 
 export type { FallbackHandlerOptions } from "./fallback/handler.ts";
 export type { TargetTls } from "./fallback/forward.ts";
+export {
+  ResponseHeadError,
+  UnreachableError,
+  type UpstreamPool,
+  upstreamPool,
+  type UpstreamPoolOptions,
+  type UpstreamRequest,
+  type UpstreamResponse,
+} from "./fallback/upstream_pool.ts";
 
 /** Options of the fallback (see `StartProxyOptions.fallback`). */
 export interface FallbackOptions extends FallbackHandlerOptions {
@@ -305,10 +315,17 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     let fallbackPort: number | undefined;
     let fallbackHost = "127.0.0.1";
     if (useFallback) {
+      // Connections to http:// targets, kept between requests; closed after the server below.
+      let pool = fallbackOptions?.pool;
+      if (pool === undefined) {
+        const own = pool = upstreamPool();
+        cleanups.unshift(() => Promise.resolve(own.close()));
+      }
       const handler = fallbackHandler(
         { match: (request) => router?.match(request) },
         {
           ...fallbackOptions,
+          pool,
           targetUrl: unixRelays?.url,
           onActivity: (routespec) => tracker?.seen(routespec),
         },

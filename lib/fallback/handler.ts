@@ -9,6 +9,7 @@
 
 import { rawRequestPath } from "../core/request_path.ts";
 import { forward, type TargetTls } from "./forward.ts";
+import type { UpstreamPool } from "./upstream_pool.ts";
 import type { RequestTarget } from "./router.ts";
 import type { Route } from "../core/types.ts";
 
@@ -36,7 +37,9 @@ export interface FallbackHandlerOptions {
   unreachable?: (request: Request, error: unknown) => Response | Promise<Response>;
   /** The URL a target is reached at, when not the target itself (`http+unix://` relays). */
   targetUrl?: (target: string) => string;
-  /** The client that reaches targets (see `ForwardOptions.client`: https CAs, certificates). */
+  /** The connections to http targets (`ForwardOptions.pool`); default a connection per request. */
+  pool?: UpstreamPool;
+  /** The client that reaches https targets (`ForwardOptions.client`: CAs, certificates). */
   client?: Deno.HttpClient;
   /** The same material for websockets to https targets (`ForwardOptions.tls`). */
   tls?: TargetTls;
@@ -84,6 +87,7 @@ export function fallbackHandler(
   const forwardOptions = {
     ...(options.unreachable ? { onUnreachable: options.unreachable } : {}),
     ...(options.client ? { client: options.client } : {}),
+    ...(options.pool ? { pool: options.pool } : {}),
     ...(options.tls ? { tls: options.tls } : {}),
   };
   return async (request) => {

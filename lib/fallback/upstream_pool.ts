@@ -1,0 +1,513 @@
+/**
+ * The fallback's HTTP/1.1 client to `http://` targets: one exchange per connection at a time,
+ * connections kept open between exchanges (keep-alive) up to a number per target address.
+ * Written on `Deno.connect` because `fetch` costs most of a forwarded request's CPU (the
+ * measurements are in the README).
+ *
+ * An idle connection always has a read pending: a target that closes it (a server stopped, an
+ * idle timeout) takes it out of the pool at once, and an exchange that finds its reused
+ * connection closed before any byte of the response is sent again on a new one when it has no
+ * body. Request bodies stream as they come (chunked unless the client gave a length); response
+ * bodies stream back, chunked ones decoded; small ones with a length (64 KiB at most) are read
+ * whole before they are handed on.
+ *
+ * @module
+ */
+
+import {
+  type BodyFraming,
+  headEnd,
+  latin1,
+  parseResponseHead,
+  ResponseHeadError,
+} from "./_http1_head.ts";
+
+export { ResponseHeadError } from "./_http1_head.ts";
+
+/**
+ * Options of `upstreamPool`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { upstreamPool, type UpstreamPoolOptions } from "./upstream_pool.ts";
+ * const options: UpstreamPoolOptions = { maxIdle: 0 }; // a connection per exchange
+ * const pool = upstreamPool(options);
+ * assert.equal(pool.idle, 0);
+ * pool.close();
+ * ```
+ */
+export interface UpstreamPoolOptions {
+  /** Most idle connections kept per target address; default 32 (0: none are kept). */
+  maxIdle?: number;
+  /** An idle connection is closed after this many ms; default 30,000. */
+  idleMs?: number;
+}
+
+/**
+ * One exchange for `UpstreamPool.send`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { UpstreamRequest } from "./upstream_pool.ts";
+ * const request: UpstreamRequest = {
+ *   hostname: "127.0.0.1",
+ *   port: 9000,
+ *   method: "GET",
+ *   head: "GET /user/a/ HTTP/1.1\r\nhost: hub.example\r\n\r\n",
+ *   body: null,
+ * };
+ * assert.equal(request.chunked, undefined);
+ * ```
+ */
+export interface UpstreamRequest {
+  /** The target's host name or address (IPv6 without brackets). */
+  hostname: string;
+  /** The target's port. */
+  port: number;
+  /** The request's method (a response to `HEAD` has no body). */
+  method: string;
+  /** The request head, its empty line included (`requestHead`). */
+  head: string;
+  /** The request body, or null. */
+  body: ReadableStream<Uint8Array> | null;
+  /** Whether the body is sent chunked (the head says `Transfer-Encoding: chunked`). */
+  chunked?: boolean;
+  /** Aborts the exchange (the client went away): the connection is closed. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A target's response.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { UpstreamResponse } from "./upstream_pool.ts";
+ * const response: UpstreamResponse = { status: 204, statusText: "No Content", headers: [], body: null };
+ * assert.equal(response.body, null);
+ * ```
+ */
+export interface UpstreamResponse {
+  /** The status, 200 to 999 (1xx heads are skipped). */
+  status: number;
+  /** The reason phrase, possibly empty. */
+  statusText: string;
+  /** The end-to-end headers (hop-by-hop ones left out). */
+  headers: [string, string][];
+  /** The body: read whole, streamed, or none. */
+  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null;
+}
+
+/**
+ * The target could not be reached, or closed the connection before its response head: nothing
+ * of a response came back.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { UnreachableError } from "./upstream_pool.ts";
+ * const error = new UnreachableError("127.0.0.1:9", "connection refused");
+ * assert.match(error.message, /cannot reach 127\.0\.0\.1:9: connection refused/);
+ * ```
+ */
+export class UnreachableError extends Error {
+  /** `address` is `host:port`; `reason` says what failed. */
+  constructor(address: string, reason: string, options?: ErrorOptions) {
+    super(`cannot reach ${address}: ${reason}`, options);
+    this.name = "UnreachableError";
+  }
+}
+
+/**
+ * Keep-alive connections to targets (`upstreamPool`).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { upstreamPool, type UpstreamPool } from "./upstream_pool.ts";
+ * const pool: UpstreamPool = upstreamPool();
+ * assert.equal(pool.idle, 0);
+ * pool.close();
+ * ```
+ */
+export interface UpstreamPool {
+  /**
+   * Sends a request and resolves once its response head is in.
+   *
+   * @throws {UnreachableError} when nothing of a response came back.
+   * @throws {ResponseHeadError} when the response head is not usable HTTP/1.x.
+   */
+  send(request: UpstreamRequest): Promise<UpstreamResponse>;
+  /** Number of idle connections. */
+  readonly idle: number;
+  /** Closes the idle connections; connections in use are closed once their exchange ends. */
+  close(): void;
+}
+
+/** The longest response head read, in bytes. */
+const MAX_HEAD = 64 * 1024;
+/** Responses with a length up to this are read whole. */
+const WHOLE_BODY = 64 * 1024;
+const encoder = new TextEncoder();
+
+interface Connection {
+  readonly conn: Deno.TcpConn;
+  readonly key: string;
+  buf: Uint8Array<ArrayBuffer>;
+  start: number;
+  end: number;
+  /** A read in flight (the idle watch, taken over by the next exchange). */
+  reading?: Promise<number | null>;
+  idle: boolean;
+  closed: boolean;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Creates a pool of connections to `http://` targets.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { upstreamPool } from "./upstream_pool.ts";
+ * const backend = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) =>
+ *   new Response(`seen ${new URL(request.url).pathname} for ${request.headers.get("host")}`));
+ * const pool = upstreamPool();
+ * try {
+ *   const response = await pool.send({
+ *     hostname: "127.0.0.1",
+ *     port: backend.addr.port,
+ *     method: "GET",
+ *     head: "GET /user/a/ HTTP/1.1\r\nhost: hub.example\r\n\r\n",
+ *     body: null,
+ *   });
+ *   assert.equal(response.status, 200);
+ *   assert.equal(new TextDecoder().decode(response.body as Uint8Array), "seen /user/a/ for hub.example");
+ *   assert.equal(pool.idle, 1); // kept for the next exchange
+ * } finally {
+ *   pool.close();
+ *   await backend.shutdown();
+ * }
+ * ```
+ */
+export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
+  const maxIdle = options.maxIdle ?? 32;
+  const idleMs = options.idleMs ?? 30_000;
+  const idle = new Map<string, Connection[]>();
+  let idleCount = 0;
+  let closed = false;
+
+  function destroy(c: Connection): void {
+    if (c.closed) return;
+    c.closed = true;
+    if (c.idle) unlistIdle(c);
+    if (c.timer !== undefined) clearTimeout(c.timer);
+    try {
+      c.conn.close();
+    } catch { /* already closed */ }
+  }
+
+  function unlistIdle(c: Connection): void {
+    c.idle = false;
+    const list = idle.get(c.key);
+    const at = list?.indexOf(c) ?? -1;
+    if (at >= 0) {
+      list!.splice(at, 1);
+      idleCount--;
+      if (list!.length === 0) idle.delete(c.key);
+    }
+  }
+
+  // Takes the newest idle connection to `key`, if any.
+  function take(key: string): Connection | undefined {
+    const list = idle.get(key);
+    const c = list?.pop();
+    if (c === undefined) return undefined;
+    idleCount--;
+    if (list!.length === 0) idle.delete(key);
+    c.idle = false;
+    clearTimeout(c.timer);
+    c.timer = undefined;
+    return c;
+  }
+
+  // Puts a connection whose exchange ended cleanly back, with a read pending to notice a close.
+  function release(c: Connection): void {
+    const list = idle.get(c.key) ?? [];
+    if (closed || c.closed || c.start !== c.end || list.length >= maxIdle) {
+      destroy(c);
+      return;
+    }
+    c.start = c.end = 0;
+    c.idle = true;
+    list.push(c);
+    if (list.length === 1) idle.set(c.key, list);
+    idleCount++;
+    const reading = c.conn.read(c.buf);
+    c.reading = reading;
+    // Anything while idle (a close, an error, stray bytes) ends the connection.
+    reading.then((n) => c.idle && (n === null || n > 0) && destroy(c), () => c.idle && destroy(c));
+    const timer = setTimeout(() => destroy(c), idleMs);
+    Deno.unrefTimer(timer);
+    c.timer = timer;
+  }
+
+  async function connect(request: UpstreamRequest, key: string): Promise<Connection> {
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({ hostname: request.hostname, port: request.port });
+    } catch (error) {
+      throw new UnreachableError(key, (error as Error).message, { cause: error });
+    }
+    conn.setNoDelay(true);
+    return {
+      conn,
+      key,
+      buf: new Uint8Array(16 * 1024),
+      start: 0,
+      end: 0,
+      idle: false,
+      closed: false,
+    };
+  }
+
+  // Reads more bytes into the buffer; false at the end of the stream.
+  async function fill(c: Connection): Promise<boolean> {
+    if (c.start === c.end) c.start = c.end = 0;
+    if (c.end === c.buf.length) {
+      const size = c.end - c.start < c.buf.length / 2 ? c.buf.length : c.buf.length * 2;
+      const next = size === c.buf.length ? c.buf : new Uint8Array(size);
+      next.copyWithin(0, c.start, c.end);
+      if (next !== c.buf) next.set(c.buf.subarray(c.start, c.end));
+      c.end -= c.start;
+      c.start = 0;
+      c.buf = next;
+    }
+    const reading = c.reading ?? c.conn.read(c.buf.subarray(c.end));
+    c.reading = undefined;
+    const n = await reading;
+    if (n === null) return false;
+    c.end += n;
+    return true;
+  }
+
+  async function writeAll(c: Connection, bytes: Uint8Array): Promise<void> {
+    for (let done = 0; done < bytes.length;) done += await c.conn.write(bytes.subarray(done));
+  }
+
+  // Streams the request body; true once all of it is written.
+  async function pump(
+    c: Connection,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    chunked: boolean,
+  ): Promise<boolean> {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (value.length === 0) continue;
+        if (chunked) {
+          const size = encoder.encode(`${value.length.toString(16)}\r\n`);
+          const framed = new Uint8Array(size.length + value.length + 2);
+          framed.set(size);
+          framed.set(value, size.length);
+          framed.set([13, 10], size.length + value.length);
+          await writeAll(c, framed);
+        } else {
+          await writeAll(c, value);
+        }
+      }
+      if (chunked) await writeAll(c, encoder.encode("0\r\n\r\n"));
+      return true;
+    } catch {
+      reader.cancel().catch(() => {});
+      destroy(c);
+      return false;
+    }
+  }
+
+  async function send(request: UpstreamRequest, retried = false): Promise<UpstreamResponse> {
+    const key = `${request.hostname}:${request.port}`;
+    const reused = closed ? undefined : take(key);
+    const c = reused ?? await connect(request, key);
+    const onAbort = () => destroy(c);
+    request.signal?.addEventListener("abort", onAbort, { once: true });
+    const reader = request.body?.getReader();
+    let pumped: boolean | undefined = reader === undefined ? true : undefined;
+    let exchange = true;
+    const end = (ok: boolean) => {
+      if (!exchange) return;
+      exchange = false;
+      request.signal?.removeEventListener("abort", onAbort);
+      if (ok && pumped === true) return release(c);
+      destroy(c);
+      // An upload the target no longer reads (it answered first, or the exchange failed).
+      if (pumped === undefined) reader?.cancel().catch(() => {});
+    };
+    let head: ReturnType<typeof parseResponseHead>;
+    try {
+      try {
+        await writeAll(c, encoder.encode(request.head));
+      } catch (error) {
+        throw new UnreachableError(key, (error as Error).message, { cause: error });
+      }
+      if (reader !== undefined) {
+        pump(c, reader, request.chunked === true).then((ok) => pumped = ok);
+      }
+      for (;;) {
+        let at: number;
+        while ((at = headEnd(c.buf, c.start, c.end)) < 0) {
+          if (c.end - c.start > MAX_HEAD) throw new ResponseHeadError("response head too large");
+          let more: boolean;
+          try {
+            more = await fill(c);
+          } catch (error) {
+            throw new UnreachableError(key, (error as Error).message, { cause: error });
+          }
+          if (!more) throw new UnreachableError(key, "closed before the response");
+        }
+        if (at - c.start > MAX_HEAD) throw new ResponseHeadError("response head too large");
+        head = parseResponseHead(latin1(c.buf, c.start, at), request.method);
+        c.start = at + 4;
+        if (head.status >= 200) break;
+        if (head.status === 101) {
+          throw new ResponseHeadError("switched protocols without an upgrade request");
+        }
+      }
+      if (!head.keepAlive) pumped = false; // closed after the body whatever happens
+    } catch (error) {
+      const fresh = reused !== undefined && !retried && request.body === null &&
+        error instanceof UnreachableError && !request.signal?.aborted;
+      end(false);
+      // A reused connection the target had closed: once more on a new one.
+      if (fresh) return send(request, true);
+      throw error;
+    }
+    const framing = head.framing;
+    if (framing.kind === "none") {
+      end(true);
+      return {
+        status: head.status,
+        statusText: head.statusText,
+        headers: head.headers,
+        body: null,
+      };
+    }
+    if (framing.kind === "length" && framing.length <= WHOLE_BODY) {
+      try {
+        while (c.end - c.start < framing.length) {
+          if (!(await fill(c))) throw new UnreachableError(key, "closed in the response body");
+        }
+      } catch (error) {
+        end(false);
+        throw error;
+      }
+      const body = c.buf.slice(c.start, c.start + framing.length);
+      c.start += framing.length;
+      end(true); // closed instead if the upload is not all written: the target answered first
+
+      return { status: head.status, statusText: head.statusText, headers: head.headers, body };
+    }
+    const body = bodyStream(c, framing, end);
+    return { status: head.status, statusText: head.statusText, headers: head.headers, body };
+  }
+
+  // The body after a head, as a stream; `done(ok)` when it ends, is cancelled or fails.
+  function bodyStream(
+    c: Connection,
+    framing: BodyFraming,
+    done: (ok: boolean) => void,
+  ): ReadableStream<Uint8Array> {
+    let remaining = framing.kind === "length" ? framing.length : 0;
+    // chunked: "size" (a size line next), "data", "crlf" (after a chunk), "trailer"
+    let state: "size" | "data" | "crlf" | "trailer" = "size";
+    const line = (): number => {
+      for (let i = c.start + 1; i < c.end; i++) {
+        if (c.buf[i] === 10 && c.buf[i - 1] === 13) return i - 1;
+      }
+      return -1;
+    };
+    const need = async () => {
+      if (c.end - c.start > MAX_HEAD) throw new ResponseHeadError("chunk line too long");
+      if (!(await fill(c))) throw new Error("the target closed the connection in the body");
+    };
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          for (;;) {
+            if (framing.kind === "close") {
+              if (c.start < c.end) {
+                controller.enqueue(c.buf.slice(c.start, c.end));
+                c.start = c.end;
+                return;
+              }
+              if (!(await fill(c))) {
+                done(false);
+                controller.close();
+                return;
+              }
+              continue;
+            }
+            if (framing.kind === "length" || state === "data") {
+              if (c.start < c.end) {
+                const n = Math.min(c.end - c.start, remaining);
+                controller.enqueue(c.buf.slice(c.start, c.start + n));
+                c.start += n;
+                remaining -= n;
+                if (remaining > 0) return;
+                if (framing.kind === "length") {
+                  done(true);
+                  controller.close();
+                  return;
+                }
+                state = "crlf";
+                return;
+              }
+              await need();
+              continue;
+            }
+            const at = line();
+            if (at < 0) {
+              await need();
+              continue;
+            }
+            const text = latin1(c.buf, c.start, at);
+            c.start = at + 2;
+            if (state === "crlf") {
+              if (text !== "") throw new Error("no CRLF after a chunk");
+              state = "size";
+            } else if (state === "size") {
+              const size = /^([0-9a-fA-F]{1,12})[ \t]*(?:;.*)?$/.exec(text);
+              if (size === null) throw new Error(`bad chunk size ${JSON.stringify(text)}`);
+              remaining = parseInt(size[1], 16);
+              state = remaining === 0 ? "trailer" : "data";
+            } else if (text === "") {
+              done(true);
+              controller.close();
+              return;
+            }
+          }
+        } catch (error) {
+          done(false);
+          controller.error(error);
+        }
+      },
+      cancel() {
+        done(false);
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  return {
+    send: (request) => send(request),
+    get idle() {
+      return idleCount;
+    },
+    close() {
+      closed = true;
+      for (const list of [...idle.values()]) for (const c of [...list]) destroy(c);
+    },
+  };
+}
