@@ -65,7 +65,7 @@ export interface ActivityOptions {
 export type { FallbackHandlerOptions } from "./fallback/handler.ts";
 export type { TargetTls } from "./fallback/forward.ts";
 export {
-  ResponseHeadError,
+  BadResponseError,
   UnreachableError,
   type UpstreamPool,
   upstreamPool,

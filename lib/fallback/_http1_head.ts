@@ -34,20 +34,21 @@ export interface ResponseHead {
 }
 
 /**
- * A response head the client cannot use (the caller answers 502).
+ * A response the client cannot be given: a head that is not usable HTTP/1.x, or a body cut short
+ * before its response was handed on (the caller answers 502).
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseResponseHead, ResponseHeadError } from "./_http1_head.ts";
- * assert.throws(() => parseResponseHead("HTTP/2 200", "GET"), ResponseHeadError);
+ * import { parseResponseHead, BadResponseError } from "./_http1_head.ts";
+ * assert.throws(() => parseResponseHead("HTTP/2 200", "GET"), BadResponseError);
  * ```
  */
-export class ResponseHeadError extends Error {
-  /** `message` says what is wrong with the head. */
-  constructor(message: string) {
-    super(message);
-    this.name = "ResponseHeadError";
+export class BadResponseError extends Error {
+  /** `message` says what is wrong with the response. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BadResponseError";
   }
 }
 
@@ -91,7 +92,7 @@ const ASCII = new TextDecoder();
  * Parses a response head (`text` up to, not including, its empty line) to a request with method
  * `method`. 1xx heads are returned as they are (the caller reads the next head).
  *
- * @throws {ResponseHeadError} for a head that is not HTTP/1.x, a field that is not a valid
+ * @throws {BadResponseError} for a head that is not HTTP/1.x, a field that is not a valid
  * header (folded lines included), conflicting `Content-Length`s, or a `Transfer-Encoding` other
  * than `chunked`.
  */
@@ -99,24 +100,27 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
   const lines = text.split("\r\n");
   const status = STATUS_LINE.exec(lines[0]);
   if (status === null) {
-    throw new ResponseHeadError(`not an HTTP/1.x status line: ${JSON.stringify(lines[0])}`);
+    throw new BadResponseError(`not an HTTP/1.x status line: ${JSON.stringify(lines[0])}`);
   }
   const minor = status[1];
   const code = Number(status[2]);
+  if (code < 100) throw new BadResponseError(`no such status: ${code}`);
   const all: [string, string][] = [];
   let connection: Set<string> | undefined;
   let length: string | undefined;
+  // The first Content-Length field, given the one value once the framing is known.
+  let lengthField: [string, string] | undefined;
   let transferEncoding: string | undefined;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     const colon = line.indexOf(":");
     const name = colon > 0 ? line.slice(0, colon) : "";
     if (!TOKEN.test(name)) {
-      throw new ResponseHeadError(`not a header field: ${JSON.stringify(line)}`);
+      throw new BadResponseError(`not a header field: ${JSON.stringify(line)}`);
     }
     const lower = name.toLowerCase();
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
-    if (/[\0\r\n]/.test(value)) throw new ResponseHeadError(`bad value of ${name}`);
+    if (/[\0\r\n]/.test(value)) throw new BadResponseError(`bad value of ${name}`);
     if (lower === "connection") {
       connection ??= new Set();
       for (const token of value.split(",")) connection.add(token.trim().toLowerCase());
@@ -124,16 +128,19 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
       for (const part of value.split(",")) {
         const trimmed = part.trim();
         if (!/^\d{1,15}$/.test(trimmed) || (length !== undefined && length !== trimmed)) {
-          throw new ResponseHeadError(`bad Content-Length: ${JSON.stringify(value)}`);
+          throw new BadResponseError(`bad Content-Length: ${JSON.stringify(value)}`);
         }
         length = trimmed;
       }
+      if (lengthField !== undefined) continue;
+      all.push(lengthField = [lower, value]);
+      continue;
     } else if (lower === "transfer-encoding") {
       transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
     }
     all.push([lower, value]);
   }
-  const headers = all.filter(([name]) =>
+  let headers = all.filter(([name]) =>
     !HOP_BY_HOP.has(name) && (connection === undefined || !connection.has(name))
   );
   let framing: BodyFraming;
@@ -145,19 +152,37 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
     framing = { kind: "none" };
   } else if (transferEncoding !== undefined) {
     if (transferEncoding.trim().toLowerCase() !== "chunked") {
-      throw new ResponseHeadError(`unsupported Transfer-Encoding: ${transferEncoding}`);
+      throw new BadResponseError(`unsupported Transfer-Encoding: ${transferEncoding}`);
     }
     framing = { kind: "chunked" };
-    // A length beside it is ignored, and the connection not trusted after (RFC 9112, 6.3).
-    if (length !== undefined) keepAlive = false;
+    // A length beside it is dropped, and the connection not trusted after (RFC 9112, 6.3).
+    if (lengthField !== undefined) {
+      keepAlive = false;
+      headers = headers.filter((field) => field !== lengthField);
+    }
   } else if (length !== undefined) {
     framing = { kind: "length", length: Number(length) };
   } else {
     framing = { kind: "close" };
     keepAlive = false;
   }
+  if (lengthField !== undefined) lengthField[1] = length!; // "5, 5" goes on as "5"
   return { status: code, statusText: status[3] ?? "", headers, framing, keepAlive };
 }
+
+/**
+ * The bytes of a head: one byte per character (field values are octets, RFC 9110 5.5; the
+ * characters of a `Headers` object's values are all below 256).
+ */
+export function headBytes(head: string): Uint8Array {
+  const utf8 = ENCODER.encode(head);
+  if (utf8.length === head.length) return utf8; // ASCII only
+  const bytes = new Uint8Array(head.length);
+  for (let i = 0; i < head.length; i++) bytes[i] = head.charCodeAt(i);
+  return bytes;
+}
+
+const ENCODER = new TextEncoder();
 
 /**
  * The head of a request: `method target HTTP/1.1`, the fields, and the empty line. `fields`

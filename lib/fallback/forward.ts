@@ -42,7 +42,7 @@
  */
 
 import { openUpstream, type TargetTls, type UpstreamSocket } from "./_ws_upstream.ts";
-import { HOP_BY_HOP, requestHead, ResponseHeadError } from "./_http1_head.ts";
+import { BadResponseError, HOP_BY_HOP, requestHead } from "./_http1_head.ts";
 import { type UpstreamPool, upstreamPool, type UpstreamResponse } from "./upstream_pool.ts";
 import { TargetError } from "../core/errors.ts";
 
@@ -224,7 +224,12 @@ const http1Targets = new Map<string, Http1Target>();
 function http1Target(target: string): Http1Target {
   let parsed = http1Targets.get(target);
   if (parsed !== undefined) return parsed;
-  const url = new URL(target);
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    throw new TargetError(target, "not a valid URL");
+  }
   parsed = {
     hostname: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
     port: url.port === "" ? 80 : Number(url.port),
@@ -305,18 +310,39 @@ async function forwardHttp1(
   if (NOT_IN_TARGET.test(path)) {
     path = path.replace(/[^\x21-\x7e]+/g, (run) => encodeURIComponent(run));
   }
+  if (request.signal.aborted) return clientGone();
   const named = connectionTokens(request.headers);
   const fields: [string, string][] = [];
-  let length = false;
+  let declared: string | undefined;
   for (const field of request.headers) {
     const name = field[0];
     if (HOP_BY_HOP.has(name) || (named !== undefined && named.has(name))) continue;
-    if (name === "content-length") length = true;
-    fields.push(field);
+    if (name === "content-length") declared = field[1];
+    else fields.push(field);
   }
-  const body = request.body;
-  const chunked = body !== null && !length;
-  if (chunked) fields.push(["transfer-encoding", "chunked"]);
+  // The body's framing follows the body alone: `Deno.serve` has none for GET and HEAD, whatever
+  // their Content-Length said, and a length with no body would take the next request's bytes.
+  let body = request.body;
+  let length: number | undefined;
+  if (body !== null) {
+    if (declared === undefined) {
+      fields.push(["transfer-encoding", "chunked"]);
+    } else {
+      if (!/^\d{1,15}$/.test(declared)) {
+        body.cancel().catch(() => {});
+        return new Response(`400 Bad Request: Content-Length ${JSON.stringify(declared)}\n`, {
+          status: 400,
+          headers: { "content-type": "text/plain; charset=utf-8" },
+        });
+      }
+      length = Number(declared);
+      fields.push(["content-length", declared]);
+      if (length === 0) {
+        body.cancel().catch(() => {});
+        body = null;
+      }
+    }
+  }
   let upstream: UpstreamResponse;
   try {
     upstream = await pool.send({
@@ -325,12 +351,12 @@ async function forwardHttp1(
       method: request.method,
       head: requestHead({ method: request.method, target: path, host: where.host, fields }),
       body,
-      chunked,
+      length,
       signal: request.signal,
     });
   } catch (error) {
     if (request.signal.aborted) return clientGone();
-    if (error instanceof ResponseHeadError) return badGateway(error.message);
+    if (error instanceof BadResponseError) return badGateway(error.message);
     return await onUnreachable(request, error);
   }
   const status = upstream.status;

@@ -5,24 +5,27 @@
  * measurements are in the README).
  *
  * An idle connection always has a read pending: a target that closes it (a server stopped, an
- * idle timeout) takes it out of the pool at once, and an exchange that finds its reused
- * connection closed before any byte of the response is sent again on a new one when it has no
- * body. Request bodies stream as they come (chunked unless the client gave a length); response
- * bodies stream back, chunked ones decoded; small ones with a length (64 KiB at most) are read
- * whole before they are handed on.
+ * idle timeout) takes it out of the pool at once. A request that finds its reused connection
+ * closed before any byte of a response came back (or answered 408) is sent once more on a new
+ * connection when it has no body and its method is idempotent (RFC 9110, 9.2.2); otherwise the
+ * exchange fails. Request bodies stream as they come (chunked unless the head gives a length);
+ * response bodies stream back, chunked ones decoded; small ones with a length (64 KiB at most)
+ * are read whole before they are handed on.
  *
  * @module
  */
 
 import {
+  BadResponseError,
   type BodyFraming,
+  headBytes,
   headEnd,
   latin1,
   parseResponseHead,
-  ResponseHeadError,
+  type ResponseHead,
 } from "./_http1_head.ts";
 
-export { ResponseHeadError } from "./_http1_head.ts";
+export { BadResponseError } from "./_http1_head.ts";
 
 /**
  * Options of `upstreamPool`.
@@ -58,7 +61,7 @@ export interface UpstreamPoolOptions {
  *   head: "GET /user/a/ HTTP/1.1\r\nhost: hub.example\r\n\r\n",
  *   body: null,
  * };
- * assert.equal(request.chunked, undefined);
+ * assert.equal(request.length, undefined);
  * ```
  */
 export interface UpstreamRequest {
@@ -72,8 +75,11 @@ export interface UpstreamRequest {
   head: string;
   /** The request body, or null. */
   body: ReadableStream<Uint8Array> | null;
-  /** Whether the body is sent chunked (the head says `Transfer-Encoding: chunked`). */
-  chunked?: boolean;
+  /**
+   * The body's length, as the head's `Content-Length` says; without it a body is sent chunked
+   * (the head says `Transfer-Encoding: chunked`). A body of another length ends the exchange.
+   */
+  length?: number;
   /** Aborts the exchange (the client went away): the connection is closed. */
   signal?: AbortSignal;
 }
@@ -137,7 +143,8 @@ export interface UpstreamPool {
    * Sends a request and resolves once its response head is in.
    *
    * @throws {UnreachableError} when nothing of a response came back.
-   * @throws {ResponseHeadError} when the response head is not usable HTTP/1.x.
+   * @throws {BadResponseError} when the response head is not usable HTTP/1.x, or a body read
+   * whole was cut short.
    */
   send(request: UpstreamRequest): Promise<UpstreamResponse>;
   /** Number of idle connections. */
@@ -151,6 +158,10 @@ const MAX_HEAD = 64 * 1024;
 /** Responses with a length up to this are read whole. */
 const WHOLE_BODY = 64 * 1024;
 const encoder = new TextEncoder();
+const CRLF = new Uint8Array([13, 10]);
+const LAST_CHUNK = encoder.encode("0\r\n\r\n");
+/** Methods a request may be repeated with (RFC 9110, 9.2.2). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 interface Connection {
   readonly conn: Deno.TcpConn;
@@ -297,69 +308,87 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
     for (let done = 0; done < bytes.length;) done += await c.conn.write(bytes.subarray(done));
   }
 
-  // Streams the request body; true once all of it is written.
+  // Streams the request body; true once all of it is written. A body that fails or does not
+  // match its length ends the connection; a write that fails does not (the target may have
+  // answered already and stopped reading: the response is still read).
   async function pump(
     c: Connection,
     reader: ReadableStreamDefaultReader<Uint8Array>,
-    chunked: boolean,
+    length: number | undefined,
   ): Promise<boolean> {
+    let sent = 0;
+    let writing = false;
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
         if (value.length === 0) continue;
-        if (chunked) {
+        sent += value.length;
+        if (length !== undefined && sent > length) throw new Error("body over its length");
+        writing = true;
+        if (length === undefined) {
           const size = encoder.encode(`${value.length.toString(16)}\r\n`);
           const framed = new Uint8Array(size.length + value.length + 2);
           framed.set(size);
           framed.set(value, size.length);
-          framed.set([13, 10], size.length + value.length);
+          framed.set(CRLF, size.length + value.length);
           await writeAll(c, framed);
         } else {
           await writeAll(c, value);
         }
+        writing = false;
       }
-      if (chunked) await writeAll(c, encoder.encode("0\r\n\r\n"));
+      if (length !== undefined && sent !== length) throw new Error("body under its length");
+      writing = true;
+      if (length === undefined) await writeAll(c, LAST_CHUNK);
       return true;
     } catch {
       reader.cancel().catch(() => {});
-      destroy(c);
+      if (!writing) destroy(c);
       return false;
     }
   }
 
-  async function send(request: UpstreamRequest, retried = false): Promise<UpstreamResponse> {
+  async function send(request: UpstreamRequest, fresh = false): Promise<UpstreamResponse> {
     const key = `${request.hostname}:${request.port}`;
-    const reused = closed ? undefined : take(key);
+    if (request.signal?.aborted) throw new UnreachableError(key, "the exchange was aborted");
+    const reused = closed || fresh ? undefined : take(key);
     const c = reused ?? await connect(request, key);
+    // Sent again on a new connection if a reused one turns out closed: only a request the
+    // target cannot have acted on (no byte of a response yet) that is safe to repeat.
+    const resendable = reused !== undefined && request.body === null &&
+      IDEMPOTENT.has(request.method);
     const onAbort = () => destroy(c);
     request.signal?.addEventListener("abort", onAbort, { once: true });
     const reader = request.body?.getReader();
+    // undefined while the body is written, then whether all of it was
     let pumped: boolean | undefined = reader === undefined ? true : undefined;
+    let reusable = true;
     let exchange = true;
     const end = (ok: boolean) => {
       if (!exchange) return;
       exchange = false;
       request.signal?.removeEventListener("abort", onAbort);
-      if (ok && pumped === true) return release(c);
-      destroy(c);
       // An upload the target no longer reads (it answered first, or the exchange failed).
-      if (pumped === undefined) reader?.cancel().catch(() => {});
+      if (pumped !== true) reader?.cancel().catch(() => {});
+      if (ok && reusable && pumped === true) release(c);
+      else destroy(c);
     };
-    let head: ReturnType<typeof parseResponseHead>;
+    let head: ResponseHead;
+    let received = false;
     try {
       try {
-        await writeAll(c, encoder.encode(request.head));
+        await writeAll(c, headBytes(request.head));
       } catch (error) {
         throw new UnreachableError(key, (error as Error).message, { cause: error });
       }
-      if (reader !== undefined) {
-        pump(c, reader, request.chunked === true).then((ok) => pumped = ok);
-      }
+      if (reader !== undefined) pump(c, reader, request.length).then((ok) => pumped = ok);
       for (;;) {
+        let scanned = 0; // bytes after c.start searched for the empty line already
         let at: number;
-        while ((at = headEnd(c.buf, c.start, c.end)) < 0) {
-          if (c.end - c.start > MAX_HEAD) throw new ResponseHeadError("response head too large");
+        while ((at = headEnd(c.buf, c.start + Math.max(0, scanned - 3), c.end)) < 0) {
+          scanned = c.end - c.start;
+          if (scanned > MAX_HEAD) throw new BadResponseError("response head too large");
           let more: boolean;
           try {
             more = await fill(c);
@@ -367,51 +396,56 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
             throw new UnreachableError(key, (error as Error).message, { cause: error });
           }
           if (!more) throw new UnreachableError(key, "closed before the response");
+          received = true;
         }
-        if (at - c.start > MAX_HEAD) throw new ResponseHeadError("response head too large");
+        if (at - c.start > MAX_HEAD) throw new BadResponseError("response head too large");
         head = parseResponseHead(latin1(c.buf, c.start, at), request.method);
         c.start = at + 4;
         if (head.status >= 200) break;
         if (head.status === 101) {
-          throw new ResponseHeadError("switched protocols without an upgrade request");
+          throw new BadResponseError("switched protocols without an upgrade request");
         }
       }
-      if (!head.keepAlive) pumped = false; // closed after the body whatever happens
+      if (!head.keepAlive) reusable = false;
     } catch (error) {
-      const fresh = reused !== undefined && !retried && request.body === null &&
-        error instanceof UnreachableError && !request.signal?.aborted;
+      const again = resendable && !received && error instanceof UnreachableError &&
+        !request.signal?.aborted;
       end(false);
-      // A reused connection the target had closed: once more on a new one.
-      if (fresh) return send(request, true);
+      if (again) return send(request, true);
       throw error;
     }
+    // A 408 on a reused connection: the target timed the idle connection out as the request
+    // went (what Go's client does too).
+    if (head.status === 408 && resendable) {
+      end(false);
+      return send(request, true);
+    }
     const framing = head.framing;
+    const answer = (body: UpstreamResponse["body"]): UpstreamResponse => ({
+      status: head.status,
+      statusText: head.statusText,
+      headers: head.headers,
+      body,
+    });
     if (framing.kind === "none") {
       end(true);
-      return {
-        status: head.status,
-        statusText: head.statusText,
-        headers: head.headers,
-        body: null,
-      };
+      return answer(null);
     }
     if (framing.kind === "length" && framing.length <= WHOLE_BODY) {
       try {
         while (c.end - c.start < framing.length) {
-          if (!(await fill(c))) throw new UnreachableError(key, "closed in the response body");
+          if (!(await fill(c))) throw new Error("closed in the response body");
         }
       } catch (error) {
         end(false);
-        throw error;
+        throw new BadResponseError(`${key}: ${(error as Error).message}`, { cause: error });
       }
       const body = c.buf.slice(c.start, c.start + framing.length);
       c.start += framing.length;
       end(true); // closed instead if the upload is not all written: the target answered first
-
-      return { status: head.status, statusText: head.statusText, headers: head.headers, body };
+      return answer(body);
     }
-    const body = bodyStream(c, framing, end);
-    return { status: head.status, statusText: head.statusText, headers: head.headers, body };
+    return answer(bodyStream(c, framing, end));
   }
 
   // The body after a head, as a stream; `done(ok)` when it ends, is cancelled or fails.
@@ -423,14 +457,19 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
     let remaining = framing.kind === "length" ? framing.length : 0;
     // chunked: "size" (a size line next), "data", "crlf" (after a chunk), "trailer"
     let state: "size" | "data" | "crlf" | "trailer" = "size";
+    let scanned = 0; // bytes after c.start searched for a line's end already
     const line = (): number => {
-      for (let i = c.start + 1; i < c.end; i++) {
-        if (c.buf[i] === 10 && c.buf[i - 1] === 13) return i - 1;
+      for (let i = c.start + Math.max(1, scanned); i < c.end; i++) {
+        if (c.buf[i] === 10 && c.buf[i - 1] === 13) {
+          scanned = 0;
+          return i - 1;
+        }
       }
+      scanned = c.end - c.start;
       return -1;
     };
     const need = async () => {
-      if (c.end - c.start > MAX_HEAD) throw new ResponseHeadError("chunk line too long");
+      if (c.end - c.start > MAX_HEAD) throw new BadResponseError("chunk line too long");
       if (!(await fill(c))) throw new Error("the target closed the connection in the body");
     };
     return new ReadableStream<Uint8Array>({

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { UnreachableError, upstreamPool, type UpstreamResponse } from "./upstream_pool.ts";
-import { ResponseHeadError } from "./_http1_head.ts";
+import { BadResponseError } from "./_http1_head.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+/** One character per byte, as on the wire (windows-1252 keeps é as é). */
+const bytesDecoder = new TextDecoder("latin1");
 
 /**
  * What a raw backend does with one request head: pieces to write (a number waits that many ms,
@@ -36,7 +37,7 @@ function rawBackend(script: Script): RawBackend {
       for (;;) {
         const got = await conn.read(buf);
         if (got === null) break;
-        text += decoder.decode(buf.subarray(0, got));
+        text += bytesDecoder.decode(buf.subarray(0, got));
         let at: number;
         while ((at = text.indexOf("\r\n\r\n")) >= 0) {
           const head = text.slice(0, at);
@@ -266,7 +267,7 @@ Deno.test("upstreamPool refuses response heads it cannot trust", async () => {
   };
   await withPool((head) => [bad[head.split(" ")[1]]], async (backend, pool) => {
     for (const path of Object.keys(bad)) {
-      await assert.rejects(pool.send(get(backend.port, path)), ResponseHeadError, path);
+      await assert.rejects(pool.send(get(backend.port, path)), BadResponseError, path);
     }
     assert.equal(pool.idle, 0);
   });
@@ -305,12 +306,12 @@ Deno.test("upstreamPool streams a request body chunked or with its length", asyn
       ...get(backend.port, "/chunked", "POST"),
       head: "POST /chunked HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n",
       body: body(["abc", "", "defgh"]),
-      chunked: true,
     }).then(text);
     await pool.send({
       ...get(backend.port, "/length", "PUT"),
       head: "PUT /length HTTP/1.1\r\nhost: h\r\ncontent-length: 6\r\n\r\n",
       body: body(["abc", "def"]),
+      length: 6,
     }).then(text);
     assert.deepEqual(backend.requests.map((r) => r.slice(r.indexOf("\r\n\r\n") + 4)), [
       "3\r\nabc\r\n5\r\ndefgh\r\n0\r\n\r\n",
@@ -335,7 +336,6 @@ Deno.test("upstreamPool closes a connection whose upload the target answered bef
             cancelled = true;
           },
         }),
-        chunked: true,
       });
       assert.equal(response.status, 413);
       assert.equal(pool.idle, 0);
@@ -377,4 +377,54 @@ Deno.test("upstreamPool does not keep a connection an HTTP/1.0 target or `Connec
       assert.equal(backend.connections, 2);
     },
   );
+});
+
+Deno.test("upstreamPool resends only idempotent requests without a body, always on a new connection", async () => {
+  // The target closes its first connection on the second request, without an answer.
+  let answered = 0;
+  const script: Script = (_head, n) => n === 1 && answered++ > 0 ? "close" : [ok(`on ${n}`)];
+  await withPool(script, async (backend, pool) => {
+    await pool.send(get(backend.port)).then(text);
+    await assert.rejects(pool.send(get(backend.port, "/", "POST")), /closed before the response/);
+    assert.equal(backend.connections, 1);
+  });
+  // A 408 on a reused connection: the target timed it out; the GET goes again.
+  await withPool(
+    (_head, n) =>
+      n === 1 && answered++ > 0
+        ? ["HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n", null]
+        : [ok(`on ${n}`)],
+    async (backend, pool) => {
+      answered = 0;
+      await pool.send(get(backend.port)).then(text);
+      assert.equal(await text(await pool.send(get(backend.port))), "on 2");
+      // not on a fresh connection: the 408 is the answer
+    },
+  );
+});
+
+Deno.test("upstreamPool sends header octets as single bytes, and ends a body that is not its length", async () => {
+  await withPool((head) => [ok(head.split(" ")[1])], async (backend, pool) => {
+    await pool.send({
+      ...get(backend.port),
+      head: "GET /o HTTP/1.1\r\nhost: h\r\nx-name: caf\u00e9\r\n\r\n",
+    }).then(text);
+    assert.match(backend.requests[0], /x-name: caf\u00e9\r\n/); // 0xE9, not UTF-8's C3 A9
+    const short = pool.send({
+      ...get(backend.port, "/short", "POST"),
+      head: "POST /short HTTP/1.1\r\nhost: h\r\ncontent-length: 10\r\n\r\n",
+      body: new Blob(["abc"]).stream(),
+      length: 10,
+    });
+    await assert.rejects(short, UnreachableError);
+    assert.equal(backend.requests.length, 1); // the target never had a whole request
+  });
+});
+
+Deno.test("upstreamPool refuses an aborted exchange before connecting", async () => {
+  await withPool(() => [ok("x")], async (backend, pool) => {
+    const signal = AbortSignal.abort();
+    await assert.rejects(pool.send({ ...get(backend.port), signal }), /aborted/);
+    assert.equal(backend.connections, 0);
+  });
 });
