@@ -155,6 +155,8 @@ export interface UpstreamPool {
 
 /** The longest response head read, in bytes. */
 const MAX_HEAD = 64 * 1024;
+/** A connection's buffer while idle, and to start with (it grows for a longer head or body). */
+const BUFFER = 4 * 1024;
 /** Responses with a length up to this are read whole. */
 const WHOLE_BODY = 64 * 1024;
 const encoder = new TextEncoder();
@@ -252,6 +254,8 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
       return;
     }
     c.start = c.end = 0;
+    // An idle connection holds a small buffer (a read is pending into it).
+    if (c.buf.length > BUFFER) c.buf = new Uint8Array(BUFFER);
     c.idle = true;
     list.push(c);
     if (list.length === 1) idle.set(c.key, list);
@@ -276,7 +280,7 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
     return {
       conn,
       key,
-      buf: new Uint8Array(16 * 1024),
+      buf: new Uint8Array(BUFFER),
       start: 0,
       end: 0,
       idle: false,
@@ -287,21 +291,24 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
   // Reads more bytes into the buffer; false at the end of the stream.
   async function fill(c: Connection): Promise<boolean> {
     if (c.start === c.end) c.start = c.end = 0;
-    if (c.end === c.buf.length) {
-      const size = c.end - c.start < c.buf.length / 2 ? c.buf.length : c.buf.length * 2;
-      const next = size === c.buf.length ? c.buf : new Uint8Array(size);
-      next.copyWithin(0, c.start, c.end);
-      if (next !== c.buf) next.set(c.buf.subarray(c.start, c.end));
-      c.end -= c.start;
-      c.start = 0;
-      c.buf = next;
-    }
+    if (c.end === c.buf.length) reserve(c, 2 * (c.end - c.start));
     const reading = c.reading ?? c.conn.read(c.buf.subarray(c.end));
     c.reading = undefined;
     const n = await reading;
     if (n === null) return false;
     c.end += n;
     return true;
+  }
+
+  // Makes room for at least `size` bytes from `c.start` on (the unread bytes move to the front).
+  function reserve(c: Connection, size: number): void {
+    if (c.buf.length >= size && c.start === 0) return;
+    const need = Math.max(size, c.end - c.start);
+    const next = c.buf.length >= need ? c.buf : new Uint8Array(need);
+    next.set(c.buf.subarray(c.start, c.end));
+    c.end -= c.start;
+    c.start = 0;
+    c.buf = next;
   }
 
   async function writeAll(c: Connection, bytes: Uint8Array): Promise<void> {
@@ -432,6 +439,7 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
       return answer(null);
     }
     if (framing.kind === "length" && framing.length <= WHOLE_BODY) {
+      if (c.buf.length - c.start < framing.length) reserve(c, framing.length);
       try {
         while (c.end - c.start < framing.length) {
           if (!(await fill(c))) throw new Error("closed in the response body");
