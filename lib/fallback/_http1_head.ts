@@ -146,6 +146,12 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
   let framing: BodyFraming;
   let keepAlive = minor === "1" ? !connection?.has("close") : connection?.has("keep-alive") ===
     true;
+  if (transferEncoding !== undefined && lengthField !== undefined) {
+    // A length beside a transfer coding is dropped, and the connection not trusted after
+    // (RFC 9112, 6.3), whatever the response.
+    keepAlive = false;
+    headers = headers.filter((field) => field !== lengthField);
+  }
   if (
     method === "HEAD" || (code >= 100 && code < 200) || code === 204 || code === 304
   ) {
@@ -155,11 +161,6 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
       throw new BadResponseError(`unsupported Transfer-Encoding: ${transferEncoding}`);
     }
     framing = { kind: "chunked" };
-    // A length beside it is dropped, and the connection not trusted after (RFC 9112, 6.3).
-    if (lengthField !== undefined) {
-      keepAlive = false;
-      headers = headers.filter((field) => field !== lengthField);
-    }
   } else if (length !== undefined) {
     framing = { kind: "length", length: Number(length) };
   } else {
@@ -173,12 +174,18 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
 /**
  * The bytes of a head: one byte per character (field values are octets, RFC 9110 5.5; the
  * characters of a `Headers` object's values are all below 256).
+ *
+ * @throws {RangeError} for a character above U+00FF.
  */
 export function headBytes(head: string): Uint8Array {
   const utf8 = ENCODER.encode(head);
   if (utf8.length === head.length) return utf8; // ASCII only
   const bytes = new Uint8Array(head.length);
-  for (let i = 0; i < head.length; i++) bytes[i] = head.charCodeAt(i);
+  for (let i = 0; i < head.length; i++) {
+    const code = head.charCodeAt(i);
+    if (code > 255) throw new RangeError(`a head holds octets, not U+${code.toString(16)}`);
+    bytes[i] = code;
+  }
   return bytes;
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   BadResponseError,
+  headBytes,
   headEnd,
   latin1,
   parseResponseHead,
@@ -57,6 +58,13 @@ Deno.test("parseResponseHead: the body's framing and whether the connection stay
     ["204", "HTTP/1.1 204 No Content", "DELETE", { kind: "none" }, true],
     ["304", "HTTP/1.1 304 Not Modified\r\ncontent-length: 99", "GET", { kind: "none" }, true],
     ["100", "HTTP/1.1 100 Continue", "POST", { kind: "none" }, true],
+    [
+      "HEAD, length beside chunked",
+      "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 5",
+      "HEAD",
+      { kind: "none" },
+      false,
+    ],
   ];
   for (const [name, head, method, framing, keepAlive] of rows) {
     const parsed = parseResponseHead(head, method);
@@ -122,6 +130,12 @@ Deno.test("latin1 gives one character per byte, and headEnd finds the empty line
   assert.equal(headEnd(bytes, 0, bytes.length), 4);
   assert.equal(headEnd(bytes, 0, 7), -1);
   assert.equal(headEnd(bytes, 5, bytes.length), -1);
+});
+
+Deno.test("headBytes writes one byte per character and refuses characters above U+00FF", () => {
+  assert.deepEqual([...headBytes("a\u00e9")], [0x61, 0xe9]);
+  assert.deepEqual([...headBytes("ab")], [0x61, 0x62]);
+  assert.throws(() => headBytes("\u010a"), RangeError);
 });
 
 Deno.test("requestHead writes the fields as given and adds Host only when missing", () => {

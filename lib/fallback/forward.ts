@@ -12,8 +12,9 @@
  *   `X-Real-Ip` headers traefik set included; the hop-by-hop headers (`Connection` and the
  *   headers it names, `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`,
  *   `Upgrade`) are dropped both ways. Several `Set-Cookie` headers stay several.
- * - Bodies stream both ways; a request body's `Content-Length` is kept (without one, it goes
- *   chunked); a response of at most 64 KiB with a `Content-Length` is read whole first.
+ * - Bodies stream both ways. A request body keeps its `Content-Length` (without one it goes
+ *   chunked; a GET's or HEAD's length goes nowhere, as `Deno.serve` gives them no body); a
+ *   response of at most 64 KiB with a `Content-Length` is read whole first.
  * - Redirects are passed to the client, not followed; a compressed response reaches the client
  *   byte for byte with its `Content-Encoding` (the server that returns the response must not
  *   compress it again: `Deno.serve` does not unless `automaticCompression` or the environment
@@ -131,6 +132,10 @@ export function forward(
 ): Promise<Response> {
   if (!target.startsWith("http://") && !target.startsWith("https://")) {
     return Promise.reject(new TargetError(target, "only http and https targets are proxied"));
+  }
+  if (!target.startsWith("http://") && !URL.canParse(target)) {
+    // (http:// targets are parsed once, and refused the same way, by http1Target)
+    return Promise.reject(new TargetError(target, "not a valid URL"));
   }
   const onUnreachable = options.onUnreachable ?? unreachable;
   const onActivity = options.onActivity;
@@ -328,15 +333,18 @@ async function forwardHttp1(
     if (declared === undefined) {
       fields.push(["transfer-encoding", "chunked"]);
     } else {
-      if (!/^\d{1,15}$/.test(declared)) {
+      // "5, 5" (the same length twice, joined) is 5 (RFC 9110, 8.6)
+      const parts = new Set(declared.split(",").map((part) => part.trim()));
+      const [only] = parts;
+      if (parts.size !== 1 || !/^\d{1,15}$/.test(only)) {
         body.cancel().catch(() => {});
         return new Response(`400 Bad Request: Content-Length ${JSON.stringify(declared)}\n`, {
           status: 400,
           headers: { "content-type": "text/plain; charset=utf-8" },
         });
       }
-      length = Number(declared);
-      fields.push(["content-length", declared]);
+      length = Number(only);
+      fields.push(["content-length", only]);
       if (length === 0) {
         body.cancel().catch(() => {});
         body = null;

@@ -973,10 +973,22 @@ Deno.test("forward rejects a target that is not a URL, and answers 400 to a bad 
     new Request("http://hub.example/", {
       method: "POST",
       body: "x",
-      headers: { "content-length": "1, 1" },
+      headers: { "content-length": "1, 2" },
     }),
     "http://127.0.0.1:9",
   );
   assert.equal(response.status, 400);
   await response.body?.cancel();
+  // the same length twice is that length: on to the target (nothing listens there: 503)
+  const twice = await forward(
+    new Request("http://hub.example/", {
+      method: "POST",
+      body: "x",
+      headers: { "content-length": "1, 1" },
+    }),
+    "http://127.0.0.1:9",
+  );
+  assert.equal(twice.status, 503);
+  await twice.body?.cancel();
+  await assert.rejects(forward(new Request("http://hub.example/"), "https://[bad"), TargetError);
 });

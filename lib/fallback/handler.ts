@@ -8,6 +8,7 @@
  */
 
 import { rawRequestPath } from "../core/request_path.ts";
+import { TargetError } from "../core/errors.ts";
 import { forward, type TargetTls } from "./forward.ts";
 import type { UpstreamPool } from "./upstream_pool.ts";
 import type { RequestTarget } from "./router.ts";
@@ -101,9 +102,19 @@ export function fallbackHandler(
     const onActivity = route && options.onActivity
       ? () => options.onActivity!(route.routespec)
       : undefined;
-    return await forward(request, options.targetUrl?.(target) ?? target, {
-      ...forwardOptions,
-      onActivity,
-    });
+    try {
+      return await forward(request, options.targetUrl?.(target) ?? target, {
+        ...forwardOptions,
+        onActivity,
+      });
+    } catch (error) {
+      // A target no proxy can reach (written to a shared store by another writer).
+      if (!(error instanceof TargetError)) throw error;
+      await request.body?.cancel().catch(() => {});
+      return new Response(`502 Bad Gateway: ${error.message}\n`, {
+        status: 502,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      });
+    }
   };
 }

@@ -110,8 +110,8 @@ export interface UpstreamResponse {
 }
 
 /**
- * The target could not be reached, or closed the connection before its response head: nothing
- * of a response came back.
+ * The target could not be reached, or closed the connection before any byte of its response
+ * came back (or the exchange was aborted).
  *
  * @example Usage
  * ```ts
@@ -160,6 +160,8 @@ export interface UpstreamPool {
 const MAX_HEAD = 64 * 1024;
 /** A connection's buffer while idle, and to start with (it grows for a longer head or body). */
 const BUFFER = 4 * 1024;
+/** A connection's buffer while it streams a body on. */
+const STREAM_BUFFER = 16 * 1024;
 /** Responses with a length up to this are read whole. */
 const WHOLE_BODY = 64 * 1024;
 const encoder = new TextEncoder();
@@ -320,11 +322,14 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
   function reserve(c: Connection, size: number): void {
     if (c.buf.length >= size && c.start === 0) return;
     const need = Math.max(size, c.end - c.start);
-    const next = c.buf.length >= need ? c.buf : new Uint8Array(need);
-    next.set(c.buf.subarray(c.start, c.end));
+    if (c.buf.length >= need) c.buf.copyWithin(0, c.start, c.end);
+    else {
+      const next = new Uint8Array(need);
+      next.set(c.buf.subarray(c.start, c.end));
+      c.buf = next;
+    }
     c.end -= c.start;
     c.start = 0;
-    c.buf = next;
   }
 
   async function writeAll(c: Connection, bytes: Uint8Array): Promise<void> {
@@ -377,6 +382,10 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
     if (request.signal?.aborted) throw new UnreachableError(key, "the exchange was aborted");
     const reused = closed || fresh ? undefined : take(key);
     const c = reused ?? await connect(request, key);
+    if (request.signal?.aborted) { // while connecting
+      destroy(c);
+      throw new UnreachableError(key, "the exchange was aborted");
+    }
     // Sent again on a new connection if a reused one turns out closed: only a request the
     // target cannot have acted on (no byte of a response yet) that is safe to repeat.
     const resendable = reused !== undefined && request.body === null &&
@@ -418,6 +427,7 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
           } catch (error) {
             throw new UnreachableError(key, (error as Error).message, { cause: error });
           }
+          if (!more && received) throw new BadResponseError(`${key}: closed in the response head`);
           if (!more) throw new UnreachableError(key, "closed before the response");
           received = true;
         }
@@ -455,20 +465,26 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
       return answer(null);
     }
     if (framing.kind === "length" && framing.length <= WHOLE_BODY) {
-      if (c.buf.length - c.start < framing.length) reserve(c, framing.length);
+      // Read into an array of its own, handed on as it is.
+      const body = new Uint8Array(framing.length);
+      let got = Math.min(c.end - c.start, framing.length);
+      body.set(c.buf.subarray(c.start, c.start + got));
+      c.start += got;
       try {
-        while (c.end - c.start < framing.length) {
-          if (!(await fill(c))) throw new Error("closed in the response body");
+        while (got < framing.length) {
+          const n = await c.conn.read(body.subarray(got));
+          if (n === null) throw new Error("closed in the response body");
+          got += n;
         }
       } catch (error) {
         end(false);
         throw new BadResponseError(`${key}: ${(error as Error).message}`, { cause: error });
       }
-      const body = c.buf.slice(c.start, c.start + framing.length);
-      c.start += framing.length;
       end(true); // closed instead if the upload is not all written: the target answered first
       return answer(body);
     }
+    // A body streamed on: reads of up to 16 KiB (the buffer shrinks again once idle).
+    if (c.buf.length < STREAM_BUFFER) reserve(c, STREAM_BUFFER);
     return answer(bodyStream(c, framing, end));
   }
 

@@ -286,6 +286,10 @@ Deno.test("upstreamPool: nothing listening, or a close before the head, is Unrea
   await withPool(() => "close", async (backend, pool) => {
     await assert.rejects(pool.send(get(backend.port)), /closed before the response/);
   });
+  // part of a head, then the close: something came back, so not "unreachable"
+  await withPool(() => ["HTTP/1.1 200 OK\r\ncontent-le", null], async (backend, pool) => {
+    await assert.rejects(pool.send(get(backend.port)), BadResponseError);
+  });
   await withPool(
     () => ["HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc", null],
     async (backend, pool) => {
