@@ -8,7 +8,7 @@ import { startEtcd, startRedis } from "./stores.ts";
 import { routeConfirmer } from "../lib/traefik/confirm.ts";
 import { internalHandler } from "../lib/chp/internal_handler.ts";
 import { proxyOptions } from "../lib/chp/proxy_options.ts";
-import { targetClient, targetTls } from "../lib/chp/config_file.ts";
+import { targetTls } from "../lib/chp/config_file.ts";
 import { cliSettings } from "../lib/chp/settings.ts";
 import { parseFlags } from "../lib/chp/flags.ts";
 import { rawRequestPath } from "../lib/core/request_path.ts";
@@ -70,18 +70,15 @@ async function withCliProxy(body: (env: Env) => Promise<void>, flags: string[] =
   );
   let proxy: RunningProxy | undefined;
   const tls = await targetTls(settings);
-  const client = tls && targetClient(tls);
   try {
     proxy = await startProxy(proxyOptions(settings, {
       traefikApiUrl: `http://127.0.0.1:${freePort()}`,
       internalUrl: `http://127.0.0.1:${internal.addr.port}`,
-      targetClient: client,
       targetTls: tls,
     }));
     await body({ proxy, publicUrl: `http://127.0.0.1:${port}`, errors: errors.url });
   } finally {
     await proxy?.stop();
-    client?.close();
     await internal.shutdown();
     await errors.close();
   }

@@ -181,20 +181,3 @@ export async function targetTls(
   const key = await read(tls.keyFile, "--client-ssl-key");
   return { ...(ca ? { caCerts: [ca] } : {}), ...(cert && key ? { cert, key } : {}) };
 }
-
-/**
- * The HTTP client the fallback reaches https targets with, from `targetTls`'s material, sending
- * the client's `Host`.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { targetClient } from "./config_file.ts";
- * const client = targetClient({});
- * assert.ok(client instanceof Deno.HttpClient);
- * client.close();
- * ```
- */
-export function targetClient(tls: TargetTls): Deno.HttpClient {
-  return Deno.createHttpClient({ allowHost: true, ...tls });
-}

@@ -15,13 +15,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { runAll } from "../async/run_all.ts";
 import { type RunningProxy, startProxy } from "../proxy.ts";
 import { chpHandler } from "./api_handler.ts";
-import {
-  checkTlsFiles,
-  loadFlags,
-  readExtraConfig,
-  targetClient,
-  targetTls,
-} from "./config_file.ts";
+import { checkTlsFiles, loadFlags, readExtraConfig, targetTls } from "./config_file.ts";
 import { withFlagHint } from "./error_hint.ts";
 import { helpText } from "./flags.ts";
 import { internalHandler } from "./internal_handler.ts";
@@ -103,8 +97,6 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     const traefikApiUrl = settings.traefikApi.url ?? `http://127.0.0.1:${freeLoopbackPort()}`;
     const extra = await readExtraConfig(settings);
     const tls = await targetTls(settings);
-    const client = tls && targetClient(tls);
-    if (client) cleanups.push(() => client.close());
 
     // The internal server behind /_chp_healthz, the 404 catch-all, error pages and ACME's
     // HTTP-01 challenges.
@@ -165,7 +157,6 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       traefikApiUrl,
       internalUrl: `http://127.0.0.1:${internal.addr.port}`,
       ...extra,
-      targetClient: client,
       targetTls: tls,
       publicAddress: socketPort ? `127.0.0.1:${socketPort}` : undefined,
       apiBackend,

@@ -48,9 +48,7 @@ export interface ProxyRuntime {
   extraDynamicConfig?: ConfigTree;
   /** Receives the proxy's lifecycle messages. */
   log?: (message: string) => void;
-  /** The fallback's client for https targets (`targetClient`). */
-  targetClient?: Deno.HttpClient;
-  /** The same material for websockets to https targets (`targetTls`). */
+  /** The CAs and client certificate the fallback reaches https targets with (`targetTls`). */
   targetTls?: TargetTls;
   /**
    * With `--socket`: traefik's public address, a free loopback port the socket is relayed to.
@@ -139,7 +137,6 @@ export function proxyOptions(settings: CliSettings, runtime: ProxyRuntime): Star
     fallback: settings.fallback
       ? {
         ...settings.fallback,
-        ...(runtime.targetClient ? { client: runtime.targetClient } : {}),
         ...(runtime.targetTls ? { tls: runtime.targetTls } : {}),
         defaultTarget: settings.defaultTarget,
         notFound: (request) => errorPage(404, rawRequestPath(request.url), pages),

@@ -411,7 +411,7 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
         "catch-all router sends unmatched requests to (see the README)",
     );
   }
-  // Deno's fetch always verifies a target's certificate: --insecure is traefik's alone.
+  // Deno's TLS always verifies a target's certificate: --insecure is traefik's alone.
   const insecure = values.insecure === true || values["client-ssl-reject-unauthorized"] === false;
   if (insecure && values.fallback === true) {
     throw new ConfigError(

@@ -19,15 +19,17 @@
  *   byte for byte with its `Content-Encoding` (the server that returns the response must not
  *   compress it again: `Deno.serve` does not unless `automaticCompression` or the environment
  *   variable `DENO_SERVE_AUTOMATIC_COMPRESSION` turns it on; pass `automaticCompression: false`).
- * - `http://` targets are reached by this module's own HTTP/1.1 client (`upstreamPool`, with
- *   keep-alive when a pool is given), which costs a forwarded request about half the CPU of
- *   `fetch` and adds no header of its own (`Host` only when the client sent none). A response
- *   head that is not usable HTTP/1.x is answered 502.
- * - `https://` targets go through `fetch` (with `client` for internal TLS). Deno's `fetch`
- *   decodes gzip and br bodies unless the first `Accept-Encoding` field is `identity`, so that
- *   request carries an `Accept-Encoding: identity` field before the client's own; it sends an
- *   `Accept` of any media type, `Accept-Language: *` and a Deno `User-Agent` when the client
- *   sent none, and resolves dot segments in the path.
+ * - Targets are reached by this module's own HTTP/1.1 client (`upstreamPool`, with keep-alive
+ *   when a pool is given; over TLS for `https://` targets, with the CAs and client certificate
+ *   of `tls`), which costs a forwarded request about half the CPU of `fetch` and adds no header
+ *   of its own (`Host` only when the client sent none). A response head that is not usable
+ *   HTTP/1.x is answered 502.
+ * - Only a caller that gives a `fetch` client (`client`) and no `tls` has its `https://`
+ *   targets reached through `fetch`. Deno's `fetch` decodes gzip and br bodies unless the first
+ *   `Accept-Encoding` field is `identity`, so that request carries an `Accept-Encoding:
+ *   identity` field before the client's own; it sends an `Accept` of any media type,
+ *   `Accept-Language: *` and a Deno `User-Agent` when the client sent none, and resolves dot
+ *   segments in the path.
  * - A WebSocket upgrade opens a WebSocket to the target (ws:// or wss://) with the client's
  *   headers and subprotocols; once it is open, the client's request is upgraded with the
  *   subprotocol the target chose, and messages, close codes and reasons are relayed both ways.
@@ -79,15 +81,14 @@ export interface ForwardOptions {
    */
   pool?: UpstreamPool;
   /**
-   * The `fetch` client for `https://` targets; create it with `allowHost: true`, or the targets
-   * see their own address as `Host` instead of the client's (give it `caCerts`, `cert` and `key`
-   * for targets behind internal TLS). Default: one client with `allowHost: true`, shared by all
-   * calls.
+   * A `fetch` client for `https://` targets, used only without `tls`; create it with
+   * `allowHost: true`, or the targets see their own address as `Host` instead of the client's.
+   * Default: none (`https://` targets go through the pool, with the system's CAs).
    */
   client?: Deno.HttpClient;
   /**
-   * The CA and client certificate for WebSockets to `https://` targets, which go over a
-   * connection of their own (give the same material as to `client`); default the system's CAs.
+   * The CAs and client certificate for `https://` and `wss://` targets (JupyterHub's internal
+   * SSL); default the system's CAs and no certificate.
    */
   tls?: TargetTls;
   /**
@@ -133,21 +134,29 @@ export function forward(
   if (!target.startsWith("http://") && !target.startsWith("https://")) {
     return Promise.reject(new TargetError(target, "only http and https targets are proxied"));
   }
-  if (!target.startsWith("http://") && !URL.canParse(target)) {
-    // (http:// targets are parsed once, and refused the same way, by http1Target)
-    return Promise.reject(new TargetError(target, "not a valid URL"));
-  }
   const onUnreachable = options.onUnreachable ?? unreachable;
   const onActivity = options.onActivity;
   if (isWebSocketUpgrade(request)) {
+    if (!URL.canParse(target)) return Promise.reject(new TargetError(target, "not a valid URL"));
     return forwardWebSocket(request, "ws" + upstreamUrl(target, request.url).slice(4), {
       tls: options.tls,
       onUnreachable,
       onActivity,
     });
   }
-  const response = target.startsWith("http://")
-    ? forwardHttp1(request, target, options.pool ?? onePerRequest, onUnreachable)
+  // https through fetch only for a caller that gave a fetch client and no TLS material.
+  const secure = target.startsWith("https://");
+  const viaFetch = secure && options.tls === undefined && options.client !== undefined;
+  // (http1Target refuses a target that is not a URL the same way, once per target)
+  if (viaFetch && !URL.canParse(target)) {
+    return Promise.reject(new TargetError(target, "not a valid URL"));
+  }
+  const response = !viaFetch
+    ? forwardHttp1(request, target, {
+      pool: options.pool ?? onePerRequest,
+      onUnreachable,
+      tls: secure ? options.tls ?? SYSTEM_CAS : undefined,
+    })
     : forwardFetch(
       request,
       upstreamUrl(target, request.url),
@@ -166,6 +175,9 @@ const sharedClient = Deno.createHttpClient({ allowHost: true });
 
 /** Keeps no connection: nothing outlives a request. */
 const onePerRequest = upstreamPool({ maxIdle: 0 });
+
+/** TLS to https targets with the system's CAs and no client certificate. */
+const SYSTEM_CAS: TargetTls = {};
 
 /** Headers of a WebSocket handshake that belong to one hop; `WebSocket` writes its own. */
 const WEBSOCKET_HANDSHAKE = new Set([
@@ -237,7 +249,7 @@ function http1Target(target: string): Http1Target {
   }
   parsed = {
     hostname: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
-    port: url.port === "" ? 80 : Number(url.port),
+    port: url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port),
     host: url.host,
     prefix: url.pathname.endsWith("/") ? url.pathname.slice(0, -1) : url.pathname,
   };
@@ -307,9 +319,13 @@ function clientResponseHeaders(headers: Headers): Headers {
 async function forwardHttp1(
   request: Request,
   target: string,
-  pool: UpstreamPool,
-  onUnreachable: NonNullable<ForwardOptions["onUnreachable"]>,
+  options: {
+    pool: UpstreamPool;
+    onUnreachable: NonNullable<ForwardOptions["onUnreachable"]>;
+    tls: TargetTls | undefined;
+  },
 ): Promise<Response> {
+  const { pool, onUnreachable, tls } = options;
   const where = http1Target(target);
   let path = where.prefix + requestPath(request.url);
   if (NOT_IN_TARGET.test(path)) {
@@ -361,6 +377,7 @@ async function forwardHttp1(
       body,
       length,
       signal: request.signal,
+      tls,
     });
   } catch (error) {
     if (request.signal.aborted) return clientGone();

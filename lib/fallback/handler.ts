@@ -40,9 +40,9 @@ export interface FallbackHandlerOptions {
   targetUrl?: (target: string) => string;
   /** The connections to http targets (`ForwardOptions.pool`); default a connection per request. */
   pool?: UpstreamPool;
-  /** The client that reaches https targets (`ForwardOptions.client`: CAs, certificates). */
+  /** A `fetch` client for https targets, used only without `tls` (`ForwardOptions.client`). */
   client?: Deno.HttpClient;
-  /** The same material for websockets to https targets (`ForwardOptions.tls`). */
+  /** The CAs and client certificate for https and wss targets (`ForwardOptions.tls`). */
   tls?: TargetTls;
   /**
    * Called with the routespec of a route whenever a request to it counts as activity

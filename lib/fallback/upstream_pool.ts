@@ -1,8 +1,9 @@
 /**
- * The fallback's HTTP/1.1 client to `http://` targets: one exchange per connection at a time,
- * connections kept open between exchanges (keep-alive) up to a number per target address.
- * Written on `Deno.connect` because `fetch` costs most of a forwarded request's CPU (the
- * measurements are in the README).
+ * The fallback's HTTP/1.1 client to `http://` and `https://` targets: one exchange per
+ * connection at a time, connections kept open between exchanges (keep-alive) up to a number per
+ * target address. Written on `Deno.connect` and `Deno.connectTls` because `fetch` costs most of
+ * a forwarded request's CPU (the measurements are in the README). Over TLS (Deno sets no
+ * `TCP_NODELAY` there) a body of at most 64 KiB with a length goes out in the head's write.
  *
  * An idle connection always has a read pending: a target that closes it (a server stopped, an
  * idle timeout) takes it out of the pool at once. A request that finds its reused connection
@@ -24,6 +25,8 @@ import {
   parseResponseHead,
   type ResponseHead,
 } from "./_http1_head.ts";
+
+import type { TargetTls } from "./_ws_upstream.ts";
 
 export { BadResponseError } from "./_http1_head.ts";
 
@@ -85,6 +88,12 @@ export interface UpstreamRequest {
   length?: number;
   /** Aborts the exchange (the client went away): the connection is closed. */
   signal?: AbortSignal;
+  /**
+   * Over TLS (an `https://` target), verified with these CAs and presenting this client
+   * certificate (`{}`: the system's CAs, no certificate). Connections are kept apart by the
+   * object given.
+   */
+  tls?: TargetTls;
 }
 
 /**
@@ -171,7 +180,7 @@ const LAST_CHUNK = encoder.encode("0\r\n\r\n");
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
 
 interface Connection {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   readonly key: string;
   buf: Uint8Array<ArrayBuffer>;
   start: number;
@@ -185,7 +194,7 @@ interface Connection {
 }
 
 /**
- * Creates a pool of connections to `http://` targets.
+ * Creates a pool of connections to targets (over TLS for requests that give `tls`).
  *
  * @example Usage
  * ```ts
@@ -218,6 +227,14 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
   let idleCount = 0;
   let closed = false;
   let sweeper: ReturnType<typeof setInterval> | undefined;
+  // TLS settings by identity, so that connections made with other material are not reused.
+  const tlsIds = new WeakMap<TargetTls, number>();
+  const tlsId = (tls: TargetTls): number => {
+    let id = tlsIds.get(tls);
+    if (id === undefined) tlsIds.set(tls, id = ++tlsCount);
+    return id;
+  };
+  let tlsCount = 0;
 
   // Closes the connections idle for idleMs or more; stops when none is idle.
   function sweep(): void {
@@ -287,13 +304,21 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
   }
 
   async function connect(request: UpstreamRequest, key: string): Promise<Connection> {
-    let conn: Deno.TcpConn;
+    const { hostname, port, tls } = request;
+    let conn: Deno.Conn;
     try {
-      conn = await Deno.connect({ hostname: request.hostname, port: request.port });
+      if (tls) {
+        const secure = await Deno.connectTls({ hostname, port, ...tls });
+        await secure.handshake(); // a certificate refused is a target that cannot be reached
+        conn = secure;
+      } else {
+        const plain = await Deno.connect({ hostname, port });
+        plain.setNoDelay(true);
+        conn = plain;
+      }
     } catch (error) {
-      throw new UnreachableError(key, (error as Error).message, { cause: error });
+      throw new UnreachableError(`${hostname}:${port}`, (error as Error).message, { cause: error });
     }
-    conn.setNoDelay(true);
     return {
       conn,
       key,
@@ -377,14 +402,38 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
     }
   }
 
+  // `head` followed by the whole body, read from `reader`; undefined if it is not `length` long.
+  async function wholeBody(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    length: number,
+    head: Uint8Array,
+  ): Promise<Uint8Array | undefined> {
+    const out = new Uint8Array(head.length + length);
+    out.set(head);
+    let at = head.length;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (at + value.length > out.length) return undefined;
+        out.set(value, at);
+        at += value.length;
+      }
+    } catch {
+      return undefined;
+    }
+    return at === out.length ? out : undefined;
+  }
+
   async function send(request: UpstreamRequest, fresh = false): Promise<UpstreamResponse> {
-    const key = `${request.hostname}:${request.port}`;
-    if (request.signal?.aborted) throw new UnreachableError(key, "the exchange was aborted");
+    const address = `${request.hostname}:${request.port}`;
+    const key = request.tls ? `${tlsId(request.tls)}@${address}` : address;
+    if (request.signal?.aborted) throw new UnreachableError(address, "the exchange was aborted");
     const reused = closed || fresh ? undefined : take(key);
     const c = reused ?? await connect(request, key);
     if (request.signal?.aborted) { // while connecting
       destroy(c);
-      throw new UnreachableError(key, "the exchange was aborted");
+      throw new UnreachableError(address, "the exchange was aborted");
     }
     // Sent again on a new connection if a reused one turns out closed: only a request the
     // target cannot have acted on (no byte of a response yet) that is safe to repeat.
@@ -409,12 +458,25 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
     let head: ResponseHead;
     let received = false;
     try {
-      try {
-        await writeAll(c, headBytes(request.head));
-      } catch (error) {
-        throw new UnreachableError(key, (error as Error).message, { cause: error });
+      // Over TLS (no TCP_NODELAY in Deno) a small body goes in the head's write: written
+      // after it, it would wait for the target's delayed acknowledgement.
+      const small = request.tls !== undefined && reader !== undefined &&
+        request.length !== undefined && request.length <= WHOLE_BODY;
+      const headOut = headBytes(request.head);
+      const first = small ? await wholeBody(reader!, request.length!, headOut) : headOut;
+      if (first === undefined) {
+        pumped = false;
+        throw new UnreachableError(address, "the request body does not match its length");
       }
-      if (reader !== undefined) pump(c, reader, request.length).then((ok) => pumped = ok);
+      if (small) pumped = true;
+      try {
+        await writeAll(c, first);
+      } catch (error) {
+        throw new UnreachableError(address, (error as Error).message, { cause: error });
+      }
+      if (reader !== undefined && !small) {
+        pump(c, reader, request.length).then((ok) => pumped = ok);
+      }
       for (;;) {
         let scanned = 0; // bytes after c.start searched for the empty line already
         let at: number;
@@ -425,10 +487,12 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
           try {
             more = await fill(c);
           } catch (error) {
-            throw new UnreachableError(key, (error as Error).message, { cause: error });
+            throw new UnreachableError(address, (error as Error).message, { cause: error });
           }
-          if (!more && received) throw new BadResponseError(`${key}: closed in the response head`);
-          if (!more) throw new UnreachableError(key, "closed before the response");
+          if (!more && received) {
+            throw new BadResponseError(`${address}: closed in the response head`);
+          }
+          if (!more) throw new UnreachableError(address, "closed before the response");
           received = true;
         }
         if (at - c.start > MAX_HEAD) throw new BadResponseError("response head too large");
@@ -478,7 +542,7 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
         }
       } catch (error) {
         end(false);
-        throw new BadResponseError(`${key}: ${(error as Error).message}`, { cause: error });
+        throw new BadResponseError(`${address}: ${(error as Error).message}`, { cause: error });
       }
       end(true); // closed instead if the upload is not all written: the target answered first
       return answer(body);

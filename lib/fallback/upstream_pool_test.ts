@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { UnreachableError, upstreamPool, type UpstreamResponse } from "./upstream_pool.ts";
 import { BadResponseError } from "./_http1_head.ts";
+import { makePki } from "../../tests/pki.ts";
 
 const encoder = new TextEncoder();
 /** One character per byte, as on the wire (windows-1252 keeps é as é). */
@@ -436,4 +437,44 @@ Deno.test("upstreamPool refuses an aborted exchange before connecting", async ()
     await assert.rejects(pool.send({ ...get(backend.port), signal }), /aborted/);
     assert.equal(backend.connections, 0);
   });
+});
+
+Deno.test("upstreamPool speaks TLS to https targets, verified with the CAs given", async () => {
+  const pki = await makePki();
+  const read = (path: string) => Deno.readTextFileSync(path);
+  const ports = new Set<number>();
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: read(pki.server.cert),
+    key: read(pki.server.key),
+    onListen() {},
+  }, async (request, info) => {
+    ports.add(info.remoteAddr.port);
+    return new Response(`${request.method} ${(await request.text()).length}`);
+  });
+  const pool = upstreamPool();
+  try {
+    const tls = { caCerts: [read(pki.ca)] };
+    const target = { ...get(server.addr.port), tls };
+    assert.equal(await text(await pool.send(target)), "GET 0");
+    const post = (size: number) =>
+      pool.send({
+        ...target,
+        method: "POST",
+        head: `POST / HTTP/1.1\r\nhost: h\r\ncontent-length: ${size}\r\n\r\n`,
+        body: new Blob(["x".repeat(size)]).stream(),
+        length: size,
+      }).then(text);
+    assert.equal(await post(10), "POST 10"); // with the head in one write
+    assert.equal(await post(200_000), "POST 200000"); // streamed after it
+    assert.equal(ports.size, 1);
+    // another CA: the certificate is refused, nothing of a response came back
+    const other = { ...get(server.addr.port), tls: { caCerts: [read(pki.otherCa)] } };
+    await assert.rejects(pool.send(other), UnreachableError);
+  } finally {
+    pool.close();
+    await server.shutdown();
+    await pki.remove();
+  }
 });
