@@ -66,6 +66,7 @@ export type { FallbackHandlerOptions } from "./fallback/handler.ts";
 export type { TargetTls } from "./fallback/forward.ts";
 export {
   BadResponseError,
+  RequestBodyError,
   UnreachableError,
   type UpstreamPool,
   upstreamPool,
@@ -315,7 +316,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     let fallbackPort: number | undefined;
     let fallbackHost = "127.0.0.1";
     if (useFallback) {
-      // Connections to http:// targets, kept between requests; closed after the server below.
+      // Connections to targets, kept between requests; closed after the server below.
       let pool = fallbackOptions?.pool;
       if (pool === undefined) {
         const own = pool = upstreamPool();

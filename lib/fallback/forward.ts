@@ -34,8 +34,8 @@
  *   headers and subprotocols; once it is open, the client's request is upgraded with the
  *   subprotocol the target chose, and messages, close codes and reasons are relayed both ways.
  *   Its handshake carries a Deno `User-Agent` field before the client's.
- * - A target that cannot be reached (refused, DNS, reset before the response headers) is
- *   answered by `onUnreachable`, a plain-text 503 by default. A target that fails in the middle
+ * - A target that cannot be reached (refused, DNS, a certificate refused, reset before the
+ *   response headers) is answered by `onUnreachable`, a plain-text 503 by default. A target that fails in the middle
  *   of a response ends the client's response there; a client that goes away aborts the
  *   upstream request. A client's `request.signal` is used for that: with `Deno.serve`'s legacy
  *   abort behaviour (before `--unstable-no-legacy-abort`) Deno logs one warning about it per
@@ -46,7 +46,12 @@
 
 import { openUpstream, type TargetTls, type UpstreamSocket } from "./_ws_upstream.ts";
 import { BadResponseError, HOP_BY_HOP, requestHead } from "./_http1_head.ts";
-import { type UpstreamPool, upstreamPool, type UpstreamResponse } from "./upstream_pool.ts";
+import {
+  RequestBodyError,
+  type UpstreamPool,
+  upstreamPool,
+  type UpstreamResponse,
+} from "./upstream_pool.ts";
 import { TargetError } from "../core/errors.ts";
 
 export type { TargetTls } from "./_ws_upstream.ts";
@@ -76,7 +81,7 @@ export interface ForwardOptions {
    */
   onUnreachable?: (request: Request, error: unknown) => Response | Promise<Response>;
   /**
-   * The connections to `http://` targets, kept open between requests; default none kept (a
+   * The connections to targets, kept open between requests; default none kept (a
    * connection per request). The owner closes it.
    */
   pool?: UpstreamPool;
@@ -88,7 +93,8 @@ export interface ForwardOptions {
   client?: Deno.HttpClient;
   /**
    * The CAs and client certificate for `https://` and `wss://` targets (JupyterHub's internal
-   * SSL); default the system's CAs and no certificate.
+   * SSL); default the system's CAs and no certificate. Read once per object: give the same
+   * object (or equal material) for connections to be shared.
    */
   tls?: TargetTls;
   /**
@@ -160,7 +166,7 @@ export function forward(
     : forwardFetch(
       request,
       upstreamUrl(target, request.url),
-      options.client ?? sharedClient,
+      options.client!,
       onUnreachable,
     );
   if (onActivity === undefined) return response;
@@ -169,9 +175,6 @@ export function forward(
     return answer;
   });
 }
-
-/** Created with the module, so that no caller (nor a test) sees it as a resource it leaked. */
-const sharedClient = Deno.createHttpClient({ allowHost: true });
 
 /** Keeps no connection: nothing outlives a request. */
 const onePerRequest = upstreamPool({ maxIdle: 0 });
@@ -227,7 +230,7 @@ function requestPath(requestUrl: string): string {
   return path;
 }
 
-/** Where an `http://` target is: its address, its `Host`, and the path before the request's. */
+/** Where a target is: its address, its `Host`, and the path before the request's. */
 interface Http1Target {
   hostname: string;
   port: number;
@@ -382,6 +385,12 @@ async function forwardHttp1(
   } catch (error) {
     if (request.signal.aborted) return clientGone();
     if (error instanceof BadResponseError) return badGateway(error.message);
+    if (error instanceof RequestBodyError) {
+      return new Response(`400 Bad Request: ${error.message}\n`, {
+        status: 400,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      });
+    }
     return await onUnreachable(request, error);
   }
   const status = upstream.status;

@@ -38,11 +38,14 @@ export interface FallbackHandlerOptions {
   unreachable?: (request: Request, error: unknown) => Response | Promise<Response>;
   /** The URL a target is reached at, when not the target itself (`http+unix://` relays). */
   targetUrl?: (target: string) => string;
-  /** The connections to http targets (`ForwardOptions.pool`); default a connection per request. */
+  /** The connections to targets (`ForwardOptions.pool`); default a connection per request. */
   pool?: UpstreamPool;
   /** A `fetch` client for https targets, used only without `tls` (`ForwardOptions.client`). */
   client?: Deno.HttpClient;
-  /** The CAs and client certificate for https and wss targets (`ForwardOptions.tls`). */
+  /**
+   * The CAs and client certificate for https and wss targets (`ForwardOptions.tls`; read once
+   * per object: give the same object, or equal material, for connections to be shared).
+   */
   tls?: TargetTls;
   /**
    * Called with the routespec of a route whenever a request to it counts as activity

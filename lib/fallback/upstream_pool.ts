@@ -139,6 +139,25 @@ export class UnreachableError extends Error {
 }
 
 /**
+ * The request's body failed, or did not have the length its head gave: nothing was sent (the
+ * caller answers 400).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RequestBodyError } from "./upstream_pool.ts";
+ * assert.match(new RequestBodyError("3 bytes, not 10").message, /request body: 3 bytes/);
+ * ```
+ */
+export class RequestBodyError extends Error {
+  /** `reason` says what is wrong with the body. */
+  constructor(reason: string, options?: ErrorOptions) {
+    super(`the request body: ${reason}`, options);
+    this.name = "RequestBodyError";
+  }
+}
+
+/**
  * Keep-alive connections to targets (`upstreamPool`).
  *
  * @example Usage
@@ -155,6 +174,8 @@ export interface UpstreamPool {
    * Sends a request and resolves once its response head is in.
    *
    * @throws {UnreachableError} when nothing of a response came back.
+   * @throws {RequestBodyError} when a body read whole first (over TLS) fails or is not its
+   * length.
    * @throws {BadResponseError} when the response head is not usable HTTP/1.x, or a body read
    * whole was cut short.
    */
@@ -169,6 +190,8 @@ export interface UpstreamPool {
 const MAX_HEAD = 64 * 1024;
 /** A connection's buffer while idle, and to start with (it grows for a longer head or body). */
 const BUFFER = 4 * 1024;
+/** The longest a TLS handshake with a target may take, ms. */
+const HANDSHAKE_MS = 10_000;
 /** A connection's buffer while it streams a body on. */
 const STREAM_BUFFER = 16 * 1024;
 /** Responses with a length up to this are read whole. */
@@ -227,14 +250,20 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
   let idleCount = 0;
   let closed = false;
   let sweeper: ReturnType<typeof setInterval> | undefined;
-  // TLS settings by identity, so that connections made with other material are not reused.
+  // TLS material by content (read once per object: objects are taken as unchanging), so that
+  // connections made with other material are never reused, and equal material is shared.
   const tlsIds = new WeakMap<TargetTls, number>();
+  const materials = new Map<string, number>();
   const tlsId = (tls: TargetTls): number => {
     let id = tlsIds.get(tls);
-    if (id === undefined) tlsIds.set(tls, id = ++tlsCount);
+    if (id === undefined) {
+      const material = JSON.stringify([tls.caCerts ?? null, tls.cert ?? null, tls.key ?? null]);
+      id = materials.get(material);
+      if (id === undefined) materials.set(material, id = materials.size + 1);
+      tlsIds.set(tls, id);
+    }
     return id;
   };
-  let tlsCount = 0;
 
   // Closes the connections idle for idleMs or more; stops when none is idle.
   function sweep(): void {
@@ -309,7 +338,25 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
     try {
       if (tls) {
         const secure = await Deno.connectTls({ hostname, port, ...tls });
-        await secure.handshake(); // a certificate refused is a target that cannot be reached
+        // A certificate refused is a target that cannot be reached; a handshake that does not
+        // end (a frozen server whose kernel still accepts) is given up, as is a client gone
+        // (Deno 2.9 then keeps the socket open until the target closes it).
+        const stop = () => {
+          try {
+            secure.close();
+          } catch { /* closed */ }
+        };
+        const timer = setTimeout(stop, HANDSHAKE_MS);
+        request.signal?.addEventListener("abort", stop, { once: true });
+        try {
+          await secure.handshake();
+        } catch (error) {
+          stop();
+          throw error;
+        } finally {
+          clearTimeout(timer);
+          request.signal?.removeEventListener("abort", stop);
+        }
         conn = secure;
       } else {
         const plain = await Deno.connect({ hostname, port });
@@ -402,30 +449,56 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
     }
   }
 
-  // `head` followed by the whole body, read from `reader`; undefined if it is not `length` long.
+  // The whole body, read from `reader`, which must give `length` bytes.
   async function wholeBody(
     reader: ReadableStreamDefaultReader<Uint8Array>,
     length: number,
-    head: Uint8Array,
-  ): Promise<Uint8Array | undefined> {
-    const out = new Uint8Array(head.length + length);
-    out.set(head);
-    let at = head.length;
+  ): Promise<Uint8Array> {
+    const out = new Uint8Array(length);
+    let at = 0;
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        if (at + value.length > out.length) return undefined;
+        if (at + value.length > length) throw new RequestBodyError(`over ${length} bytes`);
         out.set(value, at);
         at += value.length;
       }
-    } catch {
-      return undefined;
+    } catch (error) {
+      reader.cancel().catch(() => {});
+      if (error instanceof RequestBodyError) throw error;
+      throw new RequestBodyError((error as Error).message, { cause: error });
     }
-    return at === out.length ? out : undefined;
+    if (at !== length) throw new RequestBodyError(`${at} bytes, not ${length}`);
+    return out;
   }
 
-  async function send(request: UpstreamRequest, fresh = false): Promise<UpstreamResponse> {
+  // Over TLS (Deno sets no TCP_NODELAY there) a small body is read before anything is sent, and
+  // goes out in the head's write: written after it, it would wait for the target's delayed
+  // acknowledgement. Read first, it can be sent again, and a bad body touches no connection.
+  async function send(request: UpstreamRequest): Promise<UpstreamResponse> {
+    const length = request.length;
+    if (
+      request.tls === undefined || request.body === null || length === undefined ||
+      length > WHOLE_BODY
+    ) return exchange(request, undefined, false);
+    const body = await wholeBody(request.body.getReader(), length).catch((error) => {
+      if (request.signal?.aborted) {
+        throw new UnreachableError(
+          `${request.hostname}:${request.port}`,
+          "the exchange was aborted",
+        );
+      }
+      throw error;
+    });
+    return exchange(request, body, false);
+  }
+
+  async function exchange(
+    request: UpstreamRequest,
+    bytes: Uint8Array | undefined,
+    fresh: boolean,
+  ): Promise<UpstreamResponse> {
     const address = `${request.hostname}:${request.port}`;
     const key = request.tls ? `${tlsId(request.tls)}@${address}` : address;
     if (request.signal?.aborted) throw new UnreachableError(address, "the exchange was aborted");
@@ -437,18 +510,18 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
     }
     // Sent again on a new connection if a reused one turns out closed: only a request the
     // target cannot have acted on (no byte of a response yet) that is safe to repeat.
-    const resendable = reused !== undefined && request.body === null &&
+    const resendable = reused !== undefined && (request.body === null || bytes !== undefined) &&
       IDEMPOTENT.has(request.method);
     const onAbort = () => destroy(c);
     request.signal?.addEventListener("abort", onAbort, { once: true });
-    const reader = request.body?.getReader();
+    const reader = bytes === undefined ? request.body?.getReader() : undefined;
     // undefined while the body is written, then whether all of it was
     let pumped: boolean | undefined = reader === undefined ? true : undefined;
     let reusable = true;
-    let exchange = true;
+    let ongoing = true;
     const end = (ok: boolean) => {
-      if (!exchange) return;
-      exchange = false;
+      if (!ongoing) return;
+      ongoing = false;
       request.signal?.removeEventListener("abort", onAbort);
       // An upload the target no longer reads (it answered first, or the exchange failed).
       if (pumped !== true) reader?.cancel().catch(() => {});
@@ -458,25 +531,19 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
     let head: ResponseHead;
     let received = false;
     try {
-      // Over TLS (no TCP_NODELAY in Deno) a small body goes in the head's write: written
-      // after it, it would wait for the target's delayed acknowledgement.
-      const small = request.tls !== undefined && reader !== undefined &&
-        request.length !== undefined && request.length <= WHOLE_BODY;
-      const headOut = headBytes(request.head);
-      const first = small ? await wholeBody(reader!, request.length!, headOut) : headOut;
-      if (first === undefined) {
-        pumped = false;
-        throw new UnreachableError(address, "the request body does not match its length");
+      let first = headBytes(request.head);
+      if (bytes !== undefined) {
+        const both = new Uint8Array(first.length + bytes.length);
+        both.set(first);
+        both.set(bytes, first.length);
+        first = both;
       }
-      if (small) pumped = true;
       try {
         await writeAll(c, first);
       } catch (error) {
         throw new UnreachableError(address, (error as Error).message, { cause: error });
       }
-      if (reader !== undefined && !small) {
-        pump(c, reader, request.length).then((ok) => pumped = ok);
-      }
+      if (reader !== undefined) pump(c, reader, request.length).then((ok) => pumped = ok);
       for (;;) {
         let scanned = 0; // bytes after c.start searched for the empty line already
         let at: number;
@@ -508,14 +575,14 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
       const again = resendable && !received && error instanceof UnreachableError &&
         !request.signal?.aborted;
       end(false);
-      if (again) return send(request, true);
+      if (again) return exchange(request, bytes, true);
       throw error;
     }
     // A 408 on a reused connection: the target timed the idle connection out as the request
     // went (what Go's client does too).
     if (head.status === 408 && resendable) {
       end(false);
-      return send(request, true);
+      return exchange(request, bytes, true);
     }
     const framing = head.framing;
     const answer = (body: UpstreamResponse["body"]): UpstreamResponse => ({

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { UnreachableError, upstreamPool, type UpstreamResponse } from "./upstream_pool.ts";
+import {
+  RequestBodyError,
+  UnreachableError,
+  upstreamPool,
+  type UpstreamResponse,
+} from "./upstream_pool.ts";
 import { BadResponseError } from "./_http1_head.ts";
 import { makePki } from "../../tests/pki.ts";
 
@@ -469,6 +474,24 @@ Deno.test("upstreamPool speaks TLS to https targets, verified with the CAs given
     assert.equal(await post(10), "POST 10"); // with the head in one write
     assert.equal(await post(200_000), "POST 200000"); // streamed after it
     assert.equal(ports.size, 1);
+    // equal material in another object: the same connection
+    assert.equal(
+      await text(await pool.send({ ...target, tls: { caCerts: [read(pki.ca)] } })),
+      "GET 0",
+    );
+    assert.equal(ports.size, 1);
+    // a small body that is not its length: refused before anything is sent
+    await assert.rejects(
+      pool.send({
+        ...target,
+        method: "POST",
+        head: "POST / HTTP/1.1\r\nhost: h\r\ncontent-length: 10\r\n\r\n",
+        body: new Blob(["abc"]).stream(),
+        length: 10,
+      }),
+      RequestBodyError,
+    );
+    assert.equal(pool.idle, 1);
     // another CA: the certificate is refused, nothing of a response came back
     const other = { ...get(server.addr.port), tls: { caCerts: [read(pki.otherCa)] } };
     await assert.rejects(pool.send(other), UnreachableError);
@@ -476,5 +499,30 @@ Deno.test("upstreamPool speaks TLS to https targets, verified with the CAs given
     pool.close();
     await server.shutdown();
     await pki.remove();
+  }
+});
+
+Deno.test("upstreamPool gives up a TLS handshake when the exchange is aborted", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }); // accepts, never answers
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) accepted.push(conn);
+  })();
+  const pool = upstreamPool();
+  try {
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 50);
+    const started = Date.now();
+    await assert.rejects(
+      pool.send({ ...get(listener.addr.port), tls: {}, signal: abort.signal }),
+      UnreachableError,
+    );
+    assert.ok(Date.now() - started < 5_000);
+    // (Deno keeps the socket of a handshake it cancelled open until the target closes it.)
+  } finally {
+    pool.close();
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of accepted) conn.close();
   }
 });
