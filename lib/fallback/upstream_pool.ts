@@ -476,22 +476,22 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
   // Over TLS (Deno sets no TCP_NODELAY there) a small body is read before anything is sent, and
   // goes out in the head's write: written after it, it would wait for the target's delayed
   // acknowledgement. Read first, it can be sent again, and a bad body touches no connection.
-  async function send(request: UpstreamRequest): Promise<UpstreamResponse> {
+  function send(request: UpstreamRequest): Promise<UpstreamResponse> {
     const length = request.length;
     if (
       request.tls === undefined || request.body === null || length === undefined ||
       length > WHOLE_BODY
     ) return exchange(request, undefined, false);
-    const body = await wholeBody(request.body.getReader(), length).catch((error) => {
-      if (request.signal?.aborted) {
+    return wholeBody(request.body.getReader(), length).then(
+      (body) => exchange(request, body, false),
+      (error) => {
+        if (!request.signal?.aborted) throw error;
         throw new UnreachableError(
           `${request.hostname}:${request.port}`,
           "the exchange was aborted",
         );
-      }
-      throw error;
-    });
-    return exchange(request, body, false);
+      },
+    );
   }
 
   async function exchange(
