@@ -32,6 +32,26 @@ const RESERVED = new Set(":/?#[]@!$&'()*+,;=%");
 const CANONICAL_SAFE = /[A-Za-z0-9\-._~@]/;
 
 /**
+ * Whether `routespec` is a canonical path that needs no decoding: no host, segments of unreserved
+ * characters and `@` (which the canonical form keeps as it is), none `.` or `..`, a trailing `/`,
+ * at most `MAX_ROUTESPEC_LENGTH` characters. `parseRoutespec` gives such a routespec back as it is.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isPlainRoutespec } from "./routespec.ts";
+ * assert.equal(isPlainRoutespec("/user/alice@example.org/"), true);
+ * assert.equal(isPlainRoutespec("/user/a%24b/"), false); // an escape to decode
+ * assert.equal(isPlainRoutespec("/user/alice"), false); // no trailing slash yet
+ * ```
+ */
+export function isPlainRoutespec(routespec: string): boolean {
+  return routespec.length <= MAX_ROUTESPEC_LENGTH && PLAIN_PATH.test(routespec);
+}
+
+const PLAIN_PATH = /^(?:\/(?!\.\.?\/)[A-Za-z0-9._~@-]+)+\/$/;
+
+/**
  * Parses a routespec into its canonical form, the one JupyterHub computes: a path without a
  * trailing slash gets one, and within each segment every character outside `A-Z a-z 0-9 - . _ ~
  * @` is percent-encoded with uppercase hex digits (UTF-8 for non-ASCII). So every spelling of
@@ -55,6 +75,8 @@ export function parseRoutespec(routespec: string): ParsedRoutespec {
   if (typeof routespec !== "string" || routespec.length === 0) {
     throw new RoutespecError(String(routespec), "it is empty");
   }
+  // Most routespecs (`/user/alice/`) are canonical already: nothing to decode.
+  if (isPlainRoutespec(routespec)) return { routespec, path: routespec };
   if (routespec.length > MAX_ROUTESPEC_LENGTH) {
     throw new RoutespecError(
       routespec.slice(0, 40) + "...",

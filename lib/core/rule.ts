@@ -9,7 +9,7 @@
 
 import {
   encodedReserved,
-  MAX_ROUTESPEC_LENGTH,
+  isPlainRoutespec,
   type ParsedRoutespec,
   parseRoutespec,
   routingPath,
@@ -262,14 +262,11 @@ export function shortRuleAllowed(scope: RuleScope, keys: ReadonlySet<string>): b
   return scope.enclosing !== undefined && !scope.enclosing.some((key) => keys.has(key));
 }
 
-// A canonical path routespec whose segments hold unreserved characters only, or also `@` (which
-// the canonical form keeps as it is): no host, no `.` or `..` segment, so its scope follows from
-// the string itself. With an `@` it has two spellings (a `PathRegexp`, no short rule).
-const PLAIN_PATH = /^(?:\/(?!\.\.?\/)[A-Za-z0-9._~@-]+)+\/$/;
-
-// The scope's keys and whether it has a short form, for a routespec PLAIN_PATH matches.
+// For a plain routespec (`isPlainRoutespec`: its scope follows from the string itself), whether
+// it has a short rule: with an `@` it has two spellings (a `PathRegexp`, no short rule); undefined
+// for any other routespec.
 function plainPath(routespec: string): boolean | undefined {
-  if (routespec.length > MAX_ROUTESPEC_LENGTH || !PLAIN_PATH.test(routespec)) return undefined;
+  if (!isPlainRoutespec(routespec)) return undefined;
   return !routespec.includes("@");
 }
 
