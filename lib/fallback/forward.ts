@@ -53,6 +53,7 @@ import {
   type UpstreamResponse,
 } from "./upstream_pool.ts";
 import { TargetError } from "../core/errors.ts";
+import { plainText } from "./_plain_text.ts";
 
 export type { TargetTls } from "./_ws_upstream.ts";
 
@@ -201,10 +202,7 @@ function isClientCloseCode(code: number): boolean {
 
 /** The default answer when the target cannot be reached. */
 function unreachable(): Response {
-  return new Response("503 Service Unavailable: the server of this route cannot be reached\n", {
-    status: 503,
-    headers: { "content-type": "text/plain; charset=utf-8" },
-  });
+  return plainText(503, "503 Service Unavailable: the server of this route cannot be reached");
 }
 
 /**
@@ -357,10 +355,7 @@ async function forwardHttp1(
       const [only] = parts;
       if (parts.size !== 1 || !/^\d{1,15}$/.test(only)) {
         body.cancel().catch(() => {});
-        return new Response(`400 Bad Request: Content-Length ${JSON.stringify(declared)}\n`, {
-          status: 400,
-          headers: { "content-type": "text/plain; charset=utf-8" },
-        });
+        return plainText(400, `400 Bad Request: Content-Length ${JSON.stringify(declared)}`);
       }
       length = Number(only);
       fields.push(["content-length", only]);
@@ -386,10 +381,7 @@ async function forwardHttp1(
     if (request.signal.aborted) return clientGone();
     if (error instanceof BadResponseError) return badGateway(error.message);
     if (error instanceof RequestBodyError) {
-      return new Response(`400 Bad Request: ${error.message}\n`, {
-        status: 400,
-        headers: { "content-type": "text/plain; charset=utf-8" },
-      });
+      return plainText(400, `400 Bad Request: ${error.message}`);
     }
     return await onUnreachable(request, error);
   }
@@ -415,10 +407,7 @@ async function forwardHttp1(
 
 /** The answer to a target whose response cannot be passed on. */
 function badGateway(reason: string): Response {
-  return new Response(`502 Bad Gateway: ${reason}\n`, {
-    status: 502,
-    headers: { "content-type": "text/plain; charset=utf-8" },
-  });
+  return plainText(502, `502 Bad Gateway: ${reason}`);
 }
 
 async function forwardFetch(
@@ -527,10 +516,10 @@ async function forwardWebSocket(
   if ("refused" in opened) {
     // A handshake the target answered without upgrading is not an unreachable target.
     const status = opened.refused;
-    return new Response(`the server of this route refused the WebSocket upgrade (${status})\n`, {
-      status: status >= 400 && status <= 599 ? status : 502,
-      headers: { "content-type": "text/plain; charset=utf-8" },
-    });
+    return plainText(
+      status >= 400 && status <= 599 ? status : 502,
+      `the server of this route refused the WebSocket upgrade (${status})`,
+    );
   }
   const upstream = opened.socket;
   let upgrade: { socket: WebSocket; response: Response };
@@ -540,18 +529,11 @@ async function forwardWebSocket(
     });
   } catch (error) {
     upstream.abort();
-    return badRequest(`invalid WebSocket request: ${message(error)}`);
+    return plainText(400, `invalid WebSocket request: ${message(error)}`);
   }
   relay(upgrade.socket, upstream, options.onActivity ?? (() => {}));
   options.onActivity?.();
   return upgrade.response;
-}
-
-function badRequest(text: string): Response {
-  return new Response(text + "\n", {
-    status: 400,
-    headers: { "content-type": "text/plain; charset=utf-8" },
-  });
 }
 
 function message(error: unknown): string {

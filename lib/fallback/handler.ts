@@ -9,6 +9,7 @@
 
 import { rawRequestPath } from "../core/request_path.ts";
 import { TargetError } from "../core/errors.ts";
+import { plainText } from "./_plain_text.ts";
 import { forward, type TargetTls } from "./forward.ts";
 import type { UpstreamPool } from "./upstream_pool.ts";
 import type { RequestTarget } from "./router.ts";
@@ -83,11 +84,7 @@ export function fallbackHandler(
   options: FallbackHandlerOptions,
 ): (request: Request) => Promise<Response> {
   const notFound = options.notFound ??
-    ((request: Request) =>
-      new Response(`404 Not Found: ${rawRequestPath(request.url)}\n`, {
-        status: 404,
-        headers: { "content-type": "text/plain; charset=utf-8" },
-      }));
+    ((request: Request) => plainText(404, `404 Not Found: ${rawRequestPath(request.url)}`));
   const forwardOptions = {
     ...(options.unreachable ? { onUnreachable: options.unreachable } : {}),
     ...(options.client ? { client: options.client } : {}),
@@ -114,10 +111,7 @@ export function fallbackHandler(
       // A target no proxy can reach (written to a shared store by another writer).
       if (!(error instanceof TargetError)) throw error;
       await request.body?.cancel().catch(() => {});
-      return new Response(`502 Bad Gateway: ${error.message}\n`, {
-        status: 502,
-        headers: { "content-type": "text/plain; charset=utf-8" },
-      });
+      return plainText(502, `502 Bad Gateway: ${error.message}`);
     }
   };
 }
