@@ -5,6 +5,8 @@
  * @module
  */
 
+import { binaryString } from "./bytes.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -23,11 +25,7 @@ export function toBase64(value: string | Uint8Array): string {
   // ASCII text is its own UTF-8 (nearly every key and value): no bytes in between.
   if (typeof value === "string" && ASCII.test(value)) return btoa(value);
   const bytes = typeof value === "string" ? encoder.encode(value) : value;
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
+  return btoa(binaryString(bytes));
 }
 
 /**

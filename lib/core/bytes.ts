@@ -23,3 +23,22 @@ export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
   }
   return whole;
 }
+
+/**
+ * The bytes as a string of one character per byte (U+0000 to U+00FF): what `btoa` takes, and
+ * HTTP's field values as octets.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { binaryString } from "./bytes.ts";
+ * assert.equal(binaryString(Uint8Array.of(0x61, 0xe9)), "a\u00e9");
+ * ```
+ */
+export function binaryString(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return text;
+}

@@ -262,14 +262,6 @@ export function shortRuleAllowed(scope: RuleScope, keys: ReadonlySet<string>): b
   return scope.enclosing !== undefined && !scope.enclosing.some((key) => keys.has(key));
 }
 
-// For a plain routespec (`isPlainRoutespec`: its scope follows from the string itself), whether
-// it has a short rule: with an `@` it has two spellings (a `PathRegexp`, no short rule); undefined
-// for any other routespec.
-function plainPath(routespec: string): boolean | undefined {
-  if (!isPlainRoutespec(routespec)) return undefined;
-  return !routespec.includes("@");
-}
-
 /**
  * Adds one route's keys (`RuleScope.keys`) to a table's key set, from its canonical routespec:
  * what `ruleKeys` does with the route's scope, without parsing a path of unreserved characters
@@ -286,7 +278,8 @@ function plainPath(routespec: string): boolean | undefined {
  * @throws {RoutespecError} for an invalid routespec.
  */
 export function addRuleKeys(keys: Set<string>, routespec: string): void {
-  if (plainPath(routespec) !== undefined) keys.add(routespec);
+  // A plain routespec (`isPlainRoutespec`) is its scope's only key.
+  if (isPlainRoutespec(routespec)) keys.add(routespec);
   else for (const key of ruleScope(parseRoutespec(routespec)).keys) keys.add(key);
 }
 
@@ -307,9 +300,10 @@ export function addRuleKeys(keys: Set<string>, routespec: string): void {
  * @throws {RoutespecError} for an invalid routespec.
  */
 export function shortRuleAllowedFor(routespec: string, keys: ReadonlySet<string>): boolean {
-  const plain = plainPath(routespec);
-  if (plain === undefined) return shortRuleAllowed(ruleScope(parseRoutespec(routespec)), keys);
-  if (!plain) return false; // two spellings: a PathRegexp
+  if (!isPlainRoutespec(routespec)) {
+    return shortRuleAllowed(ruleScope(parseRoutespec(routespec)), keys);
+  }
+  if (routespec.includes("@")) return false; // two spellings: a PathRegexp
   // ruleScope's enclosing keys of a path route: its proper prefixes but "/", and any host route.
   return !keys.has(ANY_HOST) && !someProperPrefix(routespec, (prefix) => keys.has(prefix));
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { binaryString } from "../core/bytes.ts";
+
 /** Where a response head ends: the index of its `\r\n\r\n`, or -1 if not there yet. */
 export function headEnd(bytes: Uint8Array, from: number, to: number): number {
   for (let i = from + 3; i < to; i++) {
@@ -79,14 +81,27 @@ export function latin1(bytes: Uint8Array, from: number, to: number): string {
     }
   }
   if (ascii) return ASCII.decode(bytes.subarray(from, to));
-  let text = "";
-  for (let i = from; i < to; i += 8192) {
-    text += String.fromCharCode(...bytes.subarray(i, Math.min(to, i + 8192)));
-  }
-  return text;
+  return binaryString(bytes.subarray(from, to));
 }
 
 const ASCII = new TextDecoder();
+
+/**
+ * The one length a `Content-Length` value gives (`5`, or the same length repeated, `5, 5`, as
+ * several fields joined: RFC 9110, 8.6), if it is also `known` when given; undefined for any
+ * other value.
+ */
+export function contentLength(value: string, known?: string): string | undefined {
+  let length = known;
+  for (const part of value.split(",")) {
+    const trimmed = part.trim();
+    if (!/^\d{1,15}$/.test(trimmed) || (length !== undefined && length !== trimmed)) {
+      return undefined;
+    }
+    length = trimmed;
+  }
+  return length;
+}
 
 /**
  * Parses a response head (`text` up to, not including, its empty line) to a request with method
@@ -125,13 +140,11 @@ export function parseResponseHead(text: string, method: string): ResponseHead {
       connection ??= new Set();
       for (const token of value.split(",")) connection.add(token.trim().toLowerCase());
     } else if (lower === "content-length") {
-      for (const part of value.split(",")) {
-        const trimmed = part.trim();
-        if (!/^\d{1,15}$/.test(trimmed) || (length !== undefined && length !== trimmed)) {
-          throw new BadResponseError(`bad Content-Length: ${JSON.stringify(value)}`);
-        }
-        length = trimmed;
+      const next = contentLength(value, length);
+      if (next === undefined) {
+        throw new BadResponseError(`bad Content-Length: ${JSON.stringify(value)}`);
       }
+      length = next;
       if (lengthField !== undefined) continue;
       all.push(lengthField = [lower, value]);
       continue;

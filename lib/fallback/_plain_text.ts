@@ -22,3 +22,17 @@ export function plainText(status: number, text: string): Response {
     headers: { "content-type": "text/plain; charset=utf-8" },
   });
 }
+
+/**
+ * The 502 page: the target's answer cannot be passed on, or the target cannot be used at all.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { badGateway } from "./_plain_text.ts";
+ * assert.equal(await badGateway("no answer").text(), "502 Bad Gateway: no answer\n");
+ * ```
+ */
+export function badGateway(reason: string): Response {
+  return plainText(502, `502 Bad Gateway: ${reason}`);
+}

@@ -10,6 +10,7 @@
 
 import { joinBytes } from "../core/bytes.ts";
 import { writeAll } from "../net/write_all.ts";
+import { headEnd } from "./_http1_head.ts";
 import {
   closePayload,
   encodeFrame,
@@ -190,7 +191,7 @@ async function readHead(
   let buffer: Uint8Array = new Uint8Array(0);
   const chunk = new Uint8Array(16 * 1024);
   while (true) {
-    const end = headEnd(buffer);
+    const end = headEnd(buffer, 0, buffer.length);
     if (end >= 0) {
       const text = new TextDecoder().decode(buffer.subarray(0, end));
       const [statusLine, ...fields] = text.split("\r\n");
@@ -214,15 +215,6 @@ async function readHead(
     if (read === null) throw new Error("the target closed the connection before answering");
     buffer = joinBytes([buffer, chunk.subarray(0, read)]);
   }
-}
-
-function headEnd(buffer: Uint8Array): number {
-  for (let i = 0; i + 3 < buffer.length; i++) {
-    if (buffer[i] === 13 && buffer[i + 1] === 10 && buffer[i + 2] === 13 && buffer[i + 3] === 10) {
-      return i;
-    }
-  }
-  return -1;
 }
 
 function upstreamSocket(

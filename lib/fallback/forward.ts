@@ -45,7 +45,7 @@
  */
 
 import { openUpstream, type TargetTls, type UpstreamSocket } from "./_ws_upstream.ts";
-import { BadResponseError, HOP_BY_HOP, requestHead } from "./_http1_head.ts";
+import { BadResponseError, contentLength, HOP_BY_HOP, requestHead } from "./_http1_head.ts";
 import {
   RequestBodyError,
   type UpstreamPool,
@@ -53,7 +53,8 @@ import {
   type UpstreamResponse,
 } from "./upstream_pool.ts";
 import { TargetError } from "../core/errors.ts";
-import { plainText } from "./_plain_text.ts";
+import { rawRequestPath } from "../core/request_path.ts";
+import { badGateway, plainText } from "./_plain_text.ts";
 
 export type { TargetTls } from "./_ws_upstream.ts";
 
@@ -141,10 +142,15 @@ export function forward(
   if (!target.startsWith("http://") && !target.startsWith("https://")) {
     return Promise.reject(new TargetError(target, "only http and https targets are proxied"));
   }
+  let where: ParsedTarget;
+  try {
+    where = parsedTarget(target); // refuses a target that is not a URL (parsed once per target)
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const onUnreachable = options.onUnreachable ?? unreachable;
   const onActivity = options.onActivity;
   if (isWebSocketUpgrade(request)) {
-    if (!URL.canParse(target)) return Promise.reject(new TargetError(target, "not a valid URL"));
     return forwardWebSocket(request, "ws" + upstreamUrl(target, request.url).slice(4), {
       tls: options.tls,
       onUnreachable,
@@ -154,12 +160,8 @@ export function forward(
   // https through fetch only for a caller that gave a fetch client and no TLS material.
   const secure = target.startsWith("https://");
   const viaFetch = secure && options.tls === undefined && options.client !== undefined;
-  // (http1Target refuses a target that is not a URL the same way, once per target)
-  if (viaFetch && !URL.canParse(target)) {
-    return Promise.reject(new TargetError(target, "not a valid URL"));
-  }
   const response = !viaFetch
-    ? forwardHttp1(request, target, {
+    ? forwardHttp1(request, where, {
       pool: options.pool ?? onePerRequest,
       onUnreachable,
       tls: secure ? options.tls ?? SYSTEM_CAS : undefined,
@@ -216,9 +218,7 @@ function upstreamUrl(target: string, requestUrl: string): string {
 
 /** The request's raw path and query, `\\` and `#` escaped (see `upstreamUrl`). */
 function requestPath(requestUrl: string): string {
-  const authority = requestUrl.indexOf("//");
-  const start = requestUrl.indexOf("/", authority < 0 ? 0 : authority + 2);
-  let path = start < 0 ? "/" : requestUrl.slice(start);
+  let path = rawRequestPath(requestUrl);
   if (path.includes("\\") || path.includes("#")) {
     const query = path.indexOf("?");
     const end = query < 0 ? path.length : query;
@@ -229,7 +229,7 @@ function requestPath(requestUrl: string): string {
 }
 
 /** Where a target is: its address, its `Host`, and the path before the request's. */
-interface Http1Target {
+interface ParsedTarget {
   hostname: string;
   port: number;
   host: string;
@@ -237,10 +237,10 @@ interface Http1Target {
 }
 
 /** Targets parsed once (a cache of a pure function, bounded). */
-const http1Targets = new Map<string, Http1Target>();
+const parsedTargets = new Map<string, ParsedTarget>();
 
-function http1Target(target: string): Http1Target {
-  let parsed = http1Targets.get(target);
+function parsedTarget(target: string): ParsedTarget {
+  let parsed = parsedTargets.get(target);
   if (parsed !== undefined) return parsed;
   let url: URL;
   try {
@@ -254,8 +254,8 @@ function http1Target(target: string): Http1Target {
     host: url.host,
     prefix: url.pathname.endsWith("/") ? url.pathname.slice(0, -1) : url.pathname,
   };
-  if (http1Targets.size >= 4096) http1Targets.clear();
-  http1Targets.set(target, parsed);
+  if (parsedTargets.size >= 4096) parsedTargets.clear();
+  parsedTargets.set(target, parsed);
   return parsed;
 }
 
@@ -283,14 +283,22 @@ function isWebSocketUpgrade(request: Request): boolean {
  * `fetch` would then decode compressed responses).
  */
 function upstreamRequestHeaders(headers: Headers): [string, string][] {
-  const named = connectionTokens(headers);
   const acceptEncoding = headers.get("accept-encoding");
   const list: [string, string][] = acceptEncoding?.trim().toLowerCase() === "identity"
     ? []
     : [["accept-encoding", "identity"]];
+  return endToEnd(headers, list);
+}
+
+/**
+ * Appends the end-to-end fields of `headers` to `list` (hop-by-hop ones and those `Connection`
+ * names left out) and returns it.
+ */
+function endToEnd(headers: Headers, list: [string, string][] = []): [string, string][] {
+  const named = connectionTokens(headers);
   for (const field of headers) {
     const name = field[0];
-    if (!HOP_BY_HOP.has(name) && (named === undefined || !named.has(name))) list.push(field);
+    if (!HOP_BY_HOP.has(name) && !named?.has(name)) list.push(field);
   }
   return list;
 }
@@ -307,19 +315,12 @@ function clientResponseHeaders(headers: Headers): Headers {
       }
     }
   }
-  if (!hopByHop) return headers;
-  const kept = new Headers();
-  for (const [name, value] of headers) {
-    if (!HOP_BY_HOP.has(name) && (named === undefined || !named.has(name))) {
-      kept.append(name, value);
-    }
-  }
-  return kept;
+  return hopByHop ? new Headers(endToEnd(headers)) : headers;
 }
 
 async function forwardHttp1(
   request: Request,
-  target: string,
+  where: ParsedTarget,
   options: {
     pool: UpstreamPool;
     onUnreachable: NonNullable<ForwardOptions["onUnreachable"]>;
@@ -327,21 +328,15 @@ async function forwardHttp1(
   },
 ): Promise<Response> {
   const { pool, onUnreachable, tls } = options;
-  const where = http1Target(target);
   let path = where.prefix + requestPath(request.url);
   if (NOT_IN_TARGET.test(path)) {
     path = path.replace(/[^\x21-\x7e]+/g, (run) => encodeURIComponent(run));
   }
   if (request.signal.aborted) return clientGone();
-  const named = connectionTokens(request.headers);
-  const fields: [string, string][] = [];
-  let declared: string | undefined;
-  for (const field of request.headers) {
-    const name = field[0];
-    if (HOP_BY_HOP.has(name) || (named !== undefined && named.has(name))) continue;
-    if (name === "content-length") declared = field[1];
-    else fields.push(field);
-  }
+  // The end-to-end fields, the request's length apart (one pass over the headers).
+  const fields = endToEnd(request.headers);
+  const at = fields.findIndex((field) => field[0] === "content-length");
+  const declared = at < 0 ? undefined : fields.splice(at, 1)[0][1];
   // The body's framing follows the body alone: `Deno.serve` has none for GET and HEAD, whatever
   // their Content-Length said, and a length with no body would take the next request's bytes.
   let body = request.body;
@@ -350,10 +345,8 @@ async function forwardHttp1(
     if (declared === undefined) {
       fields.push(["transfer-encoding", "chunked"]);
     } else {
-      // "5, 5" (the same length twice, joined) is 5 (RFC 9110, 8.6)
-      const parts = new Set(declared.split(",").map((part) => part.trim()));
-      const [only] = parts;
-      if (parts.size !== 1 || !/^\d{1,15}$/.test(only)) {
+      const only = contentLength(declared); // "5, 5" is 5
+      if (only === undefined) {
         body.cancel().catch(() => {});
         return plainText(400, `400 Bad Request: Content-Length ${JSON.stringify(declared)}`);
       }
@@ -403,11 +396,6 @@ async function forwardHttp1(
     if (answer instanceof ReadableStream) answer.cancel().catch(() => {});
     return badGateway((error as Error).message);
   }
-}
-
-/** The answer to a target whose response cannot be passed on. */
-function badGateway(reason: string): Response {
-  return plainText(502, `502 Bad Gateway: ${reason}`);
 }
 
 async function forwardFetch(

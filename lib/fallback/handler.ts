@@ -9,7 +9,7 @@
 
 import { rawRequestPath } from "../core/request_path.ts";
 import { TargetError } from "../core/errors.ts";
-import { plainText } from "./_plain_text.ts";
+import { badGateway, plainText } from "./_plain_text.ts";
 import { forward, type TargetTls } from "./forward.ts";
 import type { UpstreamPool } from "./upstream_pool.ts";
 import type { RequestTarget } from "./router.ts";
@@ -111,7 +111,7 @@ export function fallbackHandler(
       // A target no proxy can reach (written to a shared store by another writer).
       if (!(error instanceof TargetError)) throw error;
       await request.body?.cancel().catch(() => {});
-      return plainText(502, `502 Bad Gateway: ${error.message}`);
+      return badGateway(error.message);
     }
   };
 }

@@ -27,6 +27,8 @@ import {
 } from "./_http1_head.ts";
 
 import type { TargetTls } from "./_ws_upstream.ts";
+import { joinBytes } from "../core/bytes.ts";
+import { writeAll } from "../net/write_all.ts";
 
 export { BadResponseError } from "./_http1_head.ts";
 
@@ -404,10 +406,6 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
     c.start = 0;
   }
 
-  async function writeAll(c: Connection, bytes: Uint8Array): Promise<void> {
-    for (let done = 0; done < bytes.length;) done += await c.conn.write(bytes.subarray(done));
-  }
-
   // Streams the request body; true once all of it is written. A body that fails or does not
   // match its length ends the connection; a write that fails does not (the target may have
   // answered already and stopped reading: the response is still read).
@@ -428,19 +426,15 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
         writing = true;
         if (length === undefined) {
           const size = encoder.encode(`${value.length.toString(16)}\r\n`);
-          const framed = new Uint8Array(size.length + value.length + 2);
-          framed.set(size);
-          framed.set(value, size.length);
-          framed.set(CRLF, size.length + value.length);
-          await writeAll(c, framed);
+          await writeAll(c.conn, joinBytes([size, value, CRLF]));
         } else {
-          await writeAll(c, value);
+          await writeAll(c.conn, value);
         }
         writing = false;
       }
       if (length !== undefined && sent !== length) throw new Error("body under its length");
       writing = true;
-      if (length === undefined) await writeAll(c, LAST_CHUNK);
+      if (length === undefined) await writeAll(c.conn, LAST_CHUNK);
       return true;
     } catch {
       reader.cancel().catch(() => {});
@@ -531,15 +525,10 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
     let head: ResponseHead;
     let received = false;
     try {
-      let first = headBytes(request.head);
-      if (bytes !== undefined) {
-        const both = new Uint8Array(first.length + bytes.length);
-        both.set(first);
-        both.set(bytes, first.length);
-        first = both;
-      }
+      const out = headBytes(request.head);
+      const first = bytes === undefined ? out : joinBytes([out, bytes]);
       try {
-        await writeAll(c, first);
+        await writeAll(c.conn, first);
       } catch (error) {
         throw new UnreachableError(address, (error as Error).message, { cause: error });
       }
@@ -711,7 +700,7 @@ export function upstreamPool(options: UpstreamPoolOptions = {}): UpstreamPool {
   }
 
   return {
-    send: (request) => send(request),
+    send,
     get idle() {
       return idleCount;
     },
