@@ -77,7 +77,8 @@ const IMPORT_RULES: ImportRule[] = [
     allows: ({ specifier, target }) =>
       specifier !== undefined && !upper(target) &&
       !/^(?:providers|lib\/traefik|lib\/fallback)\//.test(target!),
-    why: "lib/net (byte relays) imports nothing from providers/, lib/traefik, lib/fallback, " +
+    why:
+      "lib/net (byte relays, the HTTP/2 and gRPC clients) imports nothing from providers/, lib/traefik, lib/fallback, " +
       "lib/chp, lib/proxy.ts, lib/routes.ts, lib/cli.ts or mod.ts",
   },
   {

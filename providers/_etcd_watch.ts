@@ -8,7 +8,7 @@
 import { Buffer } from "node:buffer";
 import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
 import { prefixEnd } from "./_prefix_end.ts";
-import type { EtcdHttp } from "./_etcd_http.ts";
+import type { EtcdClient } from "./_etcd_client.ts";
 import type { KvWatch, KvWatchSink } from "./kv_store.ts";
 
 export type { ChangedValue, KvWatch, KvWatchSink } from "./kv_store.ts";
@@ -17,20 +17,20 @@ export type { ChangedValue, KvWatch, KvWatchSink } from "./kv_store.ts";
 const SYNC_TIMEOUT_MS = 5_000;
 
 /**
- * The part of an etcd client (`etcdHttp`) the watch needs.
+ * The part of an etcd client (`etcdClient`) the watch needs.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import { etcdHttp } from "./_etcd_http.ts";
+ * import { etcdClient } from "./_etcd_client.ts";
  * import type { EtcdWatchClient } from "./_etcd_watch.ts";
- * const etcd = etcdHttp({ urls: ["http://127.0.0.1:2379"] }); // connects on first use
+ * const etcd = etcdClient({ urls: ["http://127.0.0.1:2379"] }); // connects on first use
  * const client: EtcdWatchClient = etcd;
  * assert.equal(typeof client.watch, "function");
  * etcd.close();
  * ```
  */
-export type EtcdWatchClient = Pick<EtcdHttp, "watch" | "range" | "txn">;
+export type EtcdWatchClient = Pick<EtcdClient, "watch" | "range" | "txn">;
 
 /**
  * Watches the keys under `prefix` (events carry their values), plus a fence key just before
@@ -44,7 +44,7 @@ export type EtcdWatchClient = Pick<EtcdHttp, "watch" | "range" | "txn">;
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
- * import type { EtcdWatchListener } from "./_etcd_http.ts";
+ * import type { EtcdWatchListener } from "./_etcd_client.ts";
  * import { type EtcdWatchClient, watchEtcd } from "./_etcd_watch.ts";
  * // An in-process stand-in for an etcd client: a write is reported to the watcher at once.
  * let revision = 7;
@@ -52,7 +52,7 @@ export type EtcdWatchClient = Pick<EtcdHttp, "watch" | "range" | "txn">;
  * const client: EtcdWatchClient = {
  *   watch(_range, watching) {
  *     listener = watching;
- *     watching.connected(); // as etcdHttp does before it resolves
+ *     watching.connected(); // as etcdClient does before it resolves
  *     return Promise.resolve({ reconnect() {}, cancel: () => Promise.resolve() });
  *   },
  *   range: () => Promise.resolve({ pairs: [], more: false, revision }),

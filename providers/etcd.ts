@@ -1,15 +1,15 @@
 /**
  * The etcd provider: routes as keys under `traefik/` and `jupyterhub/`, read by traefik's etcd
  * provider. Changes are written in transactions of at most 128 operations (etcd's limit), never
- * splitting one route's keys across two of them. This process talks to etcd through its JSON
- * gateway with `fetch` (`_etcd_http.ts`), etcd 3.4 or later.
+ * splitting one route's keys across two of them. This process talks to etcd's gRPC API over its
+ * own HTTP/2 client (`_etcd_client.ts`), etcd 3.3 or later.
  *
  * @module
  */
 
 import { readCaFile } from "./_ca_file.ts";
 import { Buffer } from "node:buffer";
-import { type EtcdHttp, etcdHttp, type EtcdOp } from "./_etcd_http.ts";
+import { type EtcdClient, etcdClient, type EtcdOp } from "./_etcd_client.ts";
 import { StoreError } from "../lib/core/errors.ts";
 import { RECORD_FIELDS } from "../lib/core/kv_layout.ts";
 import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
@@ -144,7 +144,7 @@ export async function etcdStore(options: EtcdStoreOptions = {}): Promise<KvStore
   const urls = options.urls ?? ["http://127.0.0.1:2379"];
   const where = `etcd at ${urls.join(",")}`;
   const caCert = await readCaFile(options.caFile, where);
-  const client = etcdHttp({
+  const client = etcdClient({
     urls,
     username: options.username,
     password: options.password,
@@ -251,7 +251,7 @@ function opsOf(group: KvDiff): EtcdOp[] {
  * first, so that the pages show one state of the store.
  */
 async function readRange(
-  client: EtcdHttp,
+  client: EtcdClient,
   prefix: string,
   keep: (key: string) => boolean,
 ): Promise<Map<string, string>> {

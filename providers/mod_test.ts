@@ -147,7 +147,7 @@ Deno.test("importing providers/mod.ts loads neither the redis nor the etcd clien
   const all = [...modules.keys()];
   const loaded = [...loadedOnImport()];
   const clients = (specifiers: string[]) =>
-    specifiers.filter((s) => /\/providers\/(redis|_redis_client|etcd|_etcd_http)\.ts$/.test(s));
+    specifiers.filter((s) => /\/providers\/(redis|_redis_client|etcd|_etcd_client)\.ts$/.test(s));
 
   assert.equal(clients(all).length, 4, "the registry reaches both clients dynamically");
   assert.ok(loaded.some((s) => s.endsWith("/providers/file.ts")), "the file provider is static");

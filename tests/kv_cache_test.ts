@@ -12,7 +12,7 @@ import { memoryStore } from "../providers/memory.ts";
 import { waitFor } from "./helpers.ts";
 import type { Route } from "../lib/core/types.ts";
 import { Buffer } from "node:buffer";
-import { etcdHttp } from "../providers/_etcd_http.ts";
+import { etcdClient } from "../providers/_etcd_client.ts";
 import { prefixEnd } from "../providers/_prefix_end.ts";
 import { kvLayout } from "../providers/kv_store.ts";
 import { routeKeys, sentinelKeys } from "../lib/core/kv_layout.ts";
@@ -216,7 +216,7 @@ for (const c of CASES) {
 
 Deno.test("etcd: a transaction's condition on a range holds until a key in it changes after the revision", async () => {
   const server = await startEtcd();
-  const etcd = etcdHttp({ urls: [server.url] });
+  const etcd = etcdClient({ urls: [server.url] });
   try {
     const range = (prefix: string) => ({ key: prefix, rangeEnd: prefixEnd(Buffer.from(prefix)) });
     const put = (key: string, value: string) => ({ put: { key, value } });

@@ -1,6 +1,5 @@
 /**
- * Base64 of bytes, and of text as its UTF-8 bytes: the key-value stores' HTTP APIs (consul's KV
- * API, etcd's JSON gateway) and the WebSocket handshake.
+ * Base64 of bytes, and of text as its UTF-8 bytes: consul's KV API and the WebSocket handshake.
  *
  * @module
  */

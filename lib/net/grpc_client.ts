@@ -1,0 +1,434 @@
+/**
+ * gRPC over this project's HTTP/2 client (`http2_client.ts`): unary calls and bidirectional
+ * streams on one shared connection per channel, made when first needed and again after it
+ * ended. Messages are bytes (the caller encodes them); no compression.
+ *
+ * @module
+ */
+
+import { type HeaderField, http2Connect, type Http2Connection } from "./http2_client.ts";
+
+/** gRPC status codes used here. */
+export const GRPC_STATUS = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  DEADLINE_EXCEEDED: 4,
+  PERMISSION_DENIED: 7,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+/**
+ * A call that failed: the server's gRPC status, or `UNAVAILABLE` when the connection failed.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GrpcError, GRPC_STATUS } from "./grpc_client.ts";
+ * const error = new GrpcError("etcdserver: invalid auth token", { code: GRPC_STATUS.UNAUTHENTICATED });
+ * assert.equal(error.code, 16);
+ * ```
+ */
+export class GrpcError extends Error {
+  /** The gRPC status code. */
+  readonly code: number;
+  /** The connection could not be made: nothing was sent (another endpoint may do). */
+  readonly unconnected: boolean;
+  /** Creates the error. */
+  constructor(message: string, options: { code: number; unconnected?: boolean; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = "GrpcError";
+    this.code = options.code;
+    this.unconnected = options.unconnected ?? false;
+  }
+}
+
+/**
+ * Where a channel connects.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GrpcChannelOptions } from "./grpc_client.ts";
+ * const options: GrpcChannelOptions = { url: "https://10.0.0.1:2379", caCerts: [] };
+ * assert.ok(options.url.startsWith("https:"));
+ * ```
+ */
+export interface GrpcChannelOptions {
+  /** `http://host:port` (HTTP/2 without TLS) or `https://host:port`. */
+  url: string;
+  /** PEM CA certificates for https (none: the system's). */
+  caCerts?: string[];
+  /** How long connecting may take, ms; default 5,000. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Per-call options.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GrpcCallOptions } from "./grpc_client.ts";
+ * const options: GrpcCallOptions = { metadata: [["token", "abc"]] };
+ * assert.equal(options.metadata?.length, 1);
+ * ```
+ */
+export interface GrpcCallOptions {
+  /** Request metadata (header fields, names in lower case). */
+  metadata?: HeaderField[];
+  /** Ends the call (its stream is reset) when aborted, with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A bidirectional stream.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { GrpcStream } from "./grpc_client.ts";
+ * const stream: Pick<GrpcStream, "cancel"> = { cancel() {} };
+ * assert.equal(typeof stream.cancel, "function");
+ * ```
+ */
+export interface GrpcStream {
+  /** The next message from the server; undefined once it ended the stream with status OK. */
+  next(): Promise<Uint8Array | undefined>;
+  /** Sends a message. */
+  send(message: Uint8Array): Promise<void>;
+  /** Ends the stream at once. */
+  cancel(reason?: unknown): void;
+}
+
+/**
+ * A channel: calls share its connection.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { grpcChannel } from "./grpc_client.ts";
+ * const channel = grpcChannel({ url: "http://127.0.0.1:1" }); // nothing there
+ * await assert.rejects(channel.unary("/a.B/C", new Uint8Array()), /cannot connect/);
+ * channel.close();
+ * ```
+ */
+export interface GrpcChannel {
+  /** One request message, one response message. */
+  unary(path: string, message: Uint8Array, options?: GrpcCallOptions): Promise<Uint8Array>;
+  /** Opens a stream and sends `first`; resolves once sent (not once answered). */
+  stream(path: string, first: Uint8Array, options?: GrpcCallOptions): Promise<GrpcStream>;
+  /**
+   * Drops the current connection (calls under way on it fail); the next call connects again.
+   * For a connection that stopped answering.
+   */
+  reset(): void;
+  /** Ends the connection; calls under way fail. */
+  close(): void;
+}
+
+/**
+ * Creates a channel; it connects on its first call.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { grpcChannel } from "./grpc_client.ts";
+ * const channel = grpcChannel({ url: "http://127.0.0.1:2379" });
+ * assert.equal(typeof channel.unary, "function");
+ * channel.close();
+ * ```
+ * @throws {TypeError} when `url` is not an http or https URL.
+ */
+export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
+  const url = new URL(options.url);
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(`a gRPC channel needs an http or https URL, not ${options.url}`);
+  }
+  const secure = url.protocol === "https:";
+  const port = Number(url.port || (secure ? 443 : 80));
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+  const base: HeaderField[] = [
+    [":method", "POST"],
+    [":scheme", secure ? "https" : "http"],
+    [":authority", url.host],
+  ];
+  interface Made {
+    made: Promise<Http2Connection>;
+    connection?: Http2Connection;
+  }
+  let current: Made | undefined;
+  let closed = false;
+
+  function connect(): Promise<Http2Connection> {
+    const abort = new AbortController();
+    const made = http2Connect({
+      hostname,
+      port,
+      tls: secure ? { caCerts: options.caCerts } : undefined,
+      signal: abort.signal,
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abort.abort(new Error(`no connection within ${connectTimeoutMs} ms`));
+        reject(abort.signal.reason);
+      }, connectTimeoutMs);
+    });
+    made.then((connection) => abort.signal.aborted && connection.close(), () => {});
+    return Promise.race([made, late]).finally(() => clearTimeout(timer));
+  }
+
+  async function connection(): Promise<Http2Connection> {
+    if (closed) throw new GrpcError("the channel is closed", { code: GRPC_STATUS.CANCELLED });
+    if (current?.connection && !current.connection.usable) current = undefined;
+    if (!current) {
+      const entry: Made = { made: connect() };
+      current = entry;
+      entry.made.then((made: Http2Connection) => {
+        entry.connection = made;
+        if (closed) made.close();
+        made.closed.then(() => {
+          if (current === entry) current = undefined;
+        });
+      }, () => {
+        if (current === entry) current = undefined;
+      });
+    }
+    try {
+      return await current!.made;
+    } catch (error) {
+      throw new GrpcError(`cannot connect to ${url.host}: ${(error as Error).message}`, {
+        code: GRPC_STATUS.UNAVAILABLE,
+        unconnected: true,
+        cause: error,
+      });
+    }
+  }
+
+  async function open(
+    path: string,
+    first: Uint8Array,
+    end: boolean,
+    callOptions: GrpcCallOptions,
+  ) {
+    const made = await connection();
+    try {
+      return await made.request({
+        headers: [
+          ...base,
+          [":path", path],
+          ["content-type", "application/grpc"],
+          ["te", "trailers"],
+          ...(callOptions.metadata ?? []),
+        ],
+        body: framed(first),
+        end,
+        signal: callOptions.signal,
+      });
+    } catch (error) {
+      throw asGrpcError(error, callOptions.signal);
+    }
+  }
+
+  function messages(
+    stream: Awaited<ReturnType<Http2Connection["request"]>>,
+    signal?: AbortSignal,
+  ) {
+    const frames = messageFrames();
+    let checked = false;
+    return async (): Promise<Uint8Array | undefined> => {
+      try {
+        if (!checked) {
+          checkHeaders(await stream.response());
+          checked = true;
+        }
+        while (true) {
+          const message = frames.take();
+          if (message) return message;
+          const chunk = await stream.read();
+          if (chunk === undefined) break;
+          frames.push(chunk);
+        }
+        if (frames.size > 0) {
+          throw new GrpcError("the response ended inside a message", {
+            code: GRPC_STATUS.UNKNOWN,
+          });
+        }
+        const fields = stream.trailers.length > 0 ? stream.trailers : await stream.response();
+        checkStatus(fields);
+        return undefined;
+      } catch (error) {
+        stream.cancel(error); // nothing more is read from it
+        throw asGrpcError(error, signal);
+      }
+    };
+  }
+
+  return {
+    async unary(path, message, callOptions = {}) {
+      const stream = await open(path, message, true, callOptions);
+      const next = messages(stream, callOptions.signal);
+      const response = await next();
+      if (response === undefined) {
+        throw new GrpcError(`${path} answered no message`, { code: GRPC_STATUS.UNKNOWN });
+      }
+      while (await next() !== undefined) {
+        // a unary call answers one message; the status after it still counts
+      }
+      return response;
+    },
+    async stream(path, first, callOptions = {}) {
+      const stream = await open(path, first, false, callOptions);
+      const next = messages(stream, callOptions.signal);
+      return {
+        next,
+        async send(message) {
+          try {
+            await stream.write(framed(message));
+          } catch (error) {
+            throw asGrpcError(error, callOptions.signal);
+          }
+        },
+        cancel: (reason) => stream.cancel(reason),
+      };
+    },
+    reset() {
+      current?.made.then((made) => made.close(), () => {});
+      current = undefined;
+    },
+    close() {
+      closed = true;
+      current?.made.then((made) => made.close(), () => {});
+      current = undefined;
+    },
+  };
+}
+
+// The length-prefixed message (uncompressed).
+function framed(message: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(5 + message.length);
+  new DataView(bytes.buffer).setUint32(1, message.length);
+  bytes.set(message, 5);
+  return bytes;
+}
+
+function field(fields: HeaderField[], name: string): string | undefined {
+  for (const [key, value] of fields) if (key === name) return value;
+  return undefined;
+}
+
+// A response that is not gRPC's (an HTTP error from something else on the port).
+function checkHeaders(headers: HeaderField[]): void {
+  const status = field(headers, ":status");
+  if (status === "200") {
+    if (field(headers, "content-type")?.startsWith("application/grpc")) return;
+    throw new GrpcError("the server answered without gRPC's content type", {
+      code: GRPC_STATUS.UNKNOWN,
+    });
+  }
+  const code = status === "401"
+    ? GRPC_STATUS.UNAUTHENTICATED
+    : status === "403"
+    ? GRPC_STATUS.PERMISSION_DENIED
+    : status === "502" || status === "503" || status === "504"
+    ? GRPC_STATUS.UNAVAILABLE
+    : GRPC_STATUS.UNKNOWN;
+  throw new GrpcError(`the server answered HTTP ${status} instead of gRPC`, { code });
+}
+
+function checkStatus(fields: HeaderField[]): void {
+  const status = field(fields, "grpc-status");
+  if (status === "0") return;
+  let message = field(fields, "grpc-message") ?? "";
+  try {
+    message = decodeURIComponent(message);
+  } catch {
+    // left as sent
+  }
+  if (status === undefined) {
+    throw new GrpcError("the response has no gRPC status", { code: GRPC_STATUS.UNKNOWN });
+  }
+  throw new GrpcError(message || `gRPC status ${status}`, { code: Number(status) });
+}
+
+function asGrpcError(error: unknown, signal?: AbortSignal): unknown {
+  if (signal?.aborted && error === signal.reason) return error;
+  if (error instanceof GrpcError || !(error instanceof Error)) return error;
+  return new GrpcError(error.message, { code: GRPC_STATUS.UNAVAILABLE, cause: error });
+}
+
+/**
+ * Splits received bytes into gRPC messages (the 5-byte prefix: a compression flag and a
+ * length), copying only messages that span pieces.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { messageFrames } from "./grpc_client.ts";
+ * const frames = messageFrames();
+ * frames.push(new Uint8Array([0, 0, 0, 0, 2, 7]));
+ * assert.equal(frames.take(), undefined); // one byte of two
+ * frames.push(new Uint8Array([8]));
+ * assert.deepEqual([...frames.take()!], [7, 8]);
+ * ```
+ */
+export function messageFrames(): {
+  push(bytes: Uint8Array): void;
+  take(): Uint8Array | undefined;
+  readonly size: number;
+} {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  function read(count: number): Uint8Array {
+    const head = chunks[0];
+    if (head.length >= count) {
+      chunks[0] = head.subarray(count);
+      if (chunks[0].length === 0) chunks.shift();
+      size -= count;
+      return head.subarray(0, count);
+    }
+    const out = new Uint8Array(count);
+    let offset = 0;
+    while (offset < count) {
+      const chunk = chunks[0];
+      const take = Math.min(chunk.length, count - offset);
+      out.set(chunk.subarray(0, take), offset);
+      offset += take;
+      if (take === chunk.length) chunks.shift();
+      else chunks[0] = chunk.subarray(take);
+    }
+    size -= count;
+    return out;
+  }
+  function peek(index: number): number {
+    for (const chunk of chunks) {
+      if (index < chunk.length) return chunk[index];
+      index -= chunk.length;
+    }
+    return 0;
+  }
+  return {
+    push(bytes) {
+      if (bytes.length === 0) return;
+      chunks.push(bytes);
+      size += bytes.length;
+    },
+    take() {
+      if (size < 5) return undefined;
+      if (peek(0) !== 0) {
+        throw new GrpcError("the server sent a compressed message, which was not asked for", {
+          code: GRPC_STATUS.UNKNOWN,
+        });
+      }
+      const length = ((peek(1) << 24) >>> 0) + ((peek(2) << 16) | (peek(3) << 8) | peek(4));
+      if (size < 5 + length) return undefined;
+      return read(5 + length).subarray(5);
+    },
+    get size() {
+      return size;
+    },
+  };
+}
