@@ -10,7 +10,13 @@
  * @module
  */
 
-import { GRPC_STATUS, type GrpcChannel, grpcChannel, GrpcError } from "../lib/net/grpc_client.ts";
+import {
+  GRPC_STATUS,
+  type GrpcChannel,
+  grpcChannel,
+  GrpcError,
+  type GrpcStream,
+} from "../lib/net/grpc_client.ts";
 import {
   authenticateRequest,
   authenticateToken,
@@ -247,18 +253,24 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
     });
   }
 
-  // Calls each endpoint in turn, from the one that answered last, until one can be connected
-  // to.
-  async function onSomeEndpoint<T>(call: (channel: GrpcChannel) => Promise<T>): Promise<T> {
+  // Calls each endpoint in turn, from the one that answered last, while the call is not
+  // processed (no connection; a stream refused, or ended by a GOAWAY before it started) and
+  // `signal` has not aborted; the first endpoint gets a second try (a new connection after its
+  // GOAWAY).
+  async function onSomeEndpoint<T>(
+    call: (channel: GrpcChannel) => Promise<T>,
+    signal: AbortSignal,
+  ): Promise<T> {
     let lastError: unknown;
-    for (let tried = 0; tried < urls.length; tried++) {
+    for (let tried = 0; tried <= urls.length; tried++) {
+      signal.throwIfAborted();
       const index = (answered + tried) % urls.length;
       try {
         const result = await call(channel(index));
         answered = index;
         return result;
       } catch (error) {
-        if (!(error instanceof GrpcError && error.unconnected)) throw error;
+        if (!(error instanceof GrpcError && error.unprocessed)) throw error;
         lastError = error;
       }
     }
@@ -267,15 +279,21 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
     );
   }
 
+  // A connection that stopped answering (a peer gone without a reset) is not used again; one
+  // that answered anything since `since` is kept.
+  function dropSilent(since: number): void {
+    for (const channel of channels) channel?.reset({ silentSince: since });
+  }
+
   // A unary call and its answer within `timeoutMs`, or until the client closes. (One
   // controller per request, no `AbortSignal.any`: a combined signal that nothing else holds
   // may be garbage-collected, and then never aborts.)
   async function exchange(path: string, message: Uint8Array): Promise<Uint8Array> {
     const controller = new AbortController();
+    const started = performance.now();
     const timer = setTimeout(() => {
       controller.abort(new EtcdRequestError(`etcd did not answer ${path} in ${timeoutMs} ms`));
-      // A connection that stopped answering (a peer gone without a reset) is not used again.
-      for (const channel of channels) channel?.reset();
+      dropSilent(started);
     }, timeoutMs);
     const abort = () => controller.abort(new EtcdRequestError("the etcd client is closed"));
     closing.signal.addEventListener("abort", abort);
@@ -284,8 +302,9 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
       const metadata = token && path !== SERVICE.authenticate
         ? [["token", await token] as [string, string]]
         : undefined;
-      return await onSomeEndpoint((channel) =>
-        channel.unary(path, message, { metadata, signal: controller.signal })
+      return await onSomeEndpoint(
+        (channel) => channel.unary(path, message, { metadata, signal: controller.signal }),
+        controller.signal,
       );
     } catch (error) {
       throw controller.signal.aborted ? controller.signal.reason : error;
@@ -336,8 +355,11 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
           if (attempt === 0) continue;
         }
         if (error instanceof GrpcError) {
+          const name = path.slice("/etcdserverpb.".length);
           throw new EtcdRequestError(
-            `etcd refused ${path.slice(14)}: ${error.message}`,
+            error.code === GRPC_STATUS.UNAVAILABLE
+              ? `etcd at ${urls.join(",")} did not complete ${name}: ${error.message}`
+              : `etcd refused ${name}: ${error.message}`,
             error.code,
           );
         }
@@ -377,20 +399,23 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
     const retryMs = watchOptions.retryMs ?? 1_000;
     const request = watchCreateRequest(watched);
     // Opens a stream; resolves once etcd confirmed the watch, with the stream.
-    async function open(): Promise<() => Promise<Uint8Array | undefined>> {
+    async function open(): Promise<GrpcStream> {
       ensureToken();
       const own = attempt = new AbortController();
       if (stop.signal.aborted) own.abort();
       // etcd answers once the watch exists; one restarting may never answer.
-      const timer = setTimeout(
-        () => own.abort(new EtcdRequestError("etcd did not confirm the watch in time")),
-        Math.min(timeoutMs, 5_000),
-      );
+      const started = performance.now();
+      const timer = setTimeout(() => {
+        own.abort(new EtcdRequestError("etcd did not confirm the watch in time"));
+        dropSilent(started);
+      }, Math.min(timeoutMs, 5_000));
+      let stream: GrpcStream | undefined;
       try {
         const sent = token;
         const metadata = token ? [["token", await token] as [string, string]] : undefined;
-        const stream = await onSomeEndpoint((channel) =>
-          channel.stream(SERVICE.watch, request, { metadata, signal: own.signal })
+        stream = await onSomeEndpoint(
+          (channel) => channel.stream(SERVICE.watch, request, { metadata, signal: own.signal }),
+          own.signal,
         );
         let first: ReturnType<typeof watchResponse> | undefined;
         try {
@@ -401,17 +426,25 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
           throw error;
         }
         if (!first?.created || first.canceled) {
-          stream.cancel();
-          throw new EtcdRequestError(
-            `etcd did not create the watch${first?.cancelReason ? `: ${first.cancelReason}` : ""}`,
-          );
+          // etcd refuses a watch with a token it no longer knows by cancelling it at once.
+          const reason = first?.cancelReason ?? "";
+          // (etcd 3.4 says "permission denied", later versions what was wrong with the token.)
+          const refused = /auth token|auth revision|user name is empty|permission denied/i;
+          if (refused.test(reason) && token === sent) {
+            token = undefined;
+          }
+          throw new EtcdRequestError(`etcd did not create the watch${reason && `: ${reason}`}`);
         }
-        return stream.next;
+        return stream;
+      } catch (error) {
+        stream?.cancel();
+        throw own.signal.aborted ? own.signal.reason : error;
       } finally {
         clearTimeout(timer);
       }
     }
-    async function follow(next: () => Promise<Uint8Array | undefined>): Promise<void> {
+    async function follow(stream: GrpcStream): Promise<void> {
+      const next = stream.next;
       for (let message = await next(); message; message = await next()) {
         const response = watchResponse(message);
         if (response.canceled) {
@@ -435,7 +468,7 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
         stop.signal.addEventListener("abort", done);
       });
     }
-    let first: () => Promise<Uint8Array | undefined>;
+    let first: GrpcStream;
     try {
       first = await open();
     } catch (error) {
@@ -444,19 +477,21 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
     }
     listener.connected();
     const running = (async () => {
-      let next: (() => Promise<Uint8Array | undefined>) | undefined = first;
+      let stream: GrpcStream | undefined = first;
       while (!stop.signal.aborted) {
         try {
-          if (!next) {
-            next = await open();
+          if (!stream) {
+            stream = await open();
             listener.connected();
           }
-          await follow(next);
+          await follow(stream);
         } catch (error) {
+          // A stream left for any reason (a cancelled watch, a listener that threw) ends here.
+          stream?.cancel();
           if (stop.signal.aborted) return;
           // Once per break: a failed attempt to establish it again is not another one.
-          if (next) listener.disconnected(error);
-          next = undefined;
+          if (stream) listener.disconnected(error);
+          stream = undefined;
           await pause();
         }
       }

@@ -175,6 +175,28 @@ Deno.test("etcd: reads stay right across a restart of etcd (the watch comes back
   });
 });
 
+Deno.test("etcd with auth: after a restart of etcd the watch comes back with a new token", async () => {
+  const server = await startEtcd({ rootPassword: "pw" });
+  const credentials = { urls: [server.url], username: "root", password: "pw" };
+  const reader = await etcdStore(credentials);
+  const writer = await etcdStore({ ...credentials, cache: false });
+  const target = memoryStore();
+  const mirror = await reader.mirror(target);
+  try {
+    await writer.apply({ set: [route(1)] });
+    await waitFor(() => target.routes.has("/user/u1/"), "the mirror has the first route");
+    // etcd forgets its tokens when it restarts; only the watch uses the reader's from now on.
+    await server.restart();
+    await writer.apply({ set: [route(2)] });
+    await waitFor(() => target.routes.has("/user/u2/"), "the watch is back", 15_000);
+  } finally {
+    await mirror.close();
+    await reader.close();
+    await writer.close();
+    await server.stop();
+  }
+});
+
 Deno.test("etcd: reads stay right when the newest write is to another key (the watch is fenced)", async () => {
   await withStores(CASES[1], async (reader, writer, server) => {
     await writer.apply({ set: [route(1)] });

@@ -6,7 +6,12 @@
  * @module
  */
 
-import { type HeaderField, http2Connect, type Http2Connection } from "./http2_client.ts";
+import {
+  type HeaderField,
+  http2Connect,
+  type Http2Connection,
+  Http2Error,
+} from "./http2_client.ts";
 
 /** gRPC status codes used here. */
 export const GRPC_STATUS = {
@@ -33,14 +38,18 @@ export const GRPC_STATUS = {
 export class GrpcError extends Error {
   /** The gRPC status code. */
   readonly code: number;
-  /** The connection could not be made: nothing was sent (another endpoint may do). */
-  readonly unconnected: boolean;
+  /**
+   * The server did not process the call: no connection could be made, or the server refused
+   * the stream or ended the connection before it. It can be sent again (on a new connection,
+   * or to another endpoint).
+   */
+  readonly unprocessed: boolean;
   /** Creates the error. */
-  constructor(message: string, options: { code: number; unconnected?: boolean; cause?: unknown }) {
+  constructor(message: string, options: { code: number; unprocessed?: boolean; cause?: unknown }) {
     super(message, { cause: options.cause });
     this.name = "GrpcError";
     this.code = options.code;
-    this.unconnected = options.unconnected ?? false;
+    this.unprocessed = options.unprocessed ?? false;
   }
 }
 
@@ -62,6 +71,8 @@ export interface GrpcChannelOptions {
   caCerts?: string[];
   /** How long connecting may take, ms; default 5,000. */
   connectTimeoutMs?: number;
+  /** See `Http2ConnectionOptions.keepAliveMs` (default 10,000 ms; 0: no PINGs). */
+  keepAliveMs?: number;
 }
 
 /**
@@ -121,9 +132,10 @@ export interface GrpcChannel {
   stream(path: string, first: Uint8Array, options?: GrpcCallOptions): Promise<GrpcStream>;
   /**
    * Drops the current connection (calls under way on it fail); the next call connects again.
-   * For a connection that stopped answering.
+   * For a connection that stopped answering: with `silentSince` (`performance.now()` time),
+   * only if no frame arrived on it since then.
    */
-  reset(): void;
+  reset(options?: { silentSince?: number }): void;
   /** Ends the connection; calls under way fail. */
   close(): void;
 }
@@ -169,6 +181,7 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
       port,
       tls: secure ? { caCerts: options.caCerts } : undefined,
       signal: abort.signal,
+      keepAliveMs: options.keepAliveMs,
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
@@ -181,8 +194,9 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
     return Promise.race([made, late]).finally(() => clearTimeout(timer));
   }
 
-  async function connection(): Promise<Http2Connection> {
+  async function connection(signal?: AbortSignal): Promise<Http2Connection> {
     if (closed) throw new GrpcError("the channel is closed", { code: GRPC_STATUS.CANCELLED });
+    signal?.throwIfAborted();
     if (current?.connection && !current.connection.usable) current = undefined;
     if (!current) {
       const entry: Made = { made: connect() };
@@ -198,11 +212,12 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
       });
     }
     try {
-      return await current!.made;
+      return await abortable(current!.made, signal);
     } catch (error) {
+      if (signal?.aborted) throw signal.reason;
       throw new GrpcError(`cannot connect to ${url.host}: ${(error as Error).message}`, {
         code: GRPC_STATUS.UNAVAILABLE,
-        unconnected: true,
+        unprocessed: true,
         cause: error,
       });
     }
@@ -214,7 +229,7 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
     end: boolean,
     callOptions: GrpcCallOptions,
   ) {
-    const made = await connection();
+    const made = await connection(callOptions.signal);
     try {
       return await made.request({
         headers: [
@@ -295,9 +310,15 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
         cancel: (reason) => stream.cancel(reason),
       };
     },
-    reset() {
-      current?.made.then((made) => made.close(), () => {});
-      current = undefined;
+    reset(resetOptions = {}) {
+      const entry = current;
+      if (!entry) return;
+      const silentSince = resetOptions.silentSince;
+      if (silentSince !== undefined && entry.connection) {
+        if (entry.connection.lastFrameAt > silentSince) return; // it answers
+      }
+      if (current === entry) current = undefined;
+      entry.made.then((made) => made.close(), () => {});
     },
     close() {
       closed = true;
@@ -357,7 +378,22 @@ function checkStatus(fields: HeaderField[]): void {
 function asGrpcError(error: unknown, signal?: AbortSignal): unknown {
   if (signal?.aborted && error === signal.reason) return error;
   if (error instanceof GrpcError || !(error instanceof Error)) return error;
-  return new GrpcError(error.message, { code: GRPC_STATUS.UNAVAILABLE, cause: error });
+  return new GrpcError(error.message, {
+    code: GRPC_STATUS.UNAVAILABLE,
+    unprocessed: error instanceof Http2Error && error.unprocessed,
+    cause: error,
+  });
+}
+
+// `promise`, or the signal's reason once it aborts.
+function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    if (signal.aborted) return abort();
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
 }
 
 /**

@@ -363,7 +363,7 @@ Deno.test("grpc unary: a trailers-only error status with a percent-encoded messa
       isGrpcError((error) => {
         assert.equal(error.code, 5);
         assert.equal(error.message, "not found");
-        assert.equal(error.unconnected, false);
+        assert.equal(error.unprocessed, false);
       }),
     );
   });
@@ -454,7 +454,7 @@ Deno.test("grpc unary: a response that ends inside a message is an error", async
   });
 });
 
-Deno.test("grpc unary: a refused port is UNAVAILABLE and unconnected", async () => {
+Deno.test("grpc unary: a refused port is UNAVAILABLE and unprocessed", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close(); // nothing listens there now
@@ -463,7 +463,7 @@ Deno.test("grpc unary: a refused port is UNAVAILABLE and unconnected", async () 
     await assert.rejects(
       channel.unary("/a.B/C", encoder.encode("q")),
       isGrpcError((error) => {
-        assert.equal(error.unconnected, true);
+        assert.equal(error.unprocessed, true);
         assert.equal(error.code, GRPC_STATUS.UNAVAILABLE);
         assert.match(error.message, /cannot connect/);
       }),
@@ -488,7 +488,7 @@ Deno.test("grpc: a TLS handshake that does not finish gives up after connectTime
     await assert.rejects(
       within(channel.unary("/a.B/C", encoder.encode("q")), 5_000),
       isGrpcError((error) => {
-        assert.equal(error.unconnected, true);
+        assert.equal(error.unprocessed, true);
         assert.equal(error.code, GRPC_STATUS.UNAVAILABLE);
         assert.match(error.message, /within 100 ms/);
       }),

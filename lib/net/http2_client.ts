@@ -37,6 +37,8 @@ const RECEIVE_WINDOW = 4 * 1024 * 1024;
 const CREDIT_AT = 1024 * 1024;
 /** The largest frame this client accepts (the protocol's default). */
 const MAX_RECEIVE_FRAME = 16_384;
+/** The largest header block (HEADERS and its CONTINUATIONs) accepted. */
+const MAX_HEADER_BLOCK = 256 * 1024;
 /** The last client stream identifier. */
 const LAST_STREAM_ID = 0x7fffffff;
 
@@ -86,8 +88,33 @@ export interface Http2ConnectOptions {
   port: number;
   /** TLS (`https`), trusting these PEM CA certificates (none given: the system's). */
   tls?: { caCerts?: string[] };
-  /** Gives up the TLS handshake when aborted (the TCP connect is the caller's to time out). */
+  /**
+   * Gives up the TLS handshake, and the wait for the server's first SETTINGS, when aborted (the
+   * TCP connect is the caller's to time out).
+   */
   signal?: AbortSignal;
+  /** See `Http2ConnectionOptions.keepAliveMs`. */
+  keepAliveMs?: number;
+}
+
+/**
+ * Options of `http2Connection`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Http2ConnectionOptions } from "./http2_client.ts";
+ * const options: Http2ConnectionOptions = { keepAliveMs: 0 }; // no PINGs
+ * assert.equal(options.keepAliveMs, 0);
+ * ```
+ */
+export interface Http2ConnectionOptions {
+  /**
+   * While streams are open and the server has sent nothing for this long, a PING asks it to
+   * answer; after twice this long without any frame the connection fails (a peer gone without
+   * a reset). 0: never. Default 10,000 ms.
+   */
+  keepAliveMs?: number;
 }
 
 /**
@@ -154,6 +181,10 @@ export interface Http2Connection {
   request(request: Http2Request): Promise<Http2Stream>;
   /** Whether new streams can be opened (not closed, no GOAWAY, identifiers left). */
   readonly usable: boolean;
+  /** Resolves once the server's first SETTINGS arrived; rejects if the connection ends first. */
+  readonly ready: Promise<void>;
+  /** When the last frame arrived (`performance.now()`); the connection's start before any. */
+  readonly lastFrameAt: number;
   /** Resolves with the reason once the connection has ended. */
   readonly closed: Promise<Error>;
   /** Ends the connection; open streams fail. */
@@ -172,6 +203,8 @@ interface StreamState {
   error?: unknown;
   wake?: () => void;
   done?: () => void;
+  /** The stream's writes, one after the other. */
+  writing: Promise<void>;
 }
 
 /**
@@ -227,7 +260,18 @@ export async function http2Connect(options: Http2ConnectOptions): Promise<Http2C
       options.signal?.removeEventListener("abort", abort);
     }
   }
-  return http2Connection(conn);
+  const connection = http2Connection(conn, { keepAliveMs: options.keepAliveMs });
+  const abort = () => connection.close();
+  options.signal?.addEventListener("abort", abort, { once: true });
+  try {
+    if (options.signal?.aborted) abort();
+    await connection.ready;
+  } catch (error) {
+    throw options.signal?.aborted ? options.signal.reason : error;
+  } finally {
+    options.signal?.removeEventListener("abort", abort);
+  }
+  return connection;
 }
 
 /**
@@ -245,11 +289,13 @@ export async function http2Connect(options: Http2ConnectOptions): Promise<Http2C
  * };
  * const connection = http2Connection(conn);
  * assert.match(String(await connection.closed), /closed the connection/);
+ * await assert.rejects(connection.ready); // no SETTINGS came
  * assert.equal(new TextDecoder().decode(written[0].subarray(0, 3)), "PRI");
  * ```
  */
 export function http2Connection(
   conn: Pick<Deno.Conn, "read" | "write" | "close">,
+  options: Http2ConnectionOptions = {},
 ): Http2Connection {
   const streams = new Map<number, StreamState>();
   const decoder = hpackDecoder();
@@ -266,6 +312,28 @@ export function http2Connection(
   const windowWaiters = new Set<() => void>();
   let resolveClosed = (_: Error) => {};
   const closed = new Promise<Error>((resolve) => resolveClosed = resolve);
+  let settled = false; // the server's first SETTINGS arrived
+  let resolveReady = () => {};
+  let rejectReady = (_: Error) => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  ready.catch(() => {}); // a caller that does not wait for it learns of the end elsewhere
+  let lastFrameAt = performance.now();
+  const keepAliveMs = options.keepAliveMs ?? 10_000;
+  let pingSent = false;
+  const keepAlive = keepAliveMs > 0
+    ? setInterval(() => {
+      const silent = performance.now() - lastFrameAt;
+      if (pingSent && silent >= 2 * keepAliveMs) {
+        fail(new Http2Error(`the server answered nothing for ${Math.round(silent)} ms`));
+      } else if (!pingSent && silent >= keepAliveMs && streams.size > 0) {
+        pingSent = true;
+        void send({ type: FRAME.PING, flags: 0, stream: 0, payload: new Uint8Array(8) });
+      }
+    }, keepAliveMs / 2)
+    : undefined;
 
   function send(...frames: FrameToSend[]): Promise<void> {
     const bytes = encodeFrame(...frames);
@@ -291,6 +359,8 @@ export function http2Connection(
   function fail(reason: Error): void {
     if (closedReason) return;
     closedReason = reason;
+    clearInterval(keepAlive);
+    rejectReady(reason);
     for (const stream of streams.values()) {
       stream.error ??= reason;
       stream.wake?.();
@@ -326,29 +396,38 @@ export function http2Connection(
 
   function ended(stream: StreamState): void {
     stream.remoteEnded = true;
+    if (!stream.localEnded) {
+      // The response is whole before the request: the rest of the request is not sent.
+      stream.localEnded = true;
+      void send({
+        type: FRAME.RST_STREAM,
+        flags: 0,
+        stream: stream.id,
+        payload: uint32Payload(ERROR_CODE.CANCEL),
+      });
+    }
     stream.wake?.();
     forget(stream);
   }
 
-  // Received bytes credited back to the server, a frame per window once enough wait.
-  function credit(stream: StreamState | undefined, length: number): void {
-    const frames: FrameToSend[] = [];
+  // Received bytes credited back to the server once enough wait: the connection's as they
+  // arrive, a stream's as they are read (a stream that is not read gets no more than its window).
+  function creditConnection(length: number): void {
     connectionCredit += length;
-    if (connectionCredit >= CREDIT_AT) {
-      frames.push(windowUpdate(0, connectionCredit));
-      connectionCredit = 0;
-    }
-    if (stream && !stream.remoteEnded) {
-      stream.receiveCredit += length;
-      if (stream.receiveCredit >= CREDIT_AT) {
-        frames.push(windowUpdate(stream.id, stream.receiveCredit));
-        stream.receiveCredit = 0;
-      }
-    }
-    if (frames.length > 0) void send(...frames);
+    if (connectionCredit < CREDIT_AT) return;
+    void send(windowUpdate(0, connectionCredit));
+    connectionCredit = 0;
   }
 
-  let block: { stream: number; endStream: boolean; parts: Uint8Array[] } | undefined;
+  function creditStream(stream: StreamState, length: number): void {
+    if (stream.remoteEnded || closedReason) return;
+    stream.receiveCredit += length;
+    if (stream.receiveCredit < CREDIT_AT) return;
+    void send(windowUpdate(stream.id, stream.receiveCredit));
+    stream.receiveCredit = 0;
+  }
+
+  let block: { stream: number; endStream: boolean; parts: Uint8Array[]; size: number } | undefined;
 
   function headerBlock(streamId: number, endStream: boolean, fields: HeaderField[]): void {
     const stream = streams.get(streamId);
@@ -383,27 +462,34 @@ export function http2Connection(
     }
     switch (type) {
       case FRAME.DATA: {
+        if (id === 0) return protocolError("DATA on stream 0");
         const stream = streams.get(id);
-        credit(stream, payload.length);
+        creditConnection(payload.length);
         const data = unpadded(flags, payload, false);
         if (data === undefined) return protocolError("bad padding");
         if (!stream || stream.remoteEnded) return;
+        creditStream(stream, payload.length - data.length); // the padding, never read
         if (data.length > 0) stream.chunks.push(data.slice());
         if (flags & FLAG.END_STREAM) ended(stream);
         else stream.wake?.();
         return;
       }
       case FRAME.HEADERS: {
+        if (id === 0) return protocolError("HEADERS on stream 0");
         const fragment = unpadded(flags, payload, true);
         if (fragment === undefined) return protocolError("bad padding");
         const endStream = (flags & FLAG.END_STREAM) !== 0;
         if (flags & FLAG.END_HEADERS) return decodeBlock(id, endStream, fragment);
-        block = { stream: id, endStream, parts: [fragment.slice()] };
+        block = { stream: id, endStream, parts: [fragment.slice()], size: fragment.length };
         return;
       }
       case FRAME.CONTINUATION: {
         if (!block || block.stream !== id) return protocolError("an unexpected CONTINUATION");
         block.parts.push(payload.slice());
+        block.size += payload.length;
+        if (block.size > MAX_HEADER_BLOCK) {
+          return protocolError(`a header block above ${MAX_HEADER_BLOCK} bytes`);
+        }
         if (flags & FLAG.END_HEADERS) {
           const { stream, endStream, parts } = block;
           block = undefined;
@@ -445,6 +531,11 @@ export function http2Connection(
               return protocolError("a window above 2^31-1", ERROR_CODE.FLOW_CONTROL_ERROR);
             }
             const delta = value - peerInitialWindow;
+            for (const stream of streams.values()) {
+              if (stream.sendWindow + delta > MAX_WINDOW) {
+                return protocolError("a window above 2^31-1", ERROR_CODE.FLOW_CONTROL_ERROR);
+              }
+            }
             peerInitialWindow = value;
             for (const stream of streams.values()) stream.sendWindow += delta;
           } else if (setting === SETTING.MAX_FRAME_SIZE) {
@@ -458,9 +549,16 @@ export function http2Connection(
         }
         void send({ type: FRAME.SETTINGS, flags: FLAG.ACK, stream: 0, payload: new Uint8Array() });
         wakeWindows();
+        if (!settled) {
+          settled = true;
+          resolveReady();
+        }
         return;
       }
       case FRAME.PING:
+        if (payload.length !== 8) {
+          return protocolError("a PING of a bad length", ERROR_CODE.FRAME_SIZE_ERROR);
+        }
         if (!(flags & FLAG.ACK)) {
           void send({ type: FRAME.PING, flags: FLAG.ACK, stream: 0, payload: payload.slice() });
         }
@@ -486,14 +584,22 @@ export function http2Connection(
       case FRAME.WINDOW_UPDATE: {
         if (payload.length !== 4) return protocolError("a WINDOW_UPDATE of a bad length");
         const increment = readUint31(payload, 0);
-        if (increment === 0) return protocolError("a WINDOW_UPDATE of 0");
-        const stream = id === 0 ? undefined : streams.get(id);
-        const window = id === 0 ? sendWindow : stream?.sendWindow ?? 0;
-        if (window + increment > MAX_WINDOW) {
-          return protocolError("a window above 2^31-1", ERROR_CODE.FLOW_CONTROL_ERROR);
+        if (id === 0) {
+          if (increment === 0) return protocolError("a WINDOW_UPDATE of 0");
+          if (sendWindow + increment > MAX_WINDOW) {
+            return protocolError("a window above 2^31-1", ERROR_CODE.FLOW_CONTROL_ERROR);
+          }
+          sendWindow += increment;
+        } else {
+          const stream = streams.get(id);
+          if (!stream) return;
+          // A stream error: that stream ends, the connection goes on.
+          if (increment === 0) return streamError(stream, ERROR_CODE.PROTOCOL_ERROR);
+          if (stream.sendWindow + increment > MAX_WINDOW) {
+            return streamError(stream, ERROR_CODE.FLOW_CONTROL_ERROR);
+          }
+          stream.sendWindow += increment;
         }
-        if (id === 0) sendWindow += increment;
-        else if (stream) stream.sendWindow += increment;
         wakeWindows();
         return;
       }
@@ -502,6 +608,18 @@ export function http2Connection(
       default:
         return; // PRIORITY and unknown types are ignored
     }
+  }
+
+  function streamError(stream: StreamState, code: number): void {
+    stream.error = new Http2Error(`HTTP/2 error ${code} from the server on this stream`, { code });
+    void send({
+      type: FRAME.RST_STREAM,
+      flags: 0,
+      stream: stream.id,
+      payload: uint32Payload(code),
+    });
+    stream.wake?.();
+    forget(stream);
   }
 
   function decodeBlock(id: number, endStream: boolean, fragment: Uint8Array): void {
@@ -530,6 +648,8 @@ export function http2Connection(
           if (end - start < size) break;
           const payload = buffer.subarray(start + FRAME_HEADER_SIZE, start + size);
           start += size;
+          lastFrameAt = performance.now();
+          pingSent = false;
           frame(header.type, header.flags, header.stream, payload);
         }
         if (start === end) start = end = 0;
@@ -600,13 +720,16 @@ export function http2Connection(
     return { frames, rest: data.subarray(offset) };
   }
 
-  function waitWindow(): Promise<void> {
+  // Until a window or a stream slot may have opened (or `signal` aborts).
+  function waitWindow(signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const wake = () => {
         windowWaiters.delete(wake);
+        signal?.removeEventListener("abort", wake);
         resolve();
       };
       windowWaiters.add(wake);
+      signal?.addEventListener("abort", wake, { once: true });
     });
   }
 
@@ -649,7 +772,10 @@ export function http2Connection(
       async read() {
         while (true) {
           const chunk = state.chunks.shift();
-          if (chunk) return chunk;
+          if (chunk) {
+            creditStream(state, chunk.length);
+            return chunk;
+          }
           if (state.error) throw state.error;
           if (state.remoteEnded) return undefined;
           await wait();
@@ -658,11 +784,16 @@ export function http2Connection(
       get trailers() {
         return state.trailers;
       },
-      write: (data, options = {}) => writeBody(state, data, options.end ?? false),
+      write(data, options = {}) {
+        const written = state.writing.then(() => writeBody(state, data, options.end ?? false));
+        state.writing = written.catch(() => {});
+        return written;
+      },
       cancel(reason) {
         if (state.error || (state.remoteEnded && state.localEnded)) return;
         state.error = reason ?? new Http2Error("the stream was cancelled");
         state.wake?.();
+        wakeWindows(); // a write waiting for a window ends
         if (streams.get(state.id) === state) {
           void send({
             type: FRAME.RST_STREAM,
@@ -678,16 +809,25 @@ export function http2Connection(
 
   return {
     get usable() {
-      return !closedReason && !goingAway && nextId < LAST_STREAM_ID;
+      return !closedReason && !broken && !goingAway && nextId < LAST_STREAM_ID;
+    },
+    ready,
+    get lastFrameAt() {
+      return lastFrameAt;
     },
     closed,
     async request(request) {
-      while (streams.size >= peerMaxStreams && !closedReason) await waitWindow();
-      if (closedReason) throw closedReason;
-      if (goingAway || nextId >= LAST_STREAM_ID) {
-        throw new Http2Error("the connection takes no new requests", { unprocessed: true });
+      while (streams.size >= peerMaxStreams && !closedReason && !request.signal?.aborted) {
+        await waitWindow(request.signal);
       }
       request.signal?.throwIfAborted();
+      if (closedReason || broken || goingAway || nextId >= LAST_STREAM_ID) {
+        // Nothing of this request was sent: it can go on another connection.
+        throw new Http2Error(
+          `the connection takes no new requests${closedReason ? ` (${closedReason.message})` : ""}`,
+          { unprocessed: true },
+        );
+      }
       const block = encodeHeaders(request.headers);
       if (block.length > peerMaxFrame) {
         throw new Http2Error(`request headers of ${block.length} bytes do not fit one frame`);
@@ -700,6 +840,7 @@ export function http2Connection(
         chunks: [],
         remoteEnded: false,
         localEnded: false,
+        writing: Promise.resolve(),
       };
       nextId += 2;
       streams.set(state.id, state);
@@ -722,7 +863,8 @@ export function http2Connection(
         state.done = () => signal.removeEventListener("abort", abort);
       }
       if (taken.rest.length > 0) {
-        writeBody(state, taken.rest, request.end).catch((error) => stream.cancel(error));
+        const written = writeBody(state, taken.rest, request.end);
+        state.writing = written.catch((error) => stream.cancel(error));
       }
       return stream;
     },

@@ -196,9 +196,11 @@ async function withPeer(
   const server = fakeServer();
   let client: Http2Connection | undefined;
   try {
-    client = await http2Connect({ hostname: "127.0.0.1", port: server.port });
+    // http2Connect resolves once the server's SETTINGS arrived.
+    const connecting = http2Connect({ hostname: "127.0.0.1", port: server.port });
     const peer = await server.peer(0);
     await peer.handshake(settings);
+    client = await within(connecting, 5_000);
     // The client has applied the server's SETTINGS once it acknowledges them.
     const ack = await peer.next(FRAME.SETTINGS);
     assert.equal(ack.flags, FLAG.ACK);
@@ -489,6 +491,10 @@ Deno.test("http2Connection sends the preface and its SETTINGS, and acknowledges 
     assert.equal(update.stream, 0);
     assert.equal(readUint32(update.payload, 0), 4 * 1024 * 1024 - 65_535);
     assert.equal(peer.received(FRAME.SETTINGS).length, 1, "no ACK before the server's SETTINGS");
+    let ready = false;
+    void client.ready.then(() => ready = true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(ready, false, "not ready before the server's SETTINGS");
 
     await peer.send({
       type: FRAME.SETTINGS,
@@ -503,6 +509,7 @@ Deno.test("http2Connection sends the preface and its SETTINGS, and acknowledges 
     assert.equal(ack.flags, FLAG.ACK);
     assert.equal(ack.stream, 0);
     assert.equal(ack.payload.length, 0);
+    await within(client.ready, 1_000);
 
     // The server's own ACK is not acknowledged: a PING after it comes back with nothing before.
     await peer.send(
@@ -721,9 +728,13 @@ Deno.test("http2 client: the server closing the socket fails open streams and re
     assert.equal(decoder.decode((await stream.read())!), "partial", "what came is still read");
     await assert.rejects(stream.read(), (error) => error === reason);
     await assert.rejects(waiting.response(), (error) => error === reason);
+    // A new request is refused before anything is sent: it could go on another connection.
     await assert.rejects(
       client.request({ headers: get(), end: true }),
-      (error) => error === reason,
+      isHttp2Error((error) => {
+        assert.equal(error.unprocessed, true);
+        assert.match(error.message, /closed the connection/);
+      }),
     );
   });
 });
@@ -826,12 +837,16 @@ Deno.test("http2 client: received DATA (with padding) is credited back in WINDOW
       frames.push(data(1, payload, i === 0 ? FLAG.PADDED : 0));
     }
     await peer.send(...frames);
+    // The connection's window as the data arrives; the stream's only as it is read.
     const connectionUpdate = await peer.next(FRAME.WINDOW_UPDATE, 0);
     assert.equal(readUint32(connectionUpdate.payload, 0), 1024 * 1024);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(peer.received(FRAME.WINDOW_UPDATE, 1).length, 0, "nothing read yet");
+    const reading = readAll(stream);
     const streamUpdate = await peer.next(FRAME.WINDOW_UPDATE, 1);
     assert.equal(readUint32(streamUpdate.payload, 0), 1024 * 1024);
     await peer.send(data(1, "", FLAG.END_STREAM));
-    const body = await readAll(stream);
+    const body = await reading;
     assert.equal(body.length, 1024 * 1024 - 101);
     assert.equal(body[0], 0);
     assert.equal(body[16_283], 1);
@@ -961,5 +976,89 @@ Deno.test("http2 client: bad settings and window updates from the server end the
       assert.equal(peer.received(FRAME.PING).length, 0, what);
       assert.equal(peer.received(FRAME.GOAWAY).length, 1, what);
     });
+  }
+});
+
+Deno.test("http2 client: a request waiting for a free stream ends when its signal aborts", async () => {
+  await withPeer(async (client, peer) => {
+    await client.request({ headers: get("/a"), end: true });
+    await peer.next(FRAME.HEADERS, 1);
+    const controller = new AbortController();
+    const waiting = client.request({ headers: get("/b"), end: true, signal: controller.signal });
+    await delay(20);
+    controller.abort(new Error("gave up"));
+    await assert.rejects(within(waiting, 1_000), /gave up/);
+    assert.equal(peer.received(FRAME.HEADERS).length, 1, "the second request was never sent");
+  }, [[SETTING.MAX_CONCURRENT_STREAMS, 1]]);
+});
+
+Deno.test("http2 client: two writes on one stream go out one after the other", async () => {
+  await withPeer(async (client, peer) => {
+    const stream = await client.request({ headers: post(), end: false });
+    await peer.next(FRAME.HEADERS, 1);
+    // 15 bytes each with a window of 10: the first write waits, the second must not cut in.
+    const writes = [
+      stream.write(encoder.encode("aaaaaaaaaaaaaaa")),
+      stream.write(encoder.encode("bbbbbbbbbbbbbbb"), { end: true }),
+    ];
+    for (let frame = await peer.next(FRAME.DATA, 1);; frame = await peer.next(FRAME.DATA, 1)) {
+      if (frame.flags & FLAG.END_STREAM) break;
+      await peer.send(windowUpdate(1, 10));
+    }
+    await within(Promise.all(writes), 5_000);
+    const sent = peer.received(FRAME.DATA, 1).map((f) => decoder.decode(f.payload)).join("");
+    assert.equal(sent, "aaaaaaaaaaaaaaabbbbbbbbbbbbbbb");
+  }, [[SETTING.INITIAL_WINDOW_SIZE, 10]]);
+});
+
+Deno.test("http2 client: a response that ends before the request ends the request (RST_STREAM)", async () => {
+  await withPeer(async (client, peer) => {
+    const stream = await client.request({ headers: post(), body: encoder.encode("x"), end: false });
+    await peer.next(FRAME.DATA, 1);
+    await peer.send(headers(1, [[":status", "200"]], FLAG.END_HEADERS | FLAG.END_STREAM));
+    assert.deepEqual(await stream.response(), [[":status", "200"]]);
+    const reset = await peer.next(FRAME.RST_STREAM, 1);
+    assert.equal(readUint32(reset.payload, 0), ERROR_CODE.CANCEL);
+    await assert.rejects(stream.write(encoder.encode("more")), /has ended/);
+  });
+});
+
+Deno.test("http2 client: a WINDOW_UPDATE of 0 on a stream resets that stream only", async () => {
+  await withPeer(async (client, peer) => {
+    const bad = await client.request({ headers: get("/a"), end: true });
+    const good = await client.request({ headers: get("/b"), end: true });
+    await peer.next(FRAME.HEADERS, 3);
+    await peer.send(windowUpdate(1, 0));
+    const reset = await peer.next(FRAME.RST_STREAM, 1);
+    assert.equal(readUint32(reset.payload, 0), ERROR_CODE.PROTOCOL_ERROR);
+    await assert.rejects(bad.response(), isHttp2Error((e) => assert.equal(e.code, 1)));
+    await peer.send(headers(3, [[":status", "204"]], FLAG.END_HEADERS | FLAG.END_STREAM));
+    assert.deepEqual(await good.response(), [[":status", "204"]]);
+    assert.equal(client.usable, true);
+  });
+});
+
+Deno.test("http2 client: a server that stops answering is sent a PING, then dropped", async () => {
+  const server = fakeServer();
+  let client: Http2Connection | undefined;
+  try {
+    const connecting = http2Connect({ hostname: "127.0.0.1", port: server.port, keepAliveMs: 100 });
+    const peer = await server.peer(0);
+    await peer.handshake();
+    client = await within(connecting, 5_000);
+    await delay(300);
+    assert.equal(peer.received(FRAME.PING).length, 0, "no PING while no stream is open");
+    await client.request({ headers: get(), end: true });
+    const ping = await peer.next(FRAME.PING);
+    assert.equal(ping.flags, 0);
+    // An answer keeps it: the ACK counts as a frame from the server.
+    await peer.send({ type: FRAME.PING, flags: FLAG.ACK, stream: 0, payload: ping.payload });
+    await delay(120);
+    assert.equal(client.usable, true);
+    const reason = await within(client.closed, 2_000); // nothing more: dropped
+    assert.match(reason.message, /answered nothing/);
+  } finally {
+    client?.close();
+    await server.close();
   }
 });
