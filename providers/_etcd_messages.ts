@@ -7,8 +7,6 @@
 
 import { ProtoReader, ProtoWriter } from "./_protobuf.ts";
 
-const encoder = new TextEncoder();
-
 /**
  * One key-value pair as etcd returns it.
  *
@@ -181,28 +179,23 @@ const MOD = 2;
  * ```
  */
 export function txnRequest(ops: EtcdOp[], compares: EtcdCondition[]): Uint8Array {
-  const txn = new ProtoWriter();
+  const txn = new ProtoWriter(128 * ops.length + 256 * compares.length);
   for (const compare of compares) {
-    const message = new ProtoWriter()
+    txn.begin(1)
       .uint(1, compare.before ? LESS : EQUAL)
       .uint(2, MOD)
       .bytes(3, compare.key, true)
       .uint(6, compare.modRevision, true) // a member of target_union: sent even when 0
       .bytes(64, compare.rangeEnd ?? new Uint8Array())
-      .finish();
-    txn.bytes(1, message, true);
+      .end();
   }
   for (const op of ops) {
-    const request = "put" in op
-      ? new ProtoWriter().bytes(2, putRequest(op.put.key, op.put.value), true)
-      : new ProtoWriter().bytes(3, new ProtoWriter().bytes(1, op.delete.key, true).finish(), true);
-    txn.bytes(2, request.finish(), true);
+    txn.begin(2); // RequestOp
+    if ("put" in op) txn.begin(2).bytes(1, op.put.key, true).bytes(2, op.put.value).end();
+    else txn.begin(3).bytes(1, op.delete.key, true).end();
+    txn.end();
   }
   return txn.finish();
-}
-
-function putRequest(key: string, value: string): Uint8Array {
-  return new ProtoWriter().bytes(1, key, true).bytes(2, encoder.encode(value)).finish();
 }
 
 /**

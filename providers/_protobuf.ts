@@ -19,19 +19,28 @@ export class ProtobufError extends Error {
 }
 
 /**
- * Builds one message; nested messages are built by their own writer and added as bytes.
+ * Builds one message into one growing buffer: nested messages are written in place between
+ * `begin(field)` and `end()` (their length is filled in at `end`), strings are encoded straight
+ * into the buffer.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
  * import { ProtoWriter } from "./_protobuf.ts";
- * const bytes = new ProtoWriter().bytes(1, "a").uint(3, 300).finish();
- * assert.deepEqual([...bytes], [0x0a, 0x01, 0x61, 0x18, 0xac, 0x02]);
+ * const bytes = new ProtoWriter().bytes(1, "a").uint(3, 300).begin(4).uint(1, 1).end().finish();
+ * assert.deepEqual([...bytes], [0x0a, 0x01, 0x61, 0x18, 0xac, 0x02, 0x22, 0x02, 0x08, 0x01]);
  * ```
  */
 export class ProtoWriter {
-  #buffer = new Uint8Array(64);
+  #buffer: Uint8Array;
   #length = 0;
+  // Where each open nested message's content begins (its length's room is just before).
+  #open: number[] = [];
+
+  /** A writer whose buffer starts at `size` bytes (it grows as needed). */
+  constructor(size = 256) {
+    this.#buffer = new Uint8Array(size);
+  }
 
   #reserve(more: number): void {
     if (this.#length + more <= this.#buffer.length) return;
@@ -71,24 +80,80 @@ export class ProtoWriter {
   }
 
   /**
-   * A length-delimited field: bytes, a string (as UTF-8) or a nested message's bytes; an
-   * empty one is left out unless `always`.
+   * A length-delimited field: bytes, or a string (as UTF-8); an empty one is left out unless
+   * `always`.
    */
   bytes(field: number, value: Uint8Array | string, always = false): this {
-    const bytes = typeof value === "string" ? encoder.encode(value) : value;
-    if (bytes.length === 0 && !always) return this;
+    if (value.length === 0 && !always) return this;
     this.#varint(field * 8 + 2);
-    this.#varint(bytes.length);
-    this.#reserve(bytes.length);
-    this.#buffer.set(bytes, this.#length);
-    this.#length += bytes.length;
+    if (typeof value !== "string") {
+      this.#varint(value.length);
+      this.#reserve(value.length);
+      this.#buffer.set(value, this.#length);
+      this.#length += value.length;
+      return this;
+    }
+    // The UTF-8 form takes at most 3 bytes per UTF-16 unit: room for that and its length.
+    const most = value.length * 3;
+    const room = varintSize(most);
+    this.#reserve(room + most);
+    const start = this.#length + room;
+    const { written } = encoder.encodeInto(value, this.#buffer.subarray(start));
+    this.#length = start + written;
+    this.#place(start, room);
     return this;
+  }
+
+  /** Starts a nested message in field `field`; `end()` ends it. */
+  begin(field: number): this {
+    this.#varint(field * 8 + 2);
+    this.#reserve(2);
+    this.#length += 2; // room for a length below 16,384 (more is made if needed)
+    this.#open.push(this.#length);
+    return this;
+  }
+
+  /** Ends the nested message begun last. */
+  end(): this {
+    const start = this.#open.pop();
+    if (start === undefined) throw new RangeError("end() without begin()");
+    this.#place(start, 2);
+    return this;
+  }
+
+  // Writes the length of the bytes from `start` to the writer's end into the `room` bytes
+  // before them, moving the bytes when the length takes another number of bytes.
+  #place(start: number, room: number): void {
+    const size = this.#length - start;
+    const need = varintSize(size);
+    if (need !== room) {
+      this.#reserve(need - room);
+      this.#buffer.copyWithin(start + need - room, start, start + size);
+    }
+    let at = start - room;
+    let value = size;
+    while (value >= 0x80) {
+      this.#buffer[at++] = (value % 0x80) | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    this.#buffer[at++] = value;
+    this.#length = at + size;
   }
 
   /** The message's bytes (a view of the writer's buffer: the writer is done). */
   finish(): Uint8Array {
+    if (this.#open.length > 0) throw new RangeError("a nested message was not ended");
     return this.#buffer.subarray(0, this.#length);
   }
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    size++;
+  }
+  return size;
 }
 
 /**

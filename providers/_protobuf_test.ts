@@ -79,3 +79,48 @@ Deno.test("protobuf: truncated and malformed input is a ProtobufError", () => {
   assert.throws(() => new ProtoWriter().uint(1, -1), RangeError);
   assert.throws(() => new ProtoWriter().uint(1, 2 ** 53), RangeError);
 });
+
+// A plain reference: each nested message built on its own, then added with its length.
+function reference(fields: [number, string | Uint8Array | number][]): Uint8Array {
+  const out: number[] = [];
+  const varint = (value: number) => {
+    while (value >= 0x80) {
+      out.push((value % 0x80) | 0x80);
+      value = Math.floor(value / 0x80);
+    }
+    out.push(value);
+  };
+  for (const [field, value] of fields) {
+    if (typeof value === "number") {
+      varint(field * 8);
+      varint(value);
+      continue;
+    }
+    const bytes = typeof value === "string" ? new TextEncoder().encode(value) : value;
+    if (typeof value === "string" && bytes.length === 0) continue; // proto3 leaves it out
+    varint(field * 8 + 2);
+    varint(bytes.length);
+    out.push(...bytes);
+  }
+  return new Uint8Array(out);
+}
+
+Deno.test("protobuf: nested messages and strings get the same bytes as a plain encoder, at every length", () => {
+  // Lengths around the varint boundaries (127/128, 16,383/16,384), ASCII and multi-byte text.
+  for (const length of [0, 1, 42, 127, 128, 129, 300, 16_383, 16_384, 20_000]) {
+    for (const unit of ["a", "é", "€", "😀"]) {
+      const text = unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
+      const inner = reference([[1, text], [2, 7]]);
+      const want = reference([[3, 1], [4, inner], [5, text]]);
+      const got = new ProtoWriter(8).uint(3, 1).begin(4).bytes(1, text).uint(2, 7).end()
+        .bytes(5, text).finish();
+      assert.deepEqual([...got], [...want], `${length} × ${JSON.stringify(unit)}`);
+    }
+  }
+  // Nested twice, the inner one growing its outer one's length past a boundary.
+  const deep = new ProtoWriter(4).begin(1).begin(2).bytes(1, "x".repeat(200)).end().end().finish();
+  const deepWant = reference([[1, reference([[2, reference([[1, "x".repeat(200)]])]])]]);
+  assert.deepEqual([...deep], [...deepWant]);
+  assert.throws(() => new ProtoWriter().begin(1).finish(), RangeError);
+  assert.throws(() => new ProtoWriter().end(), RangeError);
+});
