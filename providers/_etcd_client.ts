@@ -10,6 +10,7 @@
  * @module
  */
 
+import { Http2Error } from "../lib/net/http2_client.ts";
 import {
   GRPC_STATUS,
   type GrpcChannel,
@@ -215,8 +216,12 @@ export class EtcdRequestError extends Error {
 // etcd refuses a token it does not know or that expired with these.
 function tokenRefused(error: unknown): boolean {
   return error instanceof GrpcError &&
-    (error.code === GRPC_STATUS.UNAUTHENTICATED || /auth token/i.test(error.message));
+    (error.code === GRPC_STATUS.UNAUTHENTICATED || OLD_TOKEN.test(error.message));
 }
+
+// What etcd says of a token it no longer takes (unknown, expired, or older than a change of
+// users or roles: etcd 3.5 and later).
+const OLD_TOKEN = /auth token|revision of auth store is old|revision in header is old/i;
 
 const SERVICE = {
   range: "/etcdserverpb.KV/Range",
@@ -272,6 +277,9 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
       } catch (error) {
         if (!(error instanceof GrpcError && error.unprocessed)) throw error;
         lastError = error;
+        // The extra try is for a connection that ended (GOAWAY), not one that cannot be made.
+        const refused = error.cause instanceof Http2Error && error.cause.unprocessed;
+        if (tried === urls.length - 1 && !refused) break;
       }
     }
     throw new EtcdRequestError(
@@ -279,22 +287,16 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
     );
   }
 
-  // A connection that stopped answering (a peer gone without a reset) is not used again; one
-  // that answered anything since `since` is kept.
-  function dropSilent(since: number): void {
-    for (const channel of channels) channel?.reset({ silentSince: since });
-  }
-
   // A unary call and its answer within `timeoutMs`, or until the client closes. (One
   // controller per request, no `AbortSignal.any`: a combined signal that nothing else holds
   // may be garbage-collected, and then never aborts.)
   async function exchange(path: string, message: Uint8Array): Promise<Uint8Array> {
     const controller = new AbortController();
-    const started = performance.now();
-    const timer = setTimeout(() => {
-      controller.abort(new EtcdRequestError(`etcd did not answer ${path} in ${timeoutMs} ms`));
-      dropSilent(started);
-    }, timeoutMs);
+    const timer = setTimeout(
+      () =>
+        controller.abort(new EtcdRequestError(`etcd did not answer ${path} in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const abort = () => controller.abort(new EtcdRequestError("the etcd client is closed"));
     closing.signal.addEventListener("abort", abort);
     try {
@@ -398,17 +400,17 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
     closing.signal.addEventListener("abort", abort);
     const retryMs = watchOptions.retryMs ?? 1_000;
     const request = watchCreateRequest(watched);
+    let renewedOnDenial = false;
     // Opens a stream; resolves once etcd confirmed the watch, with the stream.
     async function open(): Promise<GrpcStream> {
       ensureToken();
       const own = attempt = new AbortController();
       if (stop.signal.aborted) own.abort();
       // etcd answers once the watch exists; one restarting may never answer.
-      const started = performance.now();
-      const timer = setTimeout(() => {
-        own.abort(new EtcdRequestError("etcd did not confirm the watch in time"));
-        dropSilent(started);
-      }, Math.min(timeoutMs, 5_000));
+      const timer = setTimeout(
+        () => own.abort(new EtcdRequestError("etcd did not confirm the watch in time")),
+        Math.min(timeoutMs, 5_000),
+      );
       let stream: GrpcStream | undefined;
       try {
         const sent = token;
@@ -428,13 +430,16 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
         if (!first?.created || first.canceled) {
           // etcd refuses a watch with a token it no longer knows by cancelling it at once.
           const reason = first?.cancelReason ?? "";
-          // (etcd 3.4 says "permission denied", later versions what was wrong with the token.)
-          const refused = /auth token|auth revision|user name is empty|permission denied/i;
-          if (refused.test(reason) && token === sent) {
+          // etcd 3.4 says "permission denied" (also when the user may not read the routes: a new
+          // token is asked for once, not at every retry), later versions what was wrong.
+          const denied = /permission denied/i.test(reason);
+          if ((OLD_TOKEN.test(reason) || (denied && !renewedOnDenial)) && token === sent) {
             token = undefined;
+            if (denied) renewedOnDenial = true;
           }
           throw new EtcdRequestError(`etcd did not create the watch${reason && `: ${reason}`}`);
         }
+        renewedOnDenial = false;
         return stream;
       } catch (error) {
         stream?.cancel();

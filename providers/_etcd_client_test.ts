@@ -18,7 +18,7 @@ Deno.test("etcd client: a request that cannot connect to one endpoint goes to th
 });
 
 Deno.test("etcd client: a connection that stops answering is dropped after the timeout", async () => {
-  // A peer that accepts connections and reads what comes, and never answers.
+  // A peer that starts HTTP/2 (its SETTINGS), then reads what comes and never answers.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const conns: Deno.Conn[] = [];
   const reading: Promise<void>[] = [];
@@ -28,6 +28,7 @@ Deno.test("etcd client: a connection that stops answering is dropped after the t
       reading.push((async () => {
         const buffer = new Uint8Array(4096);
         try {
+          await conn.write(new Uint8Array([0, 0, 0, 4, 0, 0, 0, 0, 0])); // an empty SETTINGS
           while (await conn.read(buffer) !== null) { /* never answered */ }
         } catch {
           // closed

@@ -44,7 +44,7 @@ export class ProtoWriter {
 
   #reserve(more: number): void {
     if (this.#length + more <= this.#buffer.length) return;
-    let size = this.#buffer.length * 2;
+    let size = Math.max(64, this.#buffer.length * 2);
     while (size < this.#length + more) size *= 2;
     const grown = new Uint8Array(size);
     grown.set(this.#buffer.subarray(0, this.#length));

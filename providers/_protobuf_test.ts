@@ -121,6 +121,7 @@ Deno.test("protobuf: nested messages and strings get the same bytes as a plain e
   const deep = new ProtoWriter(4).begin(1).begin(2).bytes(1, "x".repeat(200)).end().end().finish();
   const deepWant = reference([[1, reference([[2, reference([[1, "x".repeat(200)]])]])]]);
   assert.deepEqual([...deep], [...deepWant]);
+  assert.deepEqual([...new ProtoWriter(0).uint(1, 5).finish()], [0x08, 5]); // grows from nothing
   assert.throws(() => new ProtoWriter().begin(1).finish(), RangeError);
   assert.throws(() => new ProtoWriter().end(), RangeError);
 });

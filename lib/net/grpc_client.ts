@@ -1,7 +1,9 @@
 /**
  * gRPC over this project's HTTP/2 client (`http2_client.ts`): unary calls and bidirectional
  * streams on one shared connection per channel, made when first needed and again after it
- * ended. Messages are bytes (the caller encodes them); no compression.
+ * ended. A call that its signal ends (a timeout) while its connection has received nothing since
+ * the call was sent drops that connection: its peer is gone without a reset. Messages are bytes
+ * (the caller encodes them); no compression.
  *
  * @module
  */
@@ -130,12 +132,6 @@ export interface GrpcChannel {
   unary(path: string, message: Uint8Array, options?: GrpcCallOptions): Promise<Uint8Array>;
   /** Opens a stream and sends `first`; resolves once sent (not once answered). */
   stream(path: string, first: Uint8Array, options?: GrpcCallOptions): Promise<GrpcStream>;
-  /**
-   * Drops the current connection (calls under way on it fail); the next call connects again.
-   * For a connection that stopped answering: with `silentSince` (`performance.now()` time),
-   * only if no frame arrived on it since then.
-   */
-  reset(options?: { silentSince?: number }): void;
   /** Ends the connection; calls under way fail. */
   close(): void;
 }
@@ -231,7 +227,7 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
   ) {
     const made = await connection(callOptions.signal);
     try {
-      return await made.request({
+      const stream = await made.request({
         headers: [
           ...base,
           [":path", path],
@@ -243,13 +239,21 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
         end,
         signal: callOptions.signal,
       });
+      return { stream, made, sentAt: performance.now() };
     } catch (error) {
       throw asGrpcError(error, callOptions.signal);
     }
   }
 
+  // A connection that has answered nothing since a call was sent, when the call's signal ends
+  // it (a timeout): the peer is gone without a reset, and the connection is not used again.
+  function dropConnection(made: Http2Connection): void {
+    if (current?.connection === made) current = undefined;
+    made.close();
+  }
+
   function messages(
-    stream: Awaited<ReturnType<Http2Connection["request"]>>,
+    { stream, made, sentAt }: Awaited<ReturnType<typeof open>>,
     signal?: AbortSignal,
   ) {
     const frames = messageFrames();
@@ -277,6 +281,7 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
         return undefined;
       } catch (error) {
         stream.cancel(error); // nothing more is read from it
+        if (signal?.aborted && made.lastFrameAt <= sentAt) dropConnection(made);
         throw asGrpcError(error, signal);
       }
     };
@@ -284,8 +289,7 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
 
   return {
     async unary(path, message, callOptions = {}) {
-      const stream = await open(path, message, true, callOptions);
-      const next = messages(stream, callOptions.signal);
+      const next = messages(await open(path, message, true, callOptions), callOptions.signal);
       const response = await next();
       if (response === undefined) {
         throw new GrpcError(`${path} answered no message`, { code: GRPC_STATUS.UNKNOWN });
@@ -296,8 +300,9 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
       return response;
     },
     async stream(path, first, callOptions = {}) {
-      const stream = await open(path, first, false, callOptions);
-      const next = messages(stream, callOptions.signal);
+      const call = await open(path, first, false, callOptions);
+      const stream = call.stream;
+      const next = messages(call, callOptions.signal);
       return {
         next,
         async send(message) {
@@ -309,16 +314,6 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
         },
         cancel: (reason) => stream.cancel(reason),
       };
-    },
-    reset(resetOptions = {}) {
-      const entry = current;
-      if (!entry) return;
-      const silentSince = resetOptions.silentSince;
-      if (silentSince !== undefined && entry.connection) {
-        if (entry.connection.lastFrameAt > silentSince) return; // it answers
-      }
-      if (current === entry) current = undefined;
-      entry.made.then((made) => made.close(), () => {});
     },
     close() {
       closed = true;

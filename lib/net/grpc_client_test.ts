@@ -586,6 +586,9 @@ Deno.test("grpc: an aborted signal resets the call's stream; it fails with the s
     await peer.next(FRAME.DATA, 1);
     await peer.send(headers(1, OK_HEADERS, FLAG.END_HEADERS));
     const waiting = stream.next();
+    // The connection is alive (a PING answered after the headers): an abort keeps it.
+    await peer.send({ type: FRAME.PING, flags: 0, stream: 0, payload: new Uint8Array(8) });
+    await peer.next(FRAME.PING);
     const reason = new Error("the watch is established again");
     abort.abort(reason);
     await assert.rejects(waiting, (error) => error === reason);
@@ -597,6 +600,8 @@ Deno.test("grpc: an aborted signal resets the call's stream; it fails with the s
     const unaryAbort = new AbortController();
     const call = channel.unary("/a.B/D", encoder.encode("y"), { signal: unaryAbort.signal });
     await peer.next(FRAME.DATA, 3);
+    await peer.send({ type: FRAME.PING, flags: 0, stream: 0, payload: new Uint8Array(8) });
+    await peer.next(FRAME.PING);
     const unaryReason = new Error("timed out");
     unaryAbort.abort(unaryReason);
     await assert.rejects(call, (error) => error === unaryReason);
@@ -679,17 +684,28 @@ Deno.test("grpc unary: a 200 response without gRPC's content type is an error", 
   });
 });
 
-Deno.test("grpc channel: reset() drops the connection; the next call makes a new one", async () => {
+Deno.test("grpc channel: a call timed out on a silent connection drops it; on a live one, not", async () => {
   await withChannel(async (channel, server) => {
-    const hanging = channel.unary("/a.B/C", encoder.encode("q"));
-    const first = await server.peer(0);
-    await first.next(FRAME.DATA, 1);
-    channel.reset(); // the server never answered
-    await assert.rejects(within(hanging, 5_000), isGrpcError(() => {}));
+    // The server answers a PING (the connection is alive) but not the call.
+    const live = new AbortController();
+    const first = channel.unary("/a.B/C", encoder.encode("q"), { signal: live.signal });
+    const peer = await server.peer(0);
+    await peer.next(FRAME.DATA, 1);
+    await peer.send({ type: FRAME.PING, flags: 0, stream: 0, payload: new Uint8Array(8) });
+    await peer.next(FRAME.PING);
+    live.abort(new Error("timed out"));
+    await assert.rejects(within(first, 5_000), /timed out/);
+    // Now a call the server does not answer, with nothing else from it.
+    const silent = new AbortController();
+    const second = channel.unary("/a.B/C", encoder.encode("q"), { signal: silent.signal });
+    await peer.next(FRAME.DATA, 3);
+    assert.equal(server.peers.length, 1, "the live connection was kept");
+    silent.abort(new Error("timed out"));
+    await assert.rejects(within(second, 5_000), /timed out/);
     const call = channel.unary("/a.B/C", encoder.encode("q"));
-    const second = await server.peer(1);
-    await second.next(FRAME.DATA, 1);
-    await second.send(...response(1, ["fresh"], [["grpc-status", "0"]]));
+    const fresh = await server.peer(1);
+    await fresh.next(FRAME.DATA, 1);
+    await fresh.send(...response(1, ["fresh"], [["grpc-status", "0"]]));
     assert.equal(decoder.decode(await within(call, 5_000)), "fresh");
     assert.equal(server.peers.length, 2);
   });

@@ -111,8 +111,8 @@ export interface Http2ConnectOptions {
 export interface Http2ConnectionOptions {
   /**
    * While streams are open and the server has sent nothing for this long, a PING asks it to
-   * answer; after twice this long without any frame the connection fails (a peer gone without
-   * a reset). 0: never. Default 10,000 ms.
+   * answer; when nothing arrives for this long after the PING the connection fails (a peer gone
+   * without a reset). 0: never. Default 10,000 ms.
    */
   keepAliveMs?: number;
 }
@@ -322,14 +322,14 @@ export function http2Connection(
   ready.catch(() => {}); // a caller that does not wait for it learns of the end elsewhere
   let lastFrameAt = performance.now();
   const keepAliveMs = options.keepAliveMs ?? 10_000;
-  let pingSent = false;
+  let pingSentAt: number | undefined; // a PING waits for any frame since then
   const keepAlive = keepAliveMs > 0
     ? setInterval(() => {
-      const silent = performance.now() - lastFrameAt;
-      if (pingSent && silent >= 2 * keepAliveMs) {
-        fail(new Http2Error(`the server answered nothing for ${Math.round(silent)} ms`));
-      } else if (!pingSent && silent >= keepAliveMs && streams.size > 0) {
-        pingSent = true;
+      const now = performance.now();
+      if (pingSentAt !== undefined && now - Math.max(lastFrameAt, pingSentAt) >= keepAliveMs) {
+        fail(new Http2Error(`the server answered nothing for ${Math.round(now - lastFrameAt)} ms`));
+      } else if (pingSentAt === undefined && now - lastFrameAt >= keepAliveMs && streams.size > 0) {
+        pingSentAt = now;
         void send({ type: FRAME.PING, flags: 0, stream: 0, payload: new Uint8Array(8) });
       }
     }, keepAliveMs / 2)
@@ -420,7 +420,7 @@ export function http2Connection(
   }
 
   function creditStream(stream: StreamState, length: number): void {
-    if (stream.remoteEnded || closedReason) return;
+    if (stream.remoteEnded || closedReason || streams.get(stream.id) !== stream) return;
     stream.receiveCredit += length;
     if (stream.receiveCredit < CREDIT_AT) return;
     void send(windowUpdate(stream.id, stream.receiveCredit));
@@ -649,7 +649,7 @@ export function http2Connection(
           const payload = buffer.subarray(start + FRAME_HEADER_SIZE, start + size);
           start += size;
           lastFrameAt = performance.now();
-          pingSent = false;
+          pingSentAt = undefined;
           frame(header.type, header.flags, header.stream, payload);
         }
         if (start === end) start = end = 0;
@@ -817,7 +817,10 @@ export function http2Connection(
     },
     closed,
     async request(request) {
-      while (streams.size >= peerMaxStreams && !closedReason && !request.signal?.aborted) {
+      while (
+        streams.size >= peerMaxStreams && !closedReason && !broken && !goingAway &&
+        !request.signal?.aborted
+      ) {
         await waitWindow(request.signal);
       }
       request.signal?.throwIfAborted();
