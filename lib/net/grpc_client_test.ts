@@ -1,190 +1,26 @@
 import assert from "node:assert/strict";
-import { encodeHeaders, type HeaderField, hpackDecoder } from "./_hpack.ts";
+import { joinBytes } from "../core/bytes.ts";
+import { encodeHeaders, type HeaderField } from "./_hpack.ts";
 import {
-  encodeFrame,
   ERROR_CODE,
   FLAG,
   FRAME,
   type FrameToSend,
-  parseFrameHeader,
-  PREFACE,
   readUint32,
-  settingsPayload,
   uint32Payload,
 } from "./_http2_frame.ts";
 import { GRPC_STATUS, grpcChannel, GrpcError, messageFrames } from "./grpc_client.ts";
-import { writeAll } from "./write_all.ts";
+import { fakeHttp2Server, type FakeServer, within } from "../../tests/http2_peer.ts";
+
+const fakeServer = () => fakeHttp2Server({ handshake: true });
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-// ---------------------------------------------------------------------------------------------
-// A hand-written HTTP/2 server (raw frames): gRPC trailers, statuses and connection ends exactly
-// as a test wants them.
-
-interface Frame {
-  type: number;
-  flags: number;
-  stream: number;
-  payload: Uint8Array;
-  /** The decoded header block of HEADERS (the client sends whole blocks). */
-  fields?: HeaderField[];
-}
-
-class Peer {
-  readonly frames: Frame[] = [];
-  readonly done: Promise<void>;
-  #cursor = 0;
-  #eof = false;
-  #wake?: () => void;
-
-  constructor(readonly conn: Deno.TcpConn) {
-    conn.setNoDelay(true);
-    this.done = this.#readLoop();
-  }
-
-  async #readLoop(): Promise<void> {
-    const hpack = hpackDecoder();
-    const chunk = new Uint8Array(64 * 1024);
-    let buffer: Uint8Array = new Uint8Array(0);
-    let preface = false;
-    try {
-      for (;;) {
-        const read = await this.conn.read(chunk);
-        if (read === null) break;
-        buffer = concat(buffer, chunk.subarray(0, read));
-        if (!preface) {
-          if (buffer.length < PREFACE.length) continue;
-          if (!buffer.subarray(0, PREFACE.length).every((byte, i) => byte === PREFACE[i])) break;
-          preface = true;
-          buffer = buffer.subarray(PREFACE.length);
-        }
-        while (buffer.length >= 9) {
-          const header = parseFrameHeader(buffer, 0);
-          if (buffer.length < 9 + header.length) break;
-          const frame: Frame = { ...header, payload: buffer.slice(9, 9 + header.length) };
-          buffer = buffer.subarray(9 + header.length);
-          if (frame.type === FRAME.HEADERS) frame.fields = hpack.decode(frame.payload);
-          this.frames.push(frame);
-          this.#wake?.();
-        }
-      }
-    } catch {
-      // closed
-    } finally {
-      this.#eof = true;
-      this.#wake?.();
-    }
-  }
-
-  /** The next frame of `type` (on `stream` if given); frames before it are passed over. */
-  async next(type: number, stream?: number, ms = 5_000): Promise<Frame> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      while (this.#cursor < this.frames.length) {
-        const frame = this.frames[this.#cursor++];
-        if (frame.type === type && (stream === undefined || frame.stream === stream)) return frame;
-      }
-      if (this.#eof) throw new Error(`the connection ended before a frame of type ${type}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no frame of type ${type} within ${ms} ms`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
-    }
-  }
-
-  send(...frames: FrameToSend[]): Promise<void> {
-    return writeAll(this.conn, encodeFrame(...frames));
-  }
-
-  /** Waits for the client's SETTINGS; answers with the server's (none) and an ACK. */
-  async handshake(): Promise<void> {
-    await this.next(FRAME.SETTINGS);
-    await this.send(
-      { type: FRAME.SETTINGS, flags: 0, stream: 0, payload: settingsPayload([]) },
-      { type: FRAME.SETTINGS, flags: FLAG.ACK, stream: 0, payload: new Uint8Array() },
-    );
-  }
-
-  close(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // closed
-    }
-  }
-}
-
-interface FakeServer {
-  port: number;
-  readonly peers: Peer[];
-  /** Connection `n` (0-based) once accepted, after the SETTINGS exchange. */
-  peer(n: number): Promise<Peer>;
-  close(): Promise<void>;
-}
-
-function fakeServer(): FakeServer {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const peers: Peer[] = [];
-  const handshakes: Promise<void>[] = [];
-  let wake: (() => void) | undefined;
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      const peer = new Peer(conn);
-      peers.push(peer);
-      handshakes.push(peer.handshake().catch(() => {}));
-      wake?.();
-    }
-  })();
-  return {
-    port: listener.addr.port,
-    peers,
-    async peer(n) {
-      const deadline = Date.now() + 5_000;
-      while (peers.length <= n) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`no connection ${n} accepted`);
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          timer = setTimeout(resolve, left);
-        });
-        clearTimeout(timer);
-      }
-      await handshakes[n];
-      return peers[n];
-    },
-    async close() {
-      try {
-        listener.close();
-      } catch {
-        // closed
-      }
-      await accepting.catch(() => {});
-      for (const peer of peers) peer.close();
-      await Promise.all([...peers.map((peer) => peer.done), ...handshakes]);
-    },
-  };
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const whole = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    whole.set(part, offset);
-    offset += part.length;
-  }
-  return whole;
-}
+const concat = (...parts: Uint8Array[]) => joinBytes(parts);
 
 /** A gRPC message on the wire: flag 0, big-endian length, the bytes. */
-function framed(message: Uint8Array | string): Uint8Array<ArrayBuffer> {
+function framed(message: Uint8Array | string): Uint8Array {
   const bytes = typeof message === "string" ? encoder.encode(message) : message;
   return concat(Uint8Array.of(0), uint32Payload(bytes.length), bytes);
 }
@@ -216,20 +52,6 @@ function isGrpcError(check: (error: GrpcError) => void) {
     check(error);
     return true;
   };
-}
-
-async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`not done within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A channel to a fresh fake server; both closed after `test`. */

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { joinBytes } from "../core/bytes.ts";
 import { writeAll } from "./write_all.ts";
 import { encodeHeaders, type HeaderField, hpackDecoder } from "./_hpack.ts";
 import {
@@ -493,15 +494,7 @@ export function http2Connection(
         if (flags & FLAG.END_HEADERS) {
           const { stream, endStream, parts } = block;
           block = undefined;
-          let size = 0;
-          for (const part of parts) size += part.length;
-          const whole = new Uint8Array(size);
-          let offset = 0;
-          for (const part of parts) {
-            whole.set(part, offset);
-            offset += part.length;
-          }
-          decodeBlock(stream, endStream, whole);
+          decodeBlock(stream, endStream, joinBytes(parts));
         }
         return;
       }
@@ -675,7 +668,7 @@ export function http2Connection(
   }
 
   void sendBytes(
-    concat(
+    joinBytes([
       PREFACE,
       encodeFrame(
         {
@@ -689,7 +682,7 @@ export function http2Connection(
         },
         windowUpdate(0, RECEIVE_WINDOW - 65_535),
       ),
-    ),
+    ]),
   );
   void readLoop();
 
@@ -879,11 +872,4 @@ export function http2Connection(
 
 function windowUpdate(stream: number, increment: number): FrameToSend {
   return { type: FRAME.WINDOW_UPDATE, flags: 0, stream, payload: uint32Payload(increment) };
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const whole = new Uint8Array(a.length + b.length);
-  whole.set(a);
-  whole.set(b, a.length);
-  return whole;
 }
