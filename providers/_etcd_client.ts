@@ -10,7 +10,7 @@
  * @module
  */
 
-import { Http2Error } from "../lib/net/http2_client.ts";
+import { type HeaderField, Http2Error } from "../lib/net/http2_client.ts";
 import {
   GRPC_STATUS,
   type GrpcChannel,
@@ -301,9 +301,7 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
     closing.signal.addEventListener("abort", abort);
     try {
       if (closing.signal.aborted) abort();
-      const metadata = token && path !== SERVICE.authenticate
-        ? [["token", await token] as [string, string]]
-        : undefined;
+      const metadata = path === SERVICE.authenticate ? undefined : await tokenMetadata();
       return await onSomeEndpoint(
         (channel) => channel.unary(path, message, { metadata, signal: controller.signal }),
         controller.signal,
@@ -342,6 +340,11 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
     asked.catch(() => {
       if (token === asked) token = undefined; // the next request asks again
     });
+  }
+
+  // The request metadata that carries the token, when there is one.
+  async function tokenMetadata(): Promise<HeaderField[] | undefined> {
+    return token ? [["token", await token]] : undefined;
   }
 
   // A unary call; with auth, a refused token is renewed once.
@@ -414,7 +417,7 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
       let stream: GrpcStream | undefined;
       try {
         const sent = token;
-        const metadata = token ? [["token", await token] as [string, string]] : undefined;
+        const metadata = await tokenMetadata();
         stream = await onSomeEndpoint(
           (channel) => channel.stream(SERVICE.watch, request, { metadata, signal: own.signal }),
           own.signal,

@@ -233,8 +233,8 @@ export function txnResponse(bytes: Uint8Array): { succeeded: boolean; revision: 
  * ```
  */
 export function watchCreateRequest(range: { key: string; rangeEnd: Uint8Array }): Uint8Array {
-  const create = new ProtoWriter().bytes(1, range.key, true).bytes(2, range.rangeEnd).finish();
-  return new ProtoWriter().bytes(1, create, true).finish();
+  return new ProtoWriter().begin(1).bytes(1, range.key, true).bytes(2, range.rangeEnd).end()
+    .finish();
 }
 
 /**

@@ -53,11 +53,7 @@ export class ProtoWriter {
 
   #varint(value: number): void {
     this.#reserve(10);
-    while (value >= 0x80) {
-      this.#buffer[this.#length++] = (value % 0x80) | 0x80;
-      value = Math.floor(value / 0x80);
-    }
-    this.#buffer[this.#length++] = value;
+    this.#length = putVarint(this.#buffer, this.#length, value);
   }
 
   /**
@@ -130,14 +126,7 @@ export class ProtoWriter {
       this.#reserve(need - room);
       this.#buffer.copyWithin(start + need - room, start, start + size);
     }
-    let at = start - room;
-    let value = size;
-    while (value >= 0x80) {
-      this.#buffer[at++] = (value % 0x80) | 0x80;
-      value = Math.floor(value / 0x80);
-    }
-    this.#buffer[at++] = value;
-    this.#length = at + size;
+    this.#length = putVarint(this.#buffer, start - room, size) + size;
   }
 
   /** The message's bytes (a view of the writer's buffer: the writer is done). */
@@ -145,6 +134,16 @@ export class ProtoWriter {
     if (this.#open.length > 0) throw new RangeError("a nested message was not ended");
     return this.#buffer.subarray(0, this.#length);
   }
+}
+
+// Writes `value` as a varint at `at` (the room is there); returns where it ends.
+function putVarint(buffer: Uint8Array, at: number, value: number): number {
+  while (value >= 0x80) {
+    buffer[at++] = (value % 0x80) | 0x80;
+    value = Math.floor(value / 0x80);
+  }
+  buffer[at++] = value;
+  return at;
 }
 
 function varintSize(value: number): number {

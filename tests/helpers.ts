@@ -203,3 +203,42 @@ export function streamedBody(bytes: number): ReadableStream<Uint8Array> {
     },
   });
 }
+
+/** A loopback server that accepts connections and never answers (see `silentServer`). */
+export interface SilentServer {
+  port: number;
+  /** The connections accepted so far. */
+  accepted: Deno.Conn[];
+  /** Stops accepting and closes every accepted connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * A peer that hangs: it accepts connections on a free loopback port, writes `greeting` (if
+ * any) to each, and then never answers.
+ */
+export function silentServer(options: { greeting?: Uint8Array } = {}): SilentServer {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      accepted.push(conn);
+      if (options.greeting) await conn.write(options.greeting).catch(() => 0);
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    accepted,
+    async close() {
+      listener.close();
+      await accepting.catch(() => {});
+      for (const conn of accepted) {
+        try {
+          conn.close();
+        } catch {
+          // closed by the other side
+        }
+      }
+    },
+  };
+}

@@ -7,6 +7,7 @@ import {
 } from "./upstream_pool.ts";
 import { BadResponseError } from "./_http1_head.ts";
 import { makePki } from "../../tests/pki.ts";
+import { silentServer } from "../../tests/helpers.ts";
 
 const encoder = new TextEncoder();
 /** One character per byte, as on the wire (windows-1252 keeps é as é). */
@@ -503,26 +504,20 @@ Deno.test("upstreamPool speaks TLS to https targets, verified with the CAs given
 });
 
 Deno.test("upstreamPool gives up a TLS handshake when the exchange is aborted", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }); // accepts, never answers
-  const accepted: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) accepted.push(conn);
-  })();
+  const peer = silentServer();
   const pool = upstreamPool();
   try {
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 50);
     const started = Date.now();
     await assert.rejects(
-      pool.send({ ...get(listener.addr.port), tls: {}, signal: abort.signal }),
+      pool.send({ ...get(peer.port), tls: {}, signal: abort.signal }),
       UnreachableError,
     );
     assert.ok(Date.now() - started < 5_000);
     // (Deno keeps the socket of a handshake it cancelled open until the target closes it.)
   } finally {
     pool.close();
-    listener.close();
-    await accepting.catch(() => {});
-    for (const conn of accepted) conn.close();
+    await peer.close();
   }
 });

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { binaryString } from "../core/bytes.ts";
+
 /**
  * A header list entry: [name, value], names lower-case.
  *
@@ -383,16 +385,6 @@ const EMPTY = new Uint8Array(0);
 /** Huffman output, reused (decoding is synchronous); grown when a string needs more. */
 let huffmanScratch = new Uint8Array(256);
 
-/** The octets `bytes[start..end)` as a string of char codes 0..255. */
-function octetsToString(bytes: Uint8Array, start: number, end: number): string {
-  let text = "";
-  for (let at = start; at < end; at += 4096) {
-    const chunk = bytes.subarray(at, Math.min(end, at + 4096));
-    text += String.fromCharCode.apply(null, chunk as unknown as number[]);
-  }
-  return text;
-}
-
 /** Decodes the Huffman-coded string `bytes[start..end)` (RFC 7541 5.2). */
 function huffmanDecode(bytes: Uint8Array, start: number, end: number): string {
   // The shortest code has 5 bits.
@@ -427,7 +419,7 @@ function huffmanDecode(bytes: Uint8Array, start: number, end: number): string {
   }
   if (pending > 7) throw new HpackError(`HPACK: Huffman padding of ${pending} bits (at most 7)`);
   if (!ones) throw new HpackError("HPACK: Huffman padding is not all ones");
-  return octetsToString(out, 0, length);
+  return binaryString(out.subarray(0, length));
 }
 
 /** The size of a dynamic table entry in octets (RFC 7541 4.1). */
@@ -579,6 +571,6 @@ class Decoder implements HpackDecoder {
       );
     }
     this.#at = end;
-    return huffman ? huffmanDecode(block, start, end) : octetsToString(block, start, end);
+    return huffman ? huffmanDecode(block, start, end) : binaryString(block.subarray(start, end));
   }
 }

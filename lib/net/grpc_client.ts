@@ -186,7 +186,6 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
         reject(abort.signal.reason);
       }, connectTimeoutMs);
     });
-    made.then((connection) => abort.signal.aborted && connection.close(), () => {});
     return Promise.race([made, late]).finally(() => clearTimeout(timer));
   }
 

@@ -11,6 +11,7 @@ import {
 } from "./_http2_frame.ts";
 import { GRPC_STATUS, grpcChannel, GrpcError, messageFrames } from "./grpc_client.ts";
 import { fakeHttp2Server, type FakeServer, within } from "../../tests/http2_peer.ts";
+import { freePort, silentServer } from "../../tests/helpers.ts";
 
 const fakeServer = () => fakeHttp2Server({ handshake: true });
 
@@ -277,9 +278,7 @@ Deno.test("grpc unary: a response that ends inside a message is an error", async
 });
 
 Deno.test("grpc unary: a refused port is UNAVAILABLE and unprocessed", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close(); // nothing listens there now
+  const port = freePort(); // nothing listens there
   const channel = grpcChannel({ url: `http://127.0.0.1:${port}` });
   try {
     await assert.rejects(
@@ -296,13 +295,9 @@ Deno.test("grpc unary: a refused port is UNAVAILABLE and unprocessed", async () 
 });
 
 Deno.test("grpc: a TLS handshake that does not finish gives up after connectTimeoutMs", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }); // accepts, never answers
-  const accepted: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) accepted.push(conn);
-  })();
+  const peer = silentServer();
   const channel = grpcChannel({
-    url: `https://127.0.0.1:${listener.addr.port}`,
+    url: `https://127.0.0.1:${peer.port}`,
     connectTimeoutMs: 100,
   });
   try {
@@ -316,12 +311,10 @@ Deno.test("grpc: a TLS handshake that does not finish gives up after connectTime
       }),
     );
     assert.ok(Date.now() - started < 2_000);
-    assert.equal(accepted.length, 1);
+    assert.equal(peer.accepted.length, 1);
   } finally {
     channel.close();
-    listener.close();
-    await accepting.catch(() => {});
-    for (const conn of accepted) conn.close();
+    await peer.close();
   }
 });
 

@@ -223,19 +223,21 @@ export async function http2Connect(options: Http2ConnectOptions): Promise<Http2C
   const tcp = await Deno.connect({ hostname: options.hostname, port: options.port });
   tcp.setNoDelay(true);
   tcp.setKeepAlive(true);
+  // Closing gives up what is under way: the TLS handshake (on the TLS connection once startTls
+  // has taken the TCP one over: closing `tcp` then throws BadResource, which must not escape the
+  // listener), then the wait for the server's SETTINGS.
   let conn: Deno.Conn = tcp;
-  if (options.tls) {
-    // Closing gives up the handshake: the TLS connection once startTls has taken the TCP one
-    // over (closing `tcp` then throws BadResource, which must not escape the listener).
-    const abort = () => {
-      try {
-        conn.close();
-      } catch {
-        // already closed, or being taken over by startTls (checked once it returns)
-      }
-    };
-    options.signal?.addEventListener("abort", abort, { once: true });
+  let connection: Http2Connection | undefined;
+  const abort = () => {
     try {
+      (connection ?? conn).close();
+    } catch {
+      // already closed, or being taken over by startTls (checked once it returns)
+    }
+  };
+  options.signal?.addEventListener("abort", abort, { once: true });
+  try {
+    if (options.tls) {
       const secure = await Deno.startTls(tcp, {
         hostname: options.hostname,
         caCerts: options.tls.caCerts,
@@ -243,36 +245,22 @@ export async function http2Connect(options: Http2ConnectOptions): Promise<Http2C
       });
       conn = secure;
       options.signal?.throwIfAborted();
-      const info = await secure.handshake();
-      if (info.alpnProtocol !== "h2") {
-        secure.close();
+      if ((await secure.handshake()).alpnProtocol !== "h2") {
         throw new Http2Error(
           `${options.hostname}:${options.port} does not speak HTTP/2 over TLS (ALPN h2)`,
         );
       }
-    } catch (error) {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-      throw options.signal?.aborted ? options.signal.reason : error;
-    } finally {
-      options.signal?.removeEventListener("abort", abort);
     }
-  }
-  const connection = http2Connection(conn, { keepAliveMs: options.keepAliveMs });
-  const abort = () => connection.close();
-  options.signal?.addEventListener("abort", abort, { once: true });
-  try {
-    if (options.signal?.aborted) abort();
+    connection = http2Connection(conn, { keepAliveMs: options.keepAliveMs });
+    options.signal?.throwIfAborted();
     await connection.ready;
+    return connection;
   } catch (error) {
+    abort();
     throw options.signal?.aborted ? options.signal.reason : error;
   } finally {
     options.signal?.removeEventListener("abort", abort);
   }
-  return connection;
 }
 
 /**
@@ -313,7 +301,6 @@ export function http2Connection(
   const windowWaiters = new Set<() => void>();
   let resolveClosed = (_: Error) => {};
   const closed = new Promise<Error>((resolve) => resolveClosed = resolve);
-  let settled = false; // the server's first SETTINGS arrived
   let resolveReady = () => {};
   let rejectReady = (_: Error) => {};
   const ready = new Promise<void>((resolve, reject) => {
@@ -400,12 +387,7 @@ export function http2Connection(
     if (!stream.localEnded) {
       // The response is whole before the request: the rest of the request is not sent.
       stream.localEnded = true;
-      void send({
-        type: FRAME.RST_STREAM,
-        flags: 0,
-        stream: stream.id,
-        payload: uint32Payload(ERROR_CODE.CANCEL),
-      });
+      void send(rstStream(stream.id, ERROR_CODE.CANCEL));
     }
     stream.wake?.();
     forget(stream);
@@ -502,13 +484,13 @@ export function http2Connection(
         const stream = streams.get(id);
         if (!stream || payload.length !== 4) return;
         const code = readUint32(payload, 0);
-        stream.error = new Http2Error(`the server reset the stream (HTTP/2 error ${code})`, {
-          code,
-          unprocessed: code === ERROR_CODE.REFUSED_STREAM,
-        });
-        stream.wake?.();
-        forget(stream);
-        return;
+        return failStream(
+          stream,
+          new Http2Error(`the server reset the stream (HTTP/2 error ${code})`, {
+            code,
+            unprocessed: code === ERROR_CODE.REFUSED_STREAM,
+          }),
+        );
       }
       case FRAME.SETTINGS: {
         if (flags & FLAG.ACK) return;
@@ -542,10 +524,7 @@ export function http2Connection(
         }
         void send({ type: FRAME.SETTINGS, flags: FLAG.ACK, stream: 0, payload: new Uint8Array() });
         wakeWindows();
-        if (!settled) {
-          settled = true;
-          resolveReady();
-        }
+        resolveReady(); // the first SETTINGS: the connection is up (later ones change nothing)
         return;
       }
       case FRAME.PING:
@@ -563,12 +542,13 @@ export function http2Connection(
         goingAway = true;
         for (const stream of [...streams.values()]) {
           if (stream.id > last) {
-            stream.error = new Http2Error(
-              `the server ended the connection before this request (HTTP/2 error ${code})`,
-              { code, unprocessed: true },
+            failStream(
+              stream,
+              new Http2Error(
+                `the server ended the connection before this request (HTTP/2 error ${code})`,
+                { code, unprocessed: true },
+              ),
             );
-            stream.wake?.();
-            forget(stream);
           }
         }
         if (streams.size === 0) fail(new Http2Error("the server ended the connection", { code }));
@@ -586,7 +566,6 @@ export function http2Connection(
         } else {
           const stream = streams.get(id);
           if (!stream) return;
-          // A stream error: that stream ends, the connection goes on.
           if (increment === 0) return streamError(stream, ERROR_CODE.PROTOCOL_ERROR);
           if (stream.sendWindow + increment > MAX_WINDOW) {
             return streamError(stream, ERROR_CODE.FLOW_CONTROL_ERROR);
@@ -603,14 +582,18 @@ export function http2Connection(
     }
   }
 
+  // A stream error of the server's: that stream ends (RST_STREAM), the connection goes on.
   function streamError(stream: StreamState, code: number): void {
-    stream.error = new Http2Error(`HTTP/2 error ${code} from the server on this stream`, { code });
-    void send({
-      type: FRAME.RST_STREAM,
-      flags: 0,
-      stream: stream.id,
-      payload: uint32Payload(code),
-    });
+    void send(rstStream(stream.id, code));
+    failStream(
+      stream,
+      new Http2Error(`HTTP/2 error ${code} from the server on this stream`, { code }),
+    );
+  }
+
+  // Ends a stream with `error`: what waits on it fails.
+  function failStream(stream: StreamState, error: unknown): void {
+    stream.error = error;
     stream.wake?.();
     forget(stream);
   }
@@ -626,7 +609,9 @@ export function http2Connection(
   }
 
   async function readLoop(): Promise<void> {
-    let buffer = new Uint8Array(64 * 1024);
+    // Room for a whole frame of the largest size after the unread part of one is moved to the
+    // front: it never needs to grow.
+    const buffer = new Uint8Array(64 * 1024);
     let start = 0;
     let end = 0;
     try {
@@ -650,11 +635,6 @@ export function http2Connection(
           buffer.copyWithin(0, start, end);
           end -= start;
           start = 0;
-        }
-        if (end === buffer.length) {
-          const grown = new Uint8Array(buffer.length * 2);
-          grown.set(buffer.subarray(0, end));
-          buffer = grown;
         }
         const read = await conn.read(buffer.subarray(end));
         if (read === null) return fail(new Http2Error("the server closed the connection"));
@@ -784,18 +764,15 @@ export function http2Connection(
       },
       cancel(reason) {
         if (state.error || (state.remoteEnded && state.localEnded)) return;
-        state.error = reason ?? new Http2Error("the stream was cancelled");
-        state.wake?.();
+        const error = reason ?? new Http2Error("the stream was cancelled");
         wakeWindows(); // a write waiting for a window ends
-        if (streams.get(state.id) === state) {
-          void send({
-            type: FRAME.RST_STREAM,
-            flags: 0,
-            stream: state.id,
-            payload: uint32Payload(ERROR_CODE.CANCEL),
-          });
-          forget(state);
+        if (streams.get(state.id) !== state) {
+          state.error = error; // the server has ended it already
+          state.wake?.();
+          return;
         }
+        void send(rstStream(state.id, ERROR_CODE.CANCEL));
+        failStream(state, error);
       },
     };
   }
@@ -872,4 +849,8 @@ export function http2Connection(
 
 function windowUpdate(stream: number, increment: number): FrameToSend {
   return { type: FRAME.WINDOW_UPDATE, flags: 0, stream, payload: uint32Payload(increment) };
+}
+
+function rstStream(stream: number, code: number): FrameToSend {
+  return { type: FRAME.RST_STREAM, flags: 0, stream, payload: uint32Payload(code) };
 }

@@ -20,6 +20,7 @@ import {
   type Http2Stream,
 } from "./http2_client.ts";
 import { makePki } from "../../tests/pki.ts";
+import { silentServer } from "../../tests/helpers.ts";
 import {
   fakeHttp2Server as fakeServer,
   type FakeServer,
@@ -256,11 +257,7 @@ Deno.test("http2Connect speaks HTTP/2 to Deno.serve over TLS", async (t) => {
 // Against a hand-written server.
 
 Deno.test("http2Connect gives up a TLS handshake that does not end when its signal aborts", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }); // accepts, never answers
-  const accepted: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) accepted.push(conn);
-  })();
+  const peer = silentServer();
   try {
     const abort = new AbortController();
     const reason = new Error("too slow");
@@ -270,7 +267,7 @@ Deno.test("http2Connect gives up a TLS handshake that does not end when its sign
         within(
           http2Connect({
             hostname: "127.0.0.1",
-            port: listener.addr.port,
+            port: peer.port,
             tls: {},
             signal: abort.signal,
           }),
@@ -281,11 +278,9 @@ Deno.test("http2Connect gives up a TLS handshake that does not end when its sign
     } finally {
       clearTimeout(timer);
     }
-    assert.equal(accepted.length, 1);
+    assert.equal(peer.accepted.length, 1);
   } finally {
-    listener.close();
-    await accepting.catch(() => {});
-    for (const conn of accepted) conn.close();
+    await peer.close();
   }
 });
 
