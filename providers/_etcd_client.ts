@@ -10,7 +10,7 @@
  * @module
  */
 
-import { type HeaderField, Http2Error } from "../lib/net/http2_client.ts";
+import type { HeaderField } from "../lib/net/http2_client.ts";
 import {
   GRPC_STATUS,
   type GrpcChannel,
@@ -259,15 +259,14 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
   }
 
   // Calls each endpoint in turn, from the one that answered last, while the call is not
-  // processed (no connection; a stream refused, or ended by a GOAWAY before it started) and
-  // `signal` has not aborted; the first endpoint gets a second try (a new connection after its
-  // GOAWAY).
+  // processed (no connection could be made, or the channel's retry after a GOAWAY or a refused
+  // stream was refused too) and `signal` has not aborted.
   async function onSomeEndpoint<T>(
     call: (channel: GrpcChannel) => Promise<T>,
     signal: AbortSignal,
   ): Promise<T> {
     let lastError: unknown;
-    for (let tried = 0; tried <= urls.length; tried++) {
+    for (let tried = 0; tried < urls.length; tried++) {
       signal.throwIfAborted();
       const index = (answered + tried) % urls.length;
       try {
@@ -277,9 +276,6 @@ export function etcdClient(options: EtcdClientOptions): EtcdClient {
       } catch (error) {
         if (!(error instanceof GrpcError && error.unprocessed)) throw error;
         lastError = error;
-        // The extra try is for a connection that ended (GOAWAY), not one that cannot be made.
-        const refused = error.cause instanceof Http2Error && error.cause.unprocessed;
-        if (tried === urls.length - 1 && !refused) break;
       }
     }
     throw new EtcdRequestError(

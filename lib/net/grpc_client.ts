@@ -1,8 +1,10 @@
 /**
  * gRPC over this project's HTTP/2 client (`http2_client.ts`): unary calls and bidirectional
  * streams on one shared connection per channel, made when first needed and again after it
- * ended. A call that its signal ends (a timeout) while its connection has received nothing since
- * the call was sent drops that connection: its peer is gone without a reset. Messages are bytes
+ * ended. A call that the connection refused before processing it (a GOAWAY, REFUSED_STREAM) is
+ * tried once more on the channel's next connection. A call that its signal ends (a timeout)
+ * while its connection has received nothing since the call was sent drops that connection: its
+ * peer is gone without a reset. Messages are bytes
  * (the caller encodes them); no compression.
  *
  * @module
@@ -111,7 +113,10 @@ export interface GrpcStream {
   next(): Promise<Uint8Array | undefined>;
   /** Sends a message. */
   send(message: Uint8Array): Promise<void>;
-  /** Ends the stream at once. */
+  /**
+   * Ends the stream at once (RST_STREAM CANCEL); `next()` then rejects with `reason` when it is a
+   * `GrpcError`, else with a CANCELLED `GrpcError` whose cause is `reason`.
+   */
   cancel(reason?: unknown): void;
 }
 
@@ -128,9 +133,15 @@ export interface GrpcStream {
  * ```
  */
 export interface GrpcChannel {
-  /** One request message, one response message. */
+  /**
+   * One request message, one response message. Tried a second time, on a new connection, when
+   * the first connection refused it unprocessed.
+   */
   unary(path: string, message: Uint8Array, options?: GrpcCallOptions): Promise<Uint8Array>;
-  /** Opens a stream and sends `first`; resolves once sent (not once answered). */
+  /**
+   * Opens a stream and sends `first`; resolves once sent (not once answered). Opened a second
+   * time, on a new connection, when the first connection refused it before it was sent.
+   */
   stream(path: string, first: Uint8Array, options?: GrpcCallOptions): Promise<GrpcStream>;
   /** Ends the connection; calls under way fail. */
   close(): void;
@@ -218,13 +229,32 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
     }
   }
 
+  // Runs `attempt` on the channel's connection. A call that connection refused before
+  // processing it (a GOAWAY below its stream, REFUSED_STREAM, a connection no longer taking
+  // calls) is tried once more, on the connection the channel has next; a connection that cannot
+  // be made is not tried again here (its error says `unprocessed`, for the caller to go
+  // elsewhere).
+  async function onConnection<T>(
+    attempt: (made: Http2Connection) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    for (let tries = 1;; tries++) {
+      const made = await connection(signal);
+      try {
+        return await attempt(made);
+      } catch (error) {
+        if (tries === 2 || !(error instanceof GrpcError && error.unprocessed)) throw error;
+      }
+    }
+  }
+
   async function open(
+    made: Http2Connection,
     path: string,
     first: Uint8Array,
     end: boolean,
     callOptions: GrpcCallOptions,
   ) {
-    const made = await connection(callOptions.signal);
     try {
       const stream = await made.request({
         headers: [
@@ -287,19 +317,25 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
   }
 
   return {
-    async unary(path, message, callOptions = {}) {
-      const next = messages(await open(path, message, true, callOptions), callOptions.signal);
-      const response = await next();
-      if (response === undefined) {
-        throw new GrpcError(`${path} answered no message`, { code: GRPC_STATUS.UNKNOWN });
-      }
-      while (await next() !== undefined) {
-        // a unary call answers one message; the status after it still counts
-      }
-      return response;
+    unary(path, message, callOptions = {}) {
+      return onConnection(async (made) => {
+        const call = await open(made, path, message, true, callOptions);
+        const next = messages(call, callOptions.signal);
+        const response = await next();
+        if (response === undefined) {
+          throw new GrpcError(`${path} answered no message`, { code: GRPC_STATUS.UNKNOWN });
+        }
+        while (await next() !== undefined) {
+          // a unary call answers one message; the status after it still counts
+        }
+        return response;
+      }, callOptions.signal);
     },
     async stream(path, first, callOptions = {}) {
-      const call = await open(path, first, false, callOptions);
+      const call = await onConnection(
+        (made) => open(made, path, first, false, callOptions),
+        callOptions.signal,
+      );
       const stream = call.stream;
       const next = messages(call, callOptions.signal);
       return {
@@ -311,7 +347,15 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
             throw asGrpcError(error, callOptions.signal);
           }
         },
-        cancel: (reason) => stream.cancel(reason),
+        cancel(reason) {
+          // next() then fails with a CANCELLED error (not a connection failure) for any reason.
+          stream.cancel(
+            reason instanceof GrpcError ? reason : new GrpcError(
+              reason instanceof Error ? reason.message : "the stream was cancelled",
+              { code: GRPC_STATUS.CANCELLED, cause: reason },
+            ),
+          );
+        },
       };
     },
     close() {

@@ -386,7 +386,12 @@ Deno.test("grpc stream: cancel() resets the stream and next() fails", async () =
       isGrpcError((error) => {
         assert.equal(error.cause, reason);
         assert.equal(error.message, "done watching");
+        assert.equal(error.code, GRPC_STATUS.CANCELLED);
       }),
+    );
+    await assert.rejects(
+      stream.next(),
+      isGrpcError((error) => assert.equal(error.code, GRPC_STATUS.CANCELLED)),
     );
     const reset = await peer.next(FRAME.RST_STREAM, 1);
     assert.deepEqual([...reset.payload], [0, 0, 0, 8]); // CANCEL
@@ -523,5 +528,66 @@ Deno.test("grpc channel: a call timed out on a silent connection drops it; on a 
     await fresh.send(...response(1, ["fresh"], [["grpc-status", "0"]]));
     assert.equal(decoder.decode(await within(call, 5_000)), "fresh");
     assert.equal(server.peers.length, 2);
+  });
+});
+
+Deno.test("grpc channel: a call refused unprocessed is tried once more, on a new connection", async () => {
+  await withChannel(async (channel, server) => {
+    const goaway = (peer: Awaited<ReturnType<FakeServer["peer"]>>) =>
+      peer.send({
+        type: FRAME.GOAWAY,
+        flags: 0,
+        stream: 0,
+        payload: concat(uint32Payload(0), uint32Payload(ERROR_CODE.NO_ERROR)),
+      });
+    // The first connection goes away before processing the call; the second answers it.
+    const call = channel.unary("/a.B/C", encoder.encode("q"));
+    const first = await server.peer(0);
+    await first.next(FRAME.DATA, 1);
+    await goaway(first);
+    const second = await server.peer(1);
+    await second.next(FRAME.DATA, 1);
+    await second.send(...response(1, ["retried"], [["grpc-status", "0"]]));
+    assert.equal(decoder.decode(await call), "retried");
+
+    // A stream refused on a connection that stays up: tried again on it.
+    const refusedOnce = channel.unary("/a.B/C", encoder.encode("q"));
+    await second.next(FRAME.DATA, 3);
+    await second.send({
+      type: FRAME.RST_STREAM,
+      flags: 0,
+      stream: 3,
+      payload: uint32Payload(ERROR_CODE.REFUSED_STREAM),
+    });
+    await second.next(FRAME.DATA, 5);
+    await second.send(...response(5, ["again"], [["grpc-status", "0"]]));
+    assert.equal(decoder.decode(await refusedOnce), "again");
+
+    // Refused twice: the call fails unprocessed, for its caller to go elsewhere; no third try.
+    const twice = channel.unary("/a.B/C", encoder.encode("q"));
+    await second.next(FRAME.DATA, 7);
+    await goaway(second);
+    const third = await server.peer(2);
+    await third.next(FRAME.DATA, 1);
+    await goaway(third);
+    await assert.rejects(twice, isGrpcError((error) => assert.ok(error.unprocessed)));
+    assert.equal(server.peers.length, 3);
+  });
+});
+
+Deno.test("grpc channel: a call that fails after it was processed is not tried again", async () => {
+  await withChannel(async (channel, server) => {
+    const call = channel.unary("/a.B/C", encoder.encode("q"));
+    const peer = await server.peer(0);
+    await peer.next(FRAME.DATA, 1);
+    await peer.send({
+      type: FRAME.RST_STREAM,
+      flags: 0,
+      stream: 1,
+      payload: uint32Payload(0x2), // INTERNAL_ERROR,
+    });
+    await assert.rejects(call, isGrpcError((error) => assert.ok(!error.unprocessed)));
+    assert.equal(peer.received(FRAME.HEADERS).length, 1, "sent once");
+    assert.equal(server.peers.length, 1);
   });
 });
