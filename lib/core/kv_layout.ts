@@ -453,21 +453,32 @@ export function misnamedRecords(
   pairs: Map<string, string>,
   options: KvLayoutOptions,
 ): MisnamedRecord[] {
-  const found: MisnamedRecord[] = [];
-  for (const [prefix, group] of groupRecords(pairs, options)) {
-    // The name is checked from the routespec alone: at start every record passes here, and
-    // reading its data is left to the few that moved.
-    const stored = group.get(`${prefix}/routespec`);
+  // The name is checked from the routespec key alone: at start every record passes here, and
+  // its other keys are gathered only for the few that moved.
+  const stored = new Map<string, string>();
+  for (const key of pairs.keys()) { // keys alone: no [key, value] array for each of 100,000s
+    if (!key.endsWith("/routespec")) continue;
+    const [prefix, field] = splitRecordKey(key, options) ?? [];
+    if (prefix === undefined || field !== "routespec") continue;
+    const value = pairs.get(key)!;
     let canonical: string;
     try {
-      if (stored === undefined) continue;
-      canonical = parseRoutespec(stored).routespec;
+      canonical = parseRoutespec(value).routespec;
     } catch {
       continue; // not a record this proxy can read; reads skip it too
     }
-    if (prefix === recordPrefix(canonical, options).slice(0, -1)) continue;
+    if (prefix !== recordPrefix(canonical, options).slice(0, -1)) stored.set(prefix, value);
+  }
+  if (stored.size === 0) return [];
+  const theirs = new Map<string, string>();
+  for (const key of pairs.keys()) {
+    const prefix = splitRecordKey(key, options)?.[0];
+    if (prefix !== undefined && stored.has(prefix)) theirs.set(key, pairs.get(key)!);
+  }
+  const found: MisnamedRecord[] = [];
+  for (const [prefix, group] of groupRecords(theirs, options)) {
     const route = routeFromRecord(group, prefix);
-    if (route) found.push({ prefix, storedRoutespec: stored, route });
+    if (route) found.push({ prefix, storedRoutespec: stored.get(prefix)!, route });
   }
   return found;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   completeRecord,
+  misnamedRecords,
   RECORD_KEYS,
   recordPrefix,
   routeChange,
@@ -145,4 +146,35 @@ Deno.test("completeRecord adds the data/ keys a record's data_json implies, and 
   // A record without a routespec is not a route: nothing to add.
   const broken = new Map([[`${record}/data_json`, '{"a":1}']]);
   assert.deepEqual(completeRecord(broken, { record, layout }), broken);
+});
+
+Deno.test("misnamedRecords finds only records named after another spelling, with their data", () => {
+  const canonical = { routespec: "/user/a%24b/", target: "http://h:1", data: { user: "a$b" } };
+  const pairs = new Map<string, string>();
+  // Stored by an earlier version under the decoded spelling: misnamed.
+  const right = recordPrefix(canonical.routespec, options);
+  const wrong = "jupyterhub/routes/router__2Fuser_2Fa_24b_2F/";
+  const old = new Map<string, string>();
+  for (const [key, value] of routeKeys(canonical, options)) {
+    if (!key.startsWith(right)) continue; // traefik's keys are not part of the record
+    old.set(wrong + key.slice(right.length), key.endsWith("/routespec") ? "/user/a$b/" : value);
+  }
+  for (const [key, value] of old) pairs.set(key, value);
+  // Canonical records, one with a data field called "routespec": not misnamed.
+  for (const spec of ["/user/c/", "/user/d/"]) {
+    const keys = routeKeys(
+      { routespec: spec, target: "http://h:2", data: { routespec: "/x$/" } },
+      options,
+    );
+    for (const [key, value] of keys) pairs.set(key, value);
+  }
+  // A record this proxy cannot read: skipped.
+  pairs.set("jupyterhub/routes/broken/routespec", "no slash");
+  const found = misnamedRecords(pairs, options);
+  assert.equal(found.length, 1);
+  assert.equal(found[0].storedRoutespec, "/user/a$b/");
+  assert.equal(found[0].prefix, wrong.slice(0, -1));
+  assert.deepEqual(found[0].route.routespec, "/user/a%24b/");
+  assert.deepEqual(found[0].route.data, { user: "a$b" });
+  assert.deepEqual(misnamedRecords(new Map([...pairs].filter(([k]) => !old.has(k))), options), []);
 });
