@@ -1,8 +1,8 @@
 /**
  * gRPC over this project's HTTP/2 client (`http2_client.ts`): unary calls and bidirectional
  * streams on one shared connection per channel, made when first needed and again after it
- * ended. A call that the connection refused before processing it (a GOAWAY, REFUSED_STREAM) is
- * tried once more on the channel's next connection. A call that its signal ends (a timeout)
+ * ended. A call that the connection refused before processing it is tried once more: on the
+ * same connection after REFUSED_STREAM, on a new one after a GOAWAY. A call that its signal ends (a timeout)
  * while its connection has received nothing since the call was sent drops that connection: its
  * peer is gone without a reset. Messages are bytes
  * (the caller encodes them); no compression.
@@ -114,8 +114,9 @@ export interface GrpcStream {
   /** Sends a message. */
   send(message: Uint8Array): Promise<void>;
   /**
-   * Ends the stream at once (RST_STREAM CANCEL); `next()` then rejects with `reason` when it is a
-   * `GrpcError`, else with a CANCELLED `GrpcError` whose cause is `reason`.
+   * Ends a stream still open at once (RST_STREAM CANCEL); `next()` then returns the messages
+   * already received and rejects with `reason` when it is a `GrpcError`, else with a CANCELLED
+   * `GrpcError` whose cause is `reason`. A stream that already ended or failed keeps its end.
    */
   cancel(reason?: unknown): void;
 }
@@ -134,13 +135,13 @@ export interface GrpcStream {
  */
 export interface GrpcChannel {
   /**
-   * One request message, one response message. Tried a second time, on a new connection, when
-   * the first connection refused it unprocessed.
+   * One request message, one response message. Tried a second time when the connection refused
+   * it unprocessed (on a new connection after a GOAWAY, on the same after REFUSED_STREAM).
    */
   unary(path: string, message: Uint8Array, options?: GrpcCallOptions): Promise<Uint8Array>;
   /**
    * Opens a stream and sends `first`; resolves once sent (not once answered). Opened a second
-   * time, on a new connection, when the first connection refused it before it was sent.
+   * time, on a new connection, when the connection took no new streams.
    */
   stream(path: string, first: Uint8Array, options?: GrpcCallOptions): Promise<GrpcStream>;
   /** Ends the connection; calls under way fail. */
@@ -231,9 +232,9 @@ export function grpcChannel(options: GrpcChannelOptions): GrpcChannel {
 
   // Runs `attempt` on the channel's connection. A call that connection refused before
   // processing it (a GOAWAY below its stream, REFUSED_STREAM, a connection no longer taking
-  // calls) is tried once more, on the connection the channel has next; a connection that cannot
-  // be made is not tried again here (its error says `unprocessed`, for the caller to go
-  // elsewhere).
+  // calls) is tried once more, on the connection the channel has then (the same one after
+  // REFUSED_STREAM, a new one after a GOAWAY); a connection that cannot be made is not tried
+  // again here (its error says `unprocessed`, for the caller to go elsewhere).
   async function onConnection<T>(
     attempt: (made: Http2Connection) => Promise<T>,
     signal?: AbortSignal,

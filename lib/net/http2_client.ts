@@ -201,6 +201,8 @@ interface StreamState {
   chunks: Uint8Array[];
   remoteEnded: boolean;
   localEnded: boolean;
+  /** The server sent something on the stream (headers, 1xx included, or data). */
+  answered: boolean;
   error?: unknown;
   wake?: () => void;
   done?: () => void;
@@ -415,6 +417,7 @@ export function http2Connection(
   function headerBlock(streamId: number, endStream: boolean, fields: HeaderField[]): void {
     const stream = streams.get(streamId);
     if (!stream) return;
+    stream.answered = true;
     if (stream.headers === undefined) {
       const status = fields.find(([name]) => name === ":status")?.[1] ?? "";
       if (status.startsWith("1") && !endStream) return; // informational
@@ -451,6 +454,7 @@ export function http2Connection(
         const data = unpadded(flags, payload, false);
         if (data === undefined) return protocolError("bad padding");
         if (!stream || stream.remoteEnded) return;
+        stream.answered = true;
         creditStream(stream, payload.length - data.length); // the padding, never read
         if (data.length > 0) stream.chunks.push(data.slice());
         if (flags & FLAG.END_STREAM) ended(stream);
@@ -488,7 +492,8 @@ export function http2Connection(
           stream,
           new Http2Error(`the server reset the stream (HTTP/2 error ${code})`, {
             code,
-            unprocessed: code === ERROR_CODE.REFUSED_STREAM,
+            // A stream it answered was processed, whatever the reset says.
+            unprocessed: code === ERROR_CODE.REFUSED_STREAM && !stream.answered,
           }),
         );
       }
@@ -546,12 +551,13 @@ export function http2Connection(
               stream,
               new Http2Error(
                 `the server ended the connection before this request (HTTP/2 error ${code})`,
-                { code, unprocessed: true },
+                { code, unprocessed: !stream.answered },
               ),
             );
           }
         }
         if (streams.size === 0) fail(new Http2Error("the server ended the connection", { code }));
+        else wakeWindows(); // requests waiting for a stream slot go elsewhere at once
         return;
       }
       case FRAME.WINDOW_UPDATE: {
@@ -813,6 +819,7 @@ export function http2Connection(
         chunks: [],
         remoteEnded: false,
         localEnded: false,
+        answered: false,
         writing: Promise.resolve(),
       };
       nextId += 2;

@@ -874,3 +874,65 @@ Deno.test("http2 client: a server that stops answering is sent a PING, then drop
     await server.close();
   }
 });
+
+Deno.test("http2 client: a GOAWAY sends a request waiting for a free stream elsewhere at once", async () => {
+  await withPeer(async (client, peer) => {
+    const open = await client.request({ headers: get("/a"), end: true });
+    await peer.next(FRAME.HEADERS, 1);
+    const waiting = client.request({ headers: get("/b"), end: true });
+    await delay(20);
+    // Stream 1 goes on; nothing new is taken.
+    await peer.send({
+      type: FRAME.GOAWAY,
+      flags: 0,
+      stream: 0,
+      payload: concat(uint32Payload(1), uint32Payload(ERROR_CODE.NO_ERROR)),
+    });
+    await assert.rejects(
+      within(waiting, 1_000),
+      (error) => error instanceof Http2Error && error.unprocessed,
+    );
+    await peer.send(headers(1, [[":status", "200"]], FLAG.END_HEADERS | FLAG.END_STREAM));
+    assert.deepEqual(await open.response(), [[":status", "200"]]);
+  }, [[SETTING.MAX_CONCURRENT_STREAMS, 1]]);
+});
+
+Deno.test("http2 client: a stream the server answered is not unprocessed, whatever ends it", async () => {
+  await withPeer(async (client, peer) => {
+    const refused = await client.request({ headers: get("/a"), end: true });
+    await peer.next(FRAME.HEADERS, 1);
+    await peer.send(
+      headers(1, [[":status", "200"]], FLAG.END_HEADERS),
+      {
+        type: FRAME.RST_STREAM,
+        flags: 0,
+        stream: 1,
+        payload: uint32Payload(ERROR_CODE.REFUSED_STREAM),
+      },
+    );
+    await refused.response().catch(() => {});
+    await assert.rejects(
+      refused.read(),
+      (error) => error instanceof Http2Error && !error.unprocessed,
+    );
+    // Data before a GOAWAY that excludes the stream (which a server should not send) also counts.
+    const late = await client.request({ headers: get("/b"), end: true });
+    await peer.next(FRAME.HEADERS, 3);
+    await peer.send(
+      headers(3, [[":status", "200"]], FLAG.END_HEADERS),
+      { type: FRAME.DATA, flags: 0, stream: 3, payload: new Uint8Array([1]) },
+      {
+        type: FRAME.GOAWAY,
+        flags: 0,
+        stream: 0,
+        payload: concat(uint32Payload(1), uint32Payload(ERROR_CODE.NO_ERROR)),
+      },
+    );
+    await assert.rejects(
+      (async () => {
+        while (await late.read() !== undefined) { /* drain */ }
+      })(),
+      (error) => error instanceof Http2Error && !error.unprocessed,
+    );
+  });
+});
