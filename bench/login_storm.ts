@@ -14,6 +14,7 @@
 import { CHP_PEER, OURS, type Peer, selected } from "./peers.ts";
 import { hasRouter, pollUntil, routerTotal } from "./takeover.ts";
 import { addTimed, percentile, pool, rssMb } from "./workload.ts";
+import { cpuSince, descendants } from "./cpu.ts";
 
 /** One storm. */
 export interface StormResult {
@@ -38,6 +39,12 @@ export interface StormResult {
   takeoverMs: number;
   /** Resident memory of the manager after the storm, MB. */
   rssMb: number;
+  /**
+   * CPU used during the storm (until the last add was routable), ms: the manager (`proxy`), the
+   * processes it started (`traefik`), the store server, and this bench process (`bench`: the
+   * load generator and the backend). NaN where `/proc` cannot be read.
+   */
+  cpu: { proxy: number; traefik: number; store: number; bench: number };
   /** Why the storm failed (then every number is NaN). */
   error?: string;
 }
@@ -94,6 +101,12 @@ export async function loginStorm(
       await sleep(1000);
       const before = traefik && proxy.fallback ? await routerTotal(traefik) : 0;
       const latencies: number[] = [];
+      const cpuDone = cpuSince({
+        proxy: [proxy.pid],
+        traefik: descendants(proxy.pid),
+        store: proxy.storePid === undefined ? [] : [proxy.storePid],
+        bench: [Deno.pid],
+      });
       const t0 = performance.now();
       const users = Array.from({ length: options.added }, (_, i) => `storm${i}`);
       const running = proxy;
@@ -101,6 +114,7 @@ export async function loginStorm(
         latencies.push(await addTimed(running, user, options.target));
       });
       const totalMs = performance.now() - t0;
+      const cpu = cpuDone() as StormResult["cpu"];
       const takeoverMs = traefik && proxy.fallback
         ? await pollUntil(async () => await routerTotal(traefik) >= before + options.added, t0)
         : NaN;
@@ -114,6 +128,7 @@ export async function loginStorm(
         p99: percentile(latencies, 99),
         takeoverMs,
         rssMb: await rssMb(proxy.pid),
+        cpu,
       });
     } catch (error) {
       results.push({
@@ -126,6 +141,7 @@ export async function loginStorm(
         p99: NaN,
         takeoverMs: NaN,
         rssMb: NaN,
+        cpu: { proxy: NaN, traefik: NaN, store: NaN, bench: NaN },
         error: (error as Error).message,
       });
     } finally {
@@ -152,7 +168,9 @@ if (import.meta.main) {
           (r.totalMs / 1000).toFixed(1)
         } s; add p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms; traefik has all after ${
           (r.takeoverMs / 1000).toFixed(1)
-        } s; RSS ${r.rssMb.toFixed(0)} MB`,
+        } s; RSS ${r.rssMb.toFixed(0)} MB; CPU s: ${
+          Object.entries(r.cpu).map(([role, ms]) => `${role} ${(ms / 1000).toFixed(2)}`).join(", ")
+        }`,
       );
     }
   } finally {

@@ -32,6 +32,8 @@ export interface Running {
   apiUrl: string;
   /** Process whose resident memory is reported (the manager, not traefik). */
   pid: number;
+  /** The store server's process (redis, etcd, consul) when the peer has one. */
+  storePid?: number;
   /** `performance.now()` just before the manager process was spawned (after any prefill). */
   spawnedAt: number;
   /** This proxy's traefik API (our peers only), to see when traefik has a route. */
@@ -187,6 +189,7 @@ function ours(name: string, options: OursOptions): Peer {
           publicUrl: cli.publicUrl,
           apiUrl: cli.apiUrl,
           pid: cli.child.pid,
+          storePid: server?.pid,
           spawnedAt,
           traefik,
           fallback,
@@ -232,6 +235,7 @@ function python(provider: "file" | "redis"): Peer {
         publicUrl: `http://127.0.0.1:${publicPort}`,
         apiUrl: `http://127.0.0.1:${apiPort}`,
         pid: child.pid,
+        storePid: redis?.pid,
         spawnedAt,
         fallback: false,
         async stop() {

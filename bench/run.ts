@@ -492,19 +492,24 @@ if (runs("storm")) {
     "configurable-http-proxy: added through its API first). all routable: from the first POST",
     "until the last added route reaches the backend; / CHP: that time over CHP's; traefik has",
     "all: with the fallback, from the first POST until traefik's router count has grown by",
-    `${STORM.added} (every added route taken over); RSS: the manager after the storm.`,
+    `${STORM.added} (every added route taken over); RSS: the manager after the storm. CPU s,`,
+    "until all were routable (from /proc): the manager / the processes it started (traefik) /",
+    "the store server / this bench process (load generator and backend); cores: their sum over",
+    "the time (the machine's cores bound it).",
     "",
-    "| proxy | all routable after s | / CHP | add p50 ms | add p99 ms | traefik has all after s | RSS MB |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
-    ...storm.map((s) =>
-      s.error
-        ? `| ${s.proxy} | failed: ${s.error.slice(0, 120)} | | | | | |`
-        : `| ${s.proxy} | ${fmt(s.totalMs / 1000, 2)} | ${
-          chpStorm ? `${(s.totalMs / chpStorm.totalMs).toFixed(2)}x` : "–"
-        } | ${fmt(s.p50, 0)} | ${fmt(s.p99, 0)} | ${fmt(s.takeoverMs / 1000, 2)} | ${
-          fmt(s.rssMb, 0)
-        } |`
-    ),
+    "| proxy | all routable after s | / CHP | add p50 ms | add p99 ms | traefik has all after s | RSS MB | CPU s: proxy / traefik / store / bench | cores |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...storm.map((s) => {
+      if (s.error) return `| ${s.proxy} | failed: ${s.error.slice(0, 120)} | | | | | | | |`;
+      const { proxy, traefik, store, bench } = s.cpu;
+      const cpu = [proxy, traefik, store, bench].map((ms) => fmt(ms / 1000, 2)).join(" / ");
+      const cores = (proxy + traefik + store + bench) / s.totalMs;
+      return `| ${s.proxy} | ${fmt(s.totalMs / 1000, 2)} | ${
+        chpStorm ? `${(s.totalMs / chpStorm.totalMs).toFixed(2)}x` : "–"
+      } | ${fmt(s.p50, 0)} | ${fmt(s.p99, 0)} | ${fmt(s.takeoverMs / 1000, 2)} | ${
+        fmt(s.rssMb, 0)
+      } | ${cpu} | ${fmt(cores, 2)} |`;
+    }),
   );
 }
 if (runs("rules")) {
