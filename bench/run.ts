@@ -23,7 +23,7 @@
  * the storm; configurable-http-proxy, the baseline, always runs), `--skip=a,b` (none of them),
  * `--prefill` (start each peer on its N routes instead of adding them: no fill time; the Python
  * proxy still adds them), `--sizes=100,1000`, `--c=1,10`, `--sections=workload,throughput,restart,storm,
- * rules,floor,socket,activity` (default all), `--restart-n=10000`, `--out=fallback`, `--sample=200`
+ * rules,tree,floor,socket,activity` (default all), `--restart-n=10000`, `--out=fallback`, `--sample=200`
  * (routes added per workload cell; default 50).
  *
  * @module
@@ -34,6 +34,7 @@ import { lineChart, type Series } from "./plot.ts";
 import { measureThroughput, type Throughput } from "./throughput.ts";
 import { restartWithRoutes } from "./restart.ts";
 import { RULE_SHAPES, ruleCost } from "./rule_cost.ts";
+import { entryTree, type EntryTreeResult } from "./entry_tree.ts";
 import { loginStorm, STORM_PEERS, type StormResult } from "./login_storm.ts";
 import { traefikFloor } from "./traefik_floor.ts";
 import { type SocketOverhead, socketOverhead } from "./socket.ts";
@@ -295,6 +296,11 @@ try {
 
 const RULES_N = SIZES[SIZES.length - 1];
 let rules: Awaited<ReturnType<typeof ruleCost>> = [];
+let tree: EntryTreeResult[] = [];
+if (runs("tree")) {
+  log(`data plane at ${RULES_N} routes: one entry point or a tree of them`);
+  tree = await entryTree(RULES_N);
+}
 if (runs("rules")) {
   log(`data plane at ${RULES_N} routes by shape of the rules`);
   rules = await ruleCost(RULES_N, RULE_SHAPES);
@@ -530,6 +536,24 @@ if (runs("rules")) {
     ),
   );
 }
+if (runs("tree")) {
+  lines.push(
+    "",
+    `One entry point or a tree of them at ${RULES_N} routes (bench/entry_tree.ts): flat, every`,
+    "user router on the public entry point (as this proxy configures traefik); tree, on the public",
+    "entry point one router per first letter of the user name, to a loopback entry point of",
+    "traefik's own that holds that letter's routers (one hop more, a 26th of the scan). wrk as",
+    "above; traefik's CPU per request from /proc.",
+    "",
+    "| shape | path | requests/s | p50 ms | p99 ms | traefik µs/request |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...tree.map((t) =>
+      `| ${t.shape} | ${t.path} | ${fmt(t.result.rps, 0)} | ${fmt(t.result.p50, 2)} | ${
+        fmt(t.result.p99, 2)
+      } | ${fmt(t.cpuUsPerRequest, 0)} |`
+    ),
+  );
+}
 if (runs("floor")) {
   lines.push(
     "",
@@ -571,6 +595,7 @@ await Deno.writeTextFile(
       restart,
       storm,
       rules,
+      tree,
       floor,
     },
     (_key, value) => typeof value === "number" && Number.isNaN(value) ? null : value,
