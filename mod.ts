@@ -49,6 +49,7 @@ export type {
 } from "./lib/proxy.ts";
 export { fileStore } from "./providers/file.ts";
 export type { FileStore, FileStoreOptions } from "./providers/file.ts";
+export type { EntryTree } from "./lib/core/entry_tree.ts";
 export { type MemoryStore, memoryStore } from "./providers/memory.ts";
 export type { Mirror, MirrorTarget, Store } from "./lib/core/store.ts";
 export type { FallbackRouter } from "./lib/fallback/router.ts";

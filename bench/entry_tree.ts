@@ -7,8 +7,8 @@
  * catch-all); the tree trades most of that scan for one more hop through traefik. wrk measures
  * each shape on three paths: a random user route, a path only the catch-all matches (the hub's
  * `/hub/...`), and a user route traefik does not have yet (a new user's first requests, which
- * go to the fallback). Not how this proxy configures traefik (yet): a measurement of what the
- * tree would change. Run by `deno task bench --sections=tree`, or alone:
+ * go to the fallback). traefik alone, one branch per letter; the tree this proxy writes
+ * (`lib/core/entry_tree.ts`) has twelve. Run by `deno task bench --sections=tree`, or alone:
  *
  *   deno run --allow-all bench/entry_tree.ts 10000
  *

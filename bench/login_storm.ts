@@ -13,7 +13,7 @@
 
 import { CHP_PEER, OURS, type Peer, selected } from "./peers.ts";
 import { hasRouter, pollUntil, routerTotal } from "./takeover.ts";
-import { addTimed, percentile, pool, rssMb } from "./workload.ts";
+import { addTimed, benchUser, percentile, pool, rssMb } from "./workload.ts";
 import { cpuSince, descendants } from "./cpu.ts";
 
 /** One storm. */
@@ -77,12 +77,12 @@ export async function loginStorm(
 ): Promise<StormResult[]> {
   const results: StormResult[] = [];
   const routes = Array.from({ length: options.existing }, (_, i) => ({
-    routespec: `/user/e${i}/`,
+    routespec: `/user/${benchUser("e", i)}/`,
     target: options.target,
-    data: { user: `e${i}`, server_name: "" },
+    data: { user: benchUser("e", i), server_name: "" },
     lastActivity: new Date().toISOString(),
   }));
-  const lastExisting = `/user/e${options.existing - 1}/`;
+  const lastExisting = `/user/${benchUser("e", options.existing - 1)}/`;
   for (const peer of options.peers ?? STORM_PEERS) {
     let proxy;
     try {
@@ -108,7 +108,7 @@ export async function loginStorm(
         bench: [Deno.pid],
       });
       const t0 = performance.now();
-      const users = Array.from({ length: options.added }, (_, i) => `storm${i}`);
+      const users = Array.from({ length: options.added }, (_, i) => benchUser("storm", i));
       const running = proxy;
       await pool(users, options.c, Infinity, async (user) => {
         latencies.push(await addTimed(running, user, options.target));

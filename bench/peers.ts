@@ -140,6 +140,8 @@ interface OursOptions {
   fallback?: boolean;
   /** `--traefik-reads-store`: traefik reads redis itself, not a file fed from it. */
   traefikReadsStore?: boolean;
+  /** false: `--entry-tree-routes 0`, every router on the public entry point. */
+  entryTree?: false;
 }
 
 function ours(name: string, options: OursOptions): Peer {
@@ -171,6 +173,7 @@ function ours(name: string, options: OursOptions): Peer {
           ...setup.flags,
           ...(fallback ? [] : ["--no-fallback"]),
           ...(options.traefikReadsStore ? ["--traefik-reads-store"] : []),
+          ...(options.entryTree === false ? ["--entry-tree-routes", "0"] : []),
           ...(start.routes ? ["--check-route-timeout", "300"] : []),
           "--traefik-api-url",
           traefik.url,
@@ -298,10 +301,13 @@ export const CHP_PEER: Peer = {
 /** This proxy on each store, with the fallback (the default) unless the name says otherwise. */
 export const OURS: Peer[] = [
   ours("this proxy, file", { store: "file" }),
+  ours("this proxy, file, one entry point", { store: "file", entryTree: false }),
   ours("this proxy, file, no fallback", { store: "file", fallback: false }),
   ours("this proxy, redis", { store: "redis" }),
+  ours("this proxy, redis, one entry point", { store: "redis", entryTree: false }),
   ours("this proxy, redis, traefik reads redis", { store: "redis", traefikReadsStore: true }),
   ours("this proxy, etcd", { store: "etcd" }),
+  ours("this proxy, etcd, one entry point", { store: "etcd", entryTree: false }),
   ours("this proxy, consul", { store: "consul" }),
 ];
 

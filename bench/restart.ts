@@ -12,7 +12,7 @@
 
 import { OURS, type Peer, selected } from "./peers.ts";
 import { hasRouter, pollUntil } from "./takeover.ts";
-import { percentile } from "./workload.ts";
+import { benchUser, percentile } from "./workload.ts";
 
 /** One restart measurement. */
 export interface RestartResult {
@@ -58,12 +58,12 @@ export async function restartWithRoutes(
 ): Promise<RestartResult[]> {
   const results: RestartResult[] = [];
   const routes = Array.from({ length: n }, (_, i) => ({
-    routespec: `/user/r${i}/`,
+    routespec: `/user/${benchUser("r", i)}/`,
     target,
-    data: { user: `r${i}`, server_name: "" },
+    data: { user: benchUser("r", i), server_name: "" },
     lastActivity: new Date().toISOString(),
   }));
-  const last = `/user/r${n - 1}/`;
+  const last = `/user/${benchUser("r", n - 1)}/`;
   for (const peer of peers) {
     let running;
     try {

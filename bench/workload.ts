@@ -71,16 +71,33 @@ export interface WorkloadOptions {
  * @example
  * ```ts
  * import { fillRoutes } from "./workload.ts";
- * fillRoutes(2, "http://127.0.0.1:9000")[1].routespec; // "/user/b1/"
+ * fillRoutes(2, "http://127.0.0.1:9000")[1].routespec; // "/user/bb1/"
  * ```
  */
 export function fillRoutes(n: number, target = ""): Route[] {
   return Array.from({ length: n }, (_, i) => ({
-    routespec: `/user/b${i}/`,
+    routespec: `/user/${benchUser("b", i)}/`,
     target,
-    data: { user: `b${i}`, server_name: "" },
+    data: { user: benchUser("b", i), server_name: "" },
     lastActivity: new Date().toISOString(),
   }));
+}
+
+const LETTERS = "abcdefghijklmnopqrstuvwxyz";
+
+/**
+ * The `i`th user of a group of the bench's users: the group and `i`, after a first letter that
+ * goes round the alphabet, as real names spread over it (traefik's tree of entry points takes
+ * a user to a branch by that letter).
+ *
+ * @example
+ * ```ts
+ * import { benchUser } from "./workload.ts";
+ * benchUser("b", 27); // "bb27"
+ * ```
+ */
+export function benchUser(group: string, i: number): string {
+  return `${LETTERS[i % LETTERS.length]}${group}${i}`;
 }
 
 /**
@@ -231,7 +248,7 @@ export async function runWorkload(
   const takeovers: Promise<number>[] = [];
   if (added.length === n) {
     const watcher = proxy.fallback && proxy.traefik ? takeoverWatcher(proxy.traefik) : undefined;
-    const sample = Array.from({ length: options.sample ?? 50 }, (_, i) => `s${i}`);
+    const sample = Array.from({ length: options.sample ?? 50 }, (_, i) => benchUser("s", i));
     try {
       await pool(sample, c, Infinity, async (user) => {
         const { since, ms } = await addUntilRoutable(proxy, user, target);

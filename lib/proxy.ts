@@ -19,13 +19,14 @@ import { routeConfirmer } from "./traefik/confirm.ts";
 import { feedConfirmer, feedStampReader } from "./traefik/feed_confirmer.ts";
 import { runAll } from "./async/run_all.ts";
 import type { ConfigTree, RouteChange } from "./core/types.ts";
+import type { EntryTree } from "./core/entry_tree.ts";
 import { openStore, type ProviderOptions } from "../providers/mod.ts";
 import type { KvStore, SharedValues } from "../providers/kv_store.ts";
 export type { SharedValues, VersionedValue } from "../providers/kv_store.ts";
 import { ConfigError, FallbackError, TargetError } from "./core/errors.ts";
 import { unixTarget } from "./core/unix_target.ts";
 import { unixTargetRelays } from "./net/unix_targets.ts";
-import { checkFallbackRouter, fallbackConfig } from "./traefik/fallback_router.ts";
+import { checkFallbackRouter, FALLBACK_ROUTER, fallbackConfig } from "./traefik/fallback_router.ts";
 import { fallbackHandler, type FallbackHandlerOptions } from "./fallback/handler.ts";
 import { type FallbackRouter, fallbackRouter } from "./fallback/router.ts";
 import { upstreamPool } from "./fallback/upstream_pool.ts";
@@ -138,6 +139,15 @@ export interface StartProxyOptions {
    * file. `false`: routes keep the time they were added, as with the Python proxy.
    */
   activity?: false | ActivityOptions;
+  /**
+   * A tree of entry points in the traefik started here, with the fallback
+   * (`lib/core/entry_tree.ts`): from this many routes under one parent path (`/user/`), each
+   * route's router goes to a loopback entry point for the first character of its user name,
+   * reached from the public entry point through one router per such entry point, so that
+   * traefik tries a request against a twelfth of the table. Default 2,000; `false`: every
+   * router stays on the public entry point.
+   */
+  entryTree?: false | number;
   /**
    * Drift repair (on by default, every 60 s): compare the routers and services traefik serves
    * with the table and write again what differs (`driftRepair`). `false`: off.
@@ -347,6 +357,10 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       fallbackHost = server.addr.hostname;
     }
     let fixed: ConfigTree = options.extraDynamicConfig ?? {};
+    // The tree's loopback entry points: only for the traefik started here, with the fallback.
+    const tree = fallbackPort !== undefined && !options.external && options.entryTree !== false
+      ? entryTree(options.entryTree ?? TREE_MIN_ROUTES)
+      : undefined;
     if (fallbackPort !== undefined && !options.external) {
       // traefik runs here: a wildcard address is reached on the loopback interface.
       const host = fallbackHost === "0.0.0.0"
@@ -400,6 +414,7 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       deferFeed: useFallback,
       // ... which also routes the bare paths traefik's short rules leave to it.
       shortRules: useFallback,
+      tree,
     });
     cleanups.unshift(() => opened.close());
     const { providers, traefikProvider } = opened;
@@ -527,6 +542,10 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
           respondingTimeouts: options.respondingTimeouts,
           accessLog: tracker !== undefined,
           metrics: options.traefikMetrics,
+          treeEntryPoints: tree?.entryPoints.map((name, branch) => ({
+            name,
+            address: tree.urls[branch].slice("http://".length),
+          })),
           extra: options.extraStaticConfig,
         }),
         workDir,
@@ -585,6 +604,57 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
     await runAll(cleanups);
     throw error;
   }
+}
+
+/** Branches of the tree of entry points (`StartProxyOptions.entryTree`). */
+const TREE_BRANCHES = 12;
+
+/** Routes under one parent from which the traefik started here gets the tree, by default. */
+const TREE_MIN_ROUTES = 2_000;
+
+// The tree's entry points, each on a free loopback port.
+function entryTree(minRoutes: number): EntryTree {
+  const entryPoints: string[] = [];
+  const urls: string[] = [];
+  const ports = new Set<number>();
+  for (let branch = 0; branch < TREE_BRANCHES; branch++) {
+    entryPoints.push(`jupyterhub-tree-${branch}`);
+    urls.push(`http://127.0.0.1:${treePort(ports)}`);
+  }
+  return { entryPoints, urls, minRoutes, fallback: FALLBACK_ROUTER };
+}
+
+// A free loopback port for traefik to listen on, outside the range the kernel hands out to
+// connections (`ip_local_port_range`): one taken now stays free until traefik binds it, as no
+// outgoing connection (this process's own to traefik and the stores) can take it meanwhile.
+function treePort(taken: Set<number>): number {
+  let low = 32_768, high = 60_999;
+  try {
+    const range = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim();
+    [low, high] = range.split(/\s+/).map(Number);
+  } catch {
+    // not Linux: its usual range
+  }
+  // The larger of the two ranges around it (above 10,000, clear of the usual services).
+  const [from, to] = low - 1 - 10_000 >= 65_535 - (high + 1)
+    ? [10_000, low - 1]
+    : [high + 1, 65_535];
+  for (let attempt = 0; attempt < 200 && to > from; attempt++) {
+    const port = from + Math.floor(Math.random() * (to - from + 1));
+    if (taken.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      taken.add(port);
+      return port;
+    } catch {
+      // in use: another
+    }
+  }
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  taken.add(port);
+  return port;
 }
 
 /** Name of the servers transport of `StartProxyOptions.serversTransport` (in the file provider). */

@@ -65,6 +65,7 @@ export async function openSharedStore(
         records: false, // derived from the store; never read back
         stamp: true,
         shortRules: context.shortRules === true,
+        tree: context.shortRules === true ? context.tree : undefined,
       });
       closing.unshift(() => file.close());
       const feed = async (target: MirrorTarget = file) => {

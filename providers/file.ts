@@ -31,6 +31,7 @@ import { StoreError } from "../lib/core/errors.ts";
 import { deepMerge } from "../lib/core/tree.ts";
 import { routeParts, routesFromConfig, sentinelConfig } from "../lib/core/route_config.ts";
 import { addRuleKeys, shortRuleAllowedFor } from "../lib/core/rule.ts";
+import { type EntryTree, treeBase, treeBranch, treeConfig } from "../lib/core/entry_tree.ts";
 import type { Mirror, MirrorTarget, Store } from "../lib/core/store.ts";
 import type { ConfigTree, Route, RouteChange } from "../lib/core/types.ts";
 import type { FeedStartOptions, StoreProvider } from "./provider.ts";
@@ -49,8 +50,9 @@ const RECORDS = ["jupyterhub", "routes"];
 // their whole table path), kept without an array around it.
 type RouteText = RenderedPiece | RenderedPiece[];
 
-// A route's rendered pieces, in the rule's whole and short forms.
+// A route's rendered pieces on one entry point, in the rule's whole and short forms.
 interface Rendered {
+  entryPoint: string;
   whole?: RouteText;
   short?: RouteText;
 }
@@ -119,6 +121,14 @@ export interface FileStoreOptions {
    * Default false.
    */
   shortRules?: boolean;
+  /**
+   * Put each route under the base of a tree of entry points on its branch's entry point, and the
+   * branch routers on the public one (`lib/core/entry_tree.ts`), once the table has
+   * `EntryTree.minRoutes` routes under one base. Only for a file read by a traefik started with
+   * the tree's entry points, whose catch-all router goes to this process's fallback on every one
+   * of them. Default none.
+   */
+  tree?: EntryTree;
 }
 
 /**
@@ -253,13 +263,25 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
   // With `shortRules`, a route's rule depends on the rest of the table (`shortRuleAllowedFor`,
   // decided at each write), and its pieces are rendered for the form it needs (rarely both).
   const rendered = new WeakMap<Route, Rendered>();
-  // Adds a route's pieces to `out`, rendered once per form of its rule.
-  function addPieces(route: Route, short: boolean, out: RenderedPiece[]): void {
+  // Adds a route's pieces to `out`, rendered once per form of its rule (on another entry point,
+  // a route that a tree of entry points moves, both forms again).
+  function addPieces(
+    route: Route,
+    form: { short: boolean; entryPoint: string },
+    out: RenderedPiece[],
+  ): void {
+    const { short } = form;
     let entry = rendered.get(route);
-    if (!entry) rendered.set(route, entry = {});
+    if (entry?.entryPoint !== form.entryPoint) {
+      rendered.set(route, entry = { entryPoint: form.entryPoint });
+    }
     let text = short ? entry.short : entry.whole;
     if (!text) {
-      const parts = routeParts(route, { ...routeOptions, shortRule: short });
+      const parts = routeParts(route, {
+        ...routeOptions,
+        entryPoint: form.entryPoint,
+        shortRule: short,
+      });
       const pieces = [
         { path: ROUTERS, name: parts.routerName, value: parts.router },
         { path: SERVICES, name: parts.serviceName, value: parts.service },
@@ -275,6 +297,9 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
     else out.push(text);
   }
 
+  // The base of the tree in the last write, and its routers rendered.
+  let treeAt: string | undefined;
+  let treePieces: { base: string; pieces: RenderedPiece[] } | undefined;
   const listeners = new Set<(write: FeedWrite) => void>();
   async function write(table: Map<string, Route>): Promise<void> {
     const pieces = [...fixedPieces];
@@ -288,8 +313,27 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
       keys = new Set();
       for (const route of table.values()) addRuleKeys(keys, route.routespec);
     }
+    const tree = options.tree;
+    // The tree's base for this table (kept while it holds enough routes), and its routers.
+    treeAt = tree && treeBase(table.keys(), { minRoutes: tree.minRoutes, current: treeAt });
+    if (tree && treeAt !== undefined) {
+      if (treePieces?.base !== treeAt) {
+        const config = treeConfig({ entryPoint, base: treeAt, tree });
+        treePieces = {
+          base: treeAt,
+          pieces: configPieces(config).map((piece) => renderPiece(piece, format)),
+        };
+      }
+      pieces.push(...treePieces.pieces);
+    }
     for (const route of table.values()) {
-      addPieces(route, keys !== undefined && shortRuleAllowedFor(route.routespec, keys), pieces);
+      const branch = treeAt === undefined
+        ? undefined
+        : treeBranch(route.routespec, { base: treeAt, branches: tree!.entryPoints.length });
+      addPieces(route, {
+        short: keys !== undefined && shortRuleAllowedFor(route.routespec, keys),
+        entryPoint: branch === undefined ? entryPoint : tree!.entryPoints[branch],
+      }, pieces);
     }
     const tmp = `${path}.${Deno.pid}.tmp`;
     try {
@@ -567,6 +611,7 @@ export const fileProvider: StoreProvider<{ path?: string }> = {
         records: false,
         stamp: true,
         shortRules: context.shortRules === true,
+        tree: context.shortRules === true ? context.tree : undefined,
       });
       closing.unshift(() => fed.close());
       let started: Promise<void> | undefined;

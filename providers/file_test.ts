@@ -169,3 +169,58 @@ Deno.test("file store with short rules: a route's rule keeps its bare path only 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("fileStore with a tree: routes under the base on their branch's entry point, from minRoutes", async () => {
+  const dir = await Deno.makeTempDir();
+  const tree = {
+    entryPoints: ["t0", "t1"],
+    urls: ["http://127.0.0.1:40000", "http://127.0.0.1:40001"],
+    minRoutes: 4,
+    fallback: "jupyterhub-fallback",
+  };
+  const store = await fileStore({
+    path: `${dir}/fed.yaml`,
+    records: false,
+    shortRules: true,
+    tree,
+  });
+  type Http = {
+    routers: Record<string, { entryPoints: string[]; rule: string }>;
+    services: Record<string, { loadBalancer: { servers: { url: string }[] } }>;
+  };
+  const read = async () =>
+    (parseConfig(await Deno.readTextFile(store.path), "yaml") as { http: Http }).http;
+  const at = (http: Http, name: string) => http.routers[`router__2Fuser_2F${name}_2F`]?.entryPoints;
+  const add = (...names: string[]) =>
+    store.apply({
+      set: names.map((name) => ({
+        routespec: `/user/${name}/`,
+        target: "http://127.0.0.1:9000",
+        data: {},
+      })),
+    });
+  try {
+    await add("alice", "Zed", "bob", "alice/lab", "carl"); // 3 under /user/ with a-z: no tree
+    let http = await read();
+    assert.deepEqual(at(http, "alice"), ["http"]);
+    assert.equal(http.routers["jupyterhub-tree-0"], undefined);
+    await add("dan");
+    http = await read();
+    assert.deepEqual(at(http, "alice"), ["t0"]); // a: 0 % 2
+    assert.deepEqual(at(http, "alice_2Flab"), ["t0"]); // a named server goes with its user
+    assert.deepEqual(at(http, "bob"), ["t1"]); // b: 1 % 2
+    assert.deepEqual(at(http, "Zed"), ["http"]);
+    assert.match(http.routers["jupyterhub-tree-1"].rule, /^PathPrefix\("\/user\/b"\) \|\| /);
+    assert.equal(http.services["jupyterhub-tree-1"].loadBalancer.servers[0].url, tree.urls[1]);
+    // Kept down to three quarters of minRoutes, then every router is on the public one again.
+    await store.apply({ delete: ["/user/dan/"] });
+    assert.deepEqual(at(await read(), "alice"), ["t0"], "kept at 3 of 4");
+    await store.apply({ delete: ["/user/carl/"] });
+    http = await read();
+    assert.deepEqual(at(http, "alice"), ["http"]);
+    assert.equal(http.routers["jupyterhub-tree-0"], undefined);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -21,6 +21,7 @@
 
 import { ConfigError } from "../lib/core/errors.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
+import type { EntryTree } from "../lib/core/entry_tree.ts";
 import type { ConsulStoreOptions } from "./consul.ts";
 import type { EtcdStoreOptions } from "./etcd.ts";
 import { fileProvider } from "./file.ts";
@@ -177,6 +178,8 @@ export interface OpenStoreOptions {
   deferFeed?: boolean;
   /** With `feed`: short rules in traefik's file (see `StoreContext`); default false. */
   shortRules?: boolean;
+  /** With `feed` and `shortRules`: a tree of entry points (see `StoreContext`); default none. */
+  tree?: EntryTree;
 }
 
 /**
@@ -222,6 +225,7 @@ export async function openStore(
     feed: options.feed ?? false,
     deferFeed: options.deferFeed ?? false,
     shortRules: options.shortRules ?? false,
+    tree: options.tree,
   });
 }
 

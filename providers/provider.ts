@@ -8,6 +8,7 @@
 import type { Store } from "../lib/core/store.ts";
 import type { ConfigTree, Route } from "../lib/core/types.ts";
 import type { FeedWrites } from "../lib/core/feed_stamp.ts";
+import type { EntryTree } from "../lib/core/entry_tree.ts";
 
 export type { Store } from "../lib/core/store.ts";
 export type { ConfigTree, JsonValue, Route, RouteChange, RouteData } from "../lib/core/types.ts";
@@ -65,6 +66,11 @@ export interface StoreContext {
    * process renders for traefik may leave a route's bare path to it (`FileStoreOptions.shortRules`).
    */
   shortRules?: boolean;
+  /**
+   * With `feed` and `shortRules`: the traefik this process starts has the loopback entry points
+   * of this tree, and its catch-all router listens on them too (`FileStoreOptions.tree`).
+   */
+  tree?: EntryTree;
 }
 
 /**

@@ -185,6 +185,107 @@ Deno.test("fallback: a route served by the fallback answers as the same route se
   }
 });
 
+Deno.test("fallback: with a tree of entry points, traefik and the fallback answer alike", async () => {
+  const echo = startEcho("user");
+  const hub = startEcho("hub");
+  const named = startEcho("named");
+  try {
+    await withCliProxy(async ({ proxy, publicUrl }) => {
+      const fallback = proxy.fallback!;
+      await addRoute(proxy, { routespec: "/", target: hub.url });
+      const routes: Route[] = [
+        { routespec: "/user/alice/", target: echo.url, data: {} },
+        { routespec: "/user/alice/server2/", target: named.url, data: {} },
+        { routespec: "/user/bob/", target: echo.url, data: {} },
+        { routespec: "/user/Carol/", target: echo.url, data: {} }, // stays on the public one
+        { routespec: "/user/a%24b/", target: echo.url, data: {} },
+        { routespec: "/user/c%2Fd/", target: echo.url, data: {} },
+        { routespec: "/user/c/d/", target: named.url, data: {} },
+        { routespec: "h.example/user/h/", target: echo.url, data: {} },
+        { routespec: "/user/gone/", target: `http://127.0.0.1:${freePort()}`, data: {} },
+        { routespec: "/services/s/", target: named.url, data: {} },
+      ];
+      const requests: [string, RequestInit & { host?: string }][] = [
+        ["/user/alice", {}],
+        ["/user/alice/lab/tree?x=1&y=%2F", {}],
+        ["/user/alice/api/contents", { method: "PUT", body: "x".repeat(100_000) }],
+        ["/user/alice/server2", {}],
+        ["/user/alice/server2/x", {}],
+        ["/user/alice/server2x", {}],
+        ["/user/bob/x", {}],
+        ["/user/Carol/x", {}],
+        ["/user/carol/x", {}],
+        ["/user/a$b/x", {}],
+        ["/user/a%24b/x", {}],
+        ["/user/%61lice/x", {}],
+        ["/user/h/x", { host: "h.example" }],
+        ["/user/gone/", {}],
+        ["/user/nobody/", {}],
+        ["/user/", {}],
+        ["/user/c%2Fd/x", {}],
+        ["/user/c/d/x", {}],
+        ["/services/s/x", {}],
+      ];
+      const ask = () =>
+        Promise.all(requests.map(([path, init]) => answer(`${publicUrl}${path}`, init)));
+
+      // Two routes under /user/ in the table, and traefik has the tree.
+      const traefik = routeConfirmer(proxy.api, { provider: proxy.store.provider });
+      for (const spec of ["/user/z1/", "/user/z2/"]) {
+        await addRoute(proxy.store, { routespec: spec, target: named.url }, { confirm: traefik });
+      }
+      await waitFor(async () => {
+        const raw = (await proxy.api.get("/api/rawdata")).body as { routers: object };
+        return Object.keys(raw.routers).some((name) => /^jupyterhub-tree-\d+@/.test(name));
+      }, "the tree in traefik");
+      await fallback.apply({ set: routes });
+      const byFallback = await ask();
+      for (const route of routes) await addRoute(proxy.store, route, { confirm: traefik });
+      await fallback.apply({ delete: routes.map((r) => r.routespec) });
+      const byTraefik = await ask();
+      assert.deepEqual(byFallback, byTraefik);
+      const backends = byTraefik.map((a) =>
+        (a as { backend?: string; body?: { backend?: string } }).backend ??
+          (a as { body: { backend?: string } }).body?.backend ?? (a as { status: number }).status
+      );
+      // deno-fmt-ignore
+      assert.deepEqual(backends, [
+        "user", "user", "user", "named", "named", "user", "user", "user", "hub", "user", "user",
+        "user", "user", "error-pages", "hub", "hub", "user", "named", "named",
+      ]);
+      assert.equal((byTraefik[13] as { status: number }).status, 503); // the target is down
+      // The client's address reaches the target; the hop adds its own after it.
+      const forwarded = (byTraefik[0] as { body: { forwarded: Record<string, string> } }).body
+        .forwarded;
+      assert.equal(forwarded["x-real-ip"], "127.0.0.1");
+      assert.equal(forwarded["x-forwarded-for"].split(",")[0], "127.0.0.1");
+      assert.equal(forwarded["x-forwarded-host"], new URL(publicUrl).host);
+      // Routes under /user/ whose name starts with a-z or 0-9 are on a branch's entry point.
+      const raw = (await proxy.api.get("/api/rawdata")).body as {
+        routers: Record<string, { entryPoints: string[] }>;
+      };
+      const entryPointOf = (spec: string) => raw.routers[`${routerName(spec)}@file`].entryPoints;
+      assert.match(entryPointOf("/user/alice/")[0], /^jupyterhub-tree-\d+$/);
+      assert.deepEqual(entryPointOf("/user/alice/server2/"), entryPointOf("/user/alice/"));
+      assert.notDeepEqual(entryPointOf("/user/bob/"), entryPointOf("/user/alice/"));
+      assert.deepEqual(entryPointOf("/user/Carol/"), ["http"]);
+      assert.deepEqual(entryPointOf("/services/s/"), ["http"]);
+      // A host route goes where the requests for its path go.
+      assert.match(entryPointOf("h.example/user/h/")[0], /^jupyterhub-tree-\d+$/);
+      assert.equal(
+        Object.keys(raw.routers).filter((name) =>
+          /^jupyterhub-tree-\d+(-fallback)?@file$/.test(name)
+        ).length,
+        24,
+      );
+    }, ["--entry-tree-routes", "2"]);
+  } finally {
+    await echo.close();
+    await hub.close();
+    await named.close();
+  }
+});
+
 Deno.test("fallback: traefik's short rules leave a bare path to the fallback, a named server's is traefik's", async () => {
   const echo = startEcho("user");
   const hub = startEcho("hub");
@@ -246,37 +347,43 @@ Deno.test("fallback: a route hammered while it is added never reaches the hub", 
   const user = startEcho("user");
   const hub = startEcho("hub");
   try {
-    await withCliProxy(async ({ proxy, publicUrl }) => {
-      await addRoute(proxy, { routespec: "/", target: hub.url });
-      const seen = new Map<string, number>();
-      let stop = false;
-      const hammer = async () => {
-        while (!stop) {
-          const got = await answer(`${publicUrl}/user/hammer/api/status`);
-          const key = `${got.status} ${(got.body as { backend?: string }).backend}`;
-          seen.set(key, (seen.get(key) ?? 0) + 1);
+    // Also while traefik gets a tree of entry points: at the 10th route under /user/.
+    for (const flags of [[], ["--entry-tree-routes", "10"]]) {
+      await withCliProxy(async ({ proxy, publicUrl }) => {
+        await addRoute(proxy, { routespec: "/", target: hub.url });
+        const seen = new Map<string, number>();
+        let stop = false;
+        const hammer = async () => {
+          while (!stop) {
+            const got = await answer(`${publicUrl}/user/hammer/api/status`);
+            const key = `${got.status} ${(got.body as { backend?: string }).backend}`;
+            seen.set(key, (seen.get(key) ?? 0) + 1);
+          }
+        };
+        const started = performance.now();
+        await addRoute(proxy, { routespec: "/user/hammer/", target: user.url });
+        const acknowledged = performance.now() - started;
+        const hammers = [hammer(), hammer(), hammer(), hammer()];
+        // More routes, so that traefik reloads while the hammer runs; until traefik has taken the
+        // route over, and a little after.
+        for (let i = 0; i < 20; i++) {
+          await addRoute(proxy, { routespec: `/user/other-${i}/`, target: user.url });
         }
-      };
-      const started = performance.now();
-      await addRoute(proxy, { routespec: "/user/hammer/", target: user.url });
-      const acknowledged = performance.now() - started;
-      const hammers = [hammer(), hammer(), hammer(), hammer()];
-      // More routes, so that traefik reloads while the hammer runs; until traefik has taken the
-      // route over, and a little after.
-      for (let i = 0; i < 20; i++) {
-        await addRoute(proxy, { routespec: `/user/other-${i}/`, target: user.url });
-      }
-      const traefik = routeConfirmer(proxy.api, { provider: proxy.store.provider });
-      await traefik.served([{ routespec: "/user/hammer/", target: user.url, data: {} }]);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      stop = true;
-      await Promise.all(hammers);
-      assert.deepEqual([...seen.keys()], ["200 user"], JSON.stringify([...seen]));
-      assert.ok(seen.get("200 user")! > 20);
-      console.log(
-        `acknowledged after ${acknowledged.toFixed(1)} ms; ${seen.get("200 user")} requests`,
-      );
-    });
+        const traefik = routeConfirmer(proxy.api, { provider: proxy.store.provider });
+        await traefik.served([{ routespec: "/user/hammer/", target: user.url, data: {} }]);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        stop = true;
+        await Promise.all(hammers);
+        assert.deepEqual([...seen.keys()], ["200 user"], JSON.stringify([...seen]));
+        assert.ok(seen.get("200 user")! > 20);
+        console.log(
+          `acknowledged after ${acknowledged.toFixed(1)} ms; ${seen.get("200 user")} requests`,
+        );
+        const raw = (await proxy.api.get("/api/rawdata")).body as { routers: object };
+        const tree = Object.keys(raw.routers).some((name) => /^jupyterhub-tree-\d+@/.test(name));
+        assert.equal(tree, flags.length > 0);
+      }, flags);
+    }
   } finally {
     await user.close();
     await hub.close();

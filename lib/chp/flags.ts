@@ -278,6 +278,12 @@ export const FLAGS = {
     help: "relay websockets through this process to count their messages (default; --no- " +
       "leaves them to traefik: one count when a websocket closes)",
   },
+  "entry-tree-routes": {
+    kind: "number",
+    arg: "N",
+    help: "from N routes under one path (/user/), traefik tries a request against one of 12 " +
+      "loopback entry points holding a twelfth of them (2000; 0: off)",
+  },
   "drift-interval": {
     kind: "number",
     arg: "S",

@@ -145,6 +145,7 @@ export function proxyOptions(settings: CliSettings, runtime: ProxyRuntime): Star
       : false,
     activity: settings.activity,
     drift: settings.drift,
+    entryTree: settings.entryTree,
     traefikMetrics: settings.metrics !== undefined && !external,
     events: runtime.events,
     traefikBinary: settings.traefikBin,

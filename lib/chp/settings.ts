@@ -121,6 +121,8 @@ export interface CliSettings {
   activity: false | { intervalMs: number; websockets: boolean };
   /** Compare traefik's routers with the table every `intervalMs` and repair what differs. */
   drift: false | { intervalMs: number };
+  /** Routes under one path from which traefik gets a tree of entry points; false: never. */
+  entryTree: false | number;
   /**
    * Where this process serves Prometheus metrics (its own and those of the traefik it started),
    * `--metrics-ip/--metrics-port`.
@@ -466,6 +468,16 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
     throw new ConfigError("--drift-interval takes seconds between 0 (off) and 86400, e.g. 60");
   }
   const drift = driftInterval === 0 ? false as const : { intervalMs: driftInterval * 1000 };
+  const treeRoutes = values["entry-tree-routes"] ?? 2_000;
+  if (!(Number.isInteger(treeRoutes) && treeRoutes >= 0)) {
+    throw new ConfigError("--entry-tree-routes takes a number of routes, 0 for none, e.g. 2000");
+  }
+  if (treeRoutes > 0 && values["entry-tree-routes"] !== undefined && (external || !fallback)) {
+    throw new ConfigError(
+      "--entry-tree-routes: the tree is for the traefik started here, with the fallback " +
+        "(its branches' catch-all goes to it); drop it with --external-traefik or --no-fallback",
+    );
+  }
   return {
     logLevel: values["log-level"] ?? "info",
     logFormat: logFormatOf(values["log-format"]),
@@ -483,6 +495,7 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
     fallbackOff,
     activity,
     drift,
+    entryTree: treeRoutes === 0 ? false : treeRoutes,
     metrics: values["metrics-port"] === undefined ? undefined : {
       hostname: values["metrics-ip"] || "0.0.0.0",
       port: port(values["metrics-port"], "metrics-port"),

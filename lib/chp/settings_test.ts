@@ -430,3 +430,26 @@ Deno.test("cliSettings: activity, drift repair and metrics", () => {
     undefined,
   );
 });
+
+Deno.test("cliSettings: the tree of entry points from 2,000 routes, 0 for none, only with the fallback", () => {
+  assert.equal(cliSettings({}).entryTree, 2_000);
+  assert.equal(cliSettings({ "entry-tree-routes": 50 }).entryTree, 50);
+  assert.equal(cliSettings({ "entry-tree-routes": 0 }).entryTree, false);
+  assert.throws(() => cliSettings({ "entry-tree-routes": -1 }), /--entry-tree-routes takes/);
+  assert.throws(() => cliSettings({ "entry-tree-routes": 1.5 }), /--entry-tree-routes takes/);
+  // Given for a traefik that has no tree: refused, not ignored.
+  assert.throws(
+    () => cliSettings({ "entry-tree-routes": 100, fallback: false }),
+    /--entry-tree-routes: the tree is for the traefik started here/,
+  );
+  assert.throws(
+    () =>
+      cliSettings({
+        "entry-tree-routes": 100,
+        "external-traefik": true,
+        "traefik-api-url": "http://127.0.0.1:8099",
+      }),
+    /--entry-tree-routes/,
+  );
+  assert.equal(cliSettings({ "entry-tree-routes": 0, fallback: false }).entryTree, false);
+});

@@ -58,6 +58,12 @@ export interface StaticConfigOptions {
    * `apiRouteConfig` adds with `metrics` (behind the API's basicAuth).
    */
   metrics?: boolean;
+  /**
+   * The loopback entry points of a tree of entry points (`lib/core/entry_tree.ts`), by name and
+   * `127.0.0.1:port` address: the public entry point's middlewares and timeouts, no TLS, and
+   * the `X-Forwarded-*` headers of the public entry point's hop kept (it is the only client).
+   */
+  treeEntryPoints?: { name: string; address: string }[];
   /** Operator-supplied static configuration, deep-merged last. */
   extra?: ConfigTree;
 }
@@ -102,6 +108,18 @@ export function staticConfig(options: StaticConfigOptions): ConfigTree {
     },
     providers: { providersThrottleDuration: "0s", ...options.providers },
   };
+  const entryPoints = config.entryPoints as ConfigTree;
+  for (const { name, address } of options.treeEntryPoints ?? []) {
+    const branchHttp: ConfigTree = { encodedCharacters: { ...ENCODED_CHARACTERS } };
+    if (options.middlewares?.length) branchHttp.middlewares = [...options.middlewares];
+    const branch: ConfigTree = {
+      address,
+      http: branchHttp,
+      forwardedHeaders: { trustedIPs: ["127.0.0.1/32"] },
+    };
+    if (publicEntry.transport) branch.transport = structuredClone(publicEntry.transport);
+    entryPoints[name] = branch;
+  }
   if (options.accessLog) config.accessLog = accessLogConfig();
   if (options.metrics) {
     config.metrics = { prometheus: { entryPoint: API_ENTRYPOINT, manualRouting: true } };

@@ -43,3 +43,29 @@ Deno.test("staticConfig allows the encoded characters of quoted user names on bo
   config.entryPoints.http.http.encodedCharacters.allowEncodedSlash = false;
   assert.equal(config.entryPoints.auth_api.http.encodedCharacters.allowEncodedSlash, true);
 });
+
+Deno.test("staticConfig's tree entry points: loopback, the public one's middlewares and timeouts, no TLS", () => {
+  const config = staticConfig({
+    publicAddress: "0.0.0.0:443",
+    apiAddress: "127.0.0.1:8099",
+    providers: {},
+    tls: true,
+    middlewares: ["jupyterhub-errors@file"],
+    respondingTimeouts: { readTimeout: "0s" },
+    treeEntryPoints: [
+      { name: "jupyterhub-tree-0", address: "127.0.0.1:40000" },
+      { name: "jupyterhub-tree-1", address: "127.0.0.1:40001" },
+    ],
+  }) as { entryPoints: Record<string, Record<string, Record<string, unknown>>> };
+  const branch = config.entryPoints["jupyterhub-tree-1"];
+  assert.equal(branch.address, "127.0.0.1:40001" as unknown);
+  assert.deepEqual(branch.http.middlewares, ["jupyterhub-errors@file"]);
+  assert.equal(branch.http.tls, undefined);
+  assert.deepEqual(config.entryPoints.http.http.tls, {});
+  assert.deepEqual(branch.http.encodedCharacters, config.entryPoints.http.http.encodedCharacters);
+  assert.deepEqual(branch.transport, { respondingTimeouts: { readTimeout: "0s" } });
+  // The public entry point's hop is the only client: its X-Forwarded-* headers are kept.
+  assert.deepEqual(branch.forwardedHeaders, { trustedIPs: ["127.0.0.1/32"] });
+  assert.equal(config.entryPoints.http.forwardedHeaders, undefined);
+  assert.equal(Object.keys(config.entryPoints).length, 4);
+});
