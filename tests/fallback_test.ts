@@ -106,12 +106,34 @@ async function answer(url: string, init: RequestInit & { host?: string } = {}) {
   };
 }
 
+/** A request of the contract: a path (with query), and how to send it. */
+type ContractRequest = [string, RequestInit & { host?: string }];
+
+/**
+ * The answers to `requests` while only the fallback knows `routes` (traefik sends them to its
+ * catch-all), then once traefik serves the routes (confirmed through its API) and the fallback
+ * has forgotten them: asserted the same, and returned.
+ */
+async function answersBothWays(env: Env, routes: Route[], requests: ContractRequest[]) {
+  const { proxy, publicUrl } = env;
+  const ask = () =>
+    Promise.all(requests.map(([path, init]) => answer(`${publicUrl}${path}`, init)));
+  await proxy.fallback!.apply({ set: routes });
+  const byFallback = await ask();
+  const traefik = routeConfirmer(proxy.api, { provider: proxy.store.provider });
+  for (const route of routes) await addRoute(proxy.store, route, { confirm: traefik });
+  await proxy.fallback!.apply({ delete: routes.map((r) => r.routespec) });
+  const byTraefik = await ask();
+  assert.deepEqual(byFallback, byTraefik);
+  return byTraefik;
+}
+
 Deno.test("fallback: a route served by the fallback answers as the same route served by traefik", async () => {
   const echo = startEcho("user");
   const hub = startEcho("hub");
   try {
-    await withCliProxy(async ({ proxy, publicUrl }) => {
-      const fallback = proxy.fallback!;
+    await withCliProxy(async (env) => {
+      const { proxy, publicUrl } = env;
       await addRoute(proxy, { routespec: "/", target: hub.url });
       const routes: Route[] = [
         { routespec: "/user/alice/", target: echo.url, data: {} },
@@ -121,7 +143,7 @@ Deno.test("fallback: a route served by the fallback answers as the same route se
         { routespec: "h.example/user/h/", target: echo.url, data: {} },
         { routespec: "/user/gone/", target: `http://127.0.0.1:${freePort()}`, data: {} },
       ];
-      const requests: [string, RequestInit & { host?: string }][] = [
+      const requests: ContractRequest[] = [
         ["/user/alice", {}],
         ["/user/alice/lab/tree?x=1&y=%2F", {}],
         ["/user/alice/api/contents", { method: "PUT", body: "x".repeat(100_000) }],
@@ -137,21 +159,7 @@ Deno.test("fallback: a route served by the fallback answers as the same route se
         ["/user/c%2fd/x", {}],
         ["/user/c/d/x", {}],
       ];
-      const ask = () =>
-        Promise.all(requests.map(([path, init]) => answer(`${publicUrl}${path}`, init)));
-
-      // Only the fallback knows the routes: traefik sends their requests to its catch-all.
-      await fallback.apply({ set: routes });
-      const byFallback = await ask();
-      // traefik serves them (confirmed through its API); the fallback no longer has them.
-      const traefik = routeConfirmer(proxy.api, { provider: proxy.store.provider });
-      for (const route of routes) {
-        await addRoute(proxy.store, route, { confirm: traefik });
-      }
-      await fallback.apply({ delete: routes.map((r) => r.routespec) });
-      const byTraefik = await ask();
-
-      assert.deepEqual(byFallback, byTraefik);
+      const byFallback = await answersBothWays(env, routes, requests);
       // And the answers are the right ones.
       const [alice, query, put, del, hubHit, literal, encoded, host, otherHost, gone, nobody] =
         byFallback as { status: number; body: Record<string, unknown>; backend?: string }[];
@@ -190,8 +198,8 @@ Deno.test("fallback: with a tree of entry points, traefik and the fallback answe
   const hub = startEcho("hub");
   const named = startEcho("named");
   try {
-    await withCliProxy(async ({ proxy, publicUrl }) => {
-      const fallback = proxy.fallback!;
+    await withCliProxy(async (env) => {
+      const { proxy, publicUrl } = env;
       await addRoute(proxy, { routespec: "/", target: hub.url });
       const routes: Route[] = [
         { routespec: "/user/alice/", target: echo.url, data: {} },
@@ -205,7 +213,7 @@ Deno.test("fallback: with a tree of entry points, traefik and the fallback answe
         { routespec: "/user/gone/", target: `http://127.0.0.1:${freePort()}`, data: {} },
         { routespec: "/services/s/", target: named.url, data: {} },
       ];
-      const requests: [string, RequestInit & { host?: string }][] = [
+      const requests: ContractRequest[] = [
         ["/user/alice", {}],
         ["/user/alice/lab/tree?x=1&y=%2F", {}],
         ["/user/alice/api/contents", { method: "PUT", body: "x".repeat(100_000) }],
@@ -226,9 +234,6 @@ Deno.test("fallback: with a tree of entry points, traefik and the fallback answe
         ["/user/c/d/x", {}],
         ["/services/s/x", {}],
       ];
-      const ask = () =>
-        Promise.all(requests.map(([path, init]) => answer(`${publicUrl}${path}`, init)));
-
       // Two routes under /user/ in the table, and traefik has the tree.
       const traefik = routeConfirmer(proxy.api, { provider: proxy.store.provider });
       for (const spec of ["/user/z1/", "/user/z2/"]) {
@@ -238,12 +243,7 @@ Deno.test("fallback: with a tree of entry points, traefik and the fallback answe
         const raw = (await proxy.api.get("/api/rawdata")).body as { routers: object };
         return Object.keys(raw.routers).some((name) => /^jupyterhub-tree-\d+@/.test(name));
       }, "the tree in traefik");
-      await fallback.apply({ set: routes });
-      const byFallback = await ask();
-      for (const route of routes) await addRoute(proxy.store, route, { confirm: traefik });
-      await fallback.apply({ delete: routes.map((r) => r.routespec) });
-      const byTraefik = await ask();
-      assert.deepEqual(byFallback, byTraefik);
+      const byTraefik = await answersBothWays(env, routes, requests);
       const backends = byTraefik.map((a) =>
         (a as { backend?: string; body?: { backend?: string } }).backend ??
           (a as { body: { backend?: string } }).body?.backend ?? (a as { status: number }).status
