@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { makePki, type Pki, startMtlsTarget } from "./pki.ts";
-import { type Cli, startCli } from "./cli_helpers.ts";
+import { api, type Cli, startCli } from "./cli_helpers.ts";
 import { freePort, waitFor } from "./helpers.ts";
 import { startEtcd } from "./stores.ts";
 import { etcdStore } from "../providers/etcd.ts";
@@ -120,6 +120,17 @@ for (const fallback of [true, false]) {
 Deno.test("public TLS: --ssl-key/--ssl-cert, client certificates, and a redirect port", async () => {
   const pki = await makePki();
   const redirectPort = freePort();
+  const traefikApi = `http://127.0.0.1:${freePort()}`;
+  // Users' routes end up on the branches of a tree of entry points (from two of them).
+  const echo = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) =>
+      Response.json({
+        path: new URL(request.url).pathname,
+        proto: request.headers.get("x-forwarded-proto"),
+        realIp: request.headers.get("x-real-ip"),
+      }),
+  );
   const cli = await startCli([
     `--ssl-key=${pki.server.key}`,
     `--ssl-cert=${pki.server.cert}`,
@@ -127,6 +138,9 @@ Deno.test("public TLS: --ssl-key/--ssl-cert, client certificates, and a redirect
     "--ssl-request-cert",
     "--ssl-reject-unauthorized",
     `--redirect-port=${redirectPort}`,
+    "--entry-tree-routes=2",
+    `--traefik-api-url=${traefikApi}`,
+    "--traefik-api-password=pw",
   ]);
   const user = await client(pki.ca, pki.client);
   const anonymous = await client(pki.ca);
@@ -147,7 +161,34 @@ Deno.test("public TLS: --ssl-key/--ssl-cert, client certificates, and a redirect
     await redirect.body?.cancel();
     assert.ok([301, 302, 307, 308].includes(redirect.status), `status ${redirect.status}`);
     assert.equal(redirect.headers.get("location"), `${base}/hub/login?next=x`);
+
+    for (const name of ["alice", "bob"]) {
+      const added = await api(cli, "POST", `/user/${name}`, {
+        target: `http://127.0.0.1:${echo.addr.port}`,
+      });
+      await added.body?.cancel();
+      assert.equal(added.status, 201);
+    }
+    const auth = { authorization: `Basic ${btoa("jupyterhub:pw")}` };
+    await waitFor(async () => {
+      const routers = await (await fetch(`${traefikApi}/api/http/routers`, { headers: auth }))
+        .json() as { name: string; entryPoints: string[] }[];
+      return routers.some((r) =>
+        r.name === "router__2Fuser_2Falice_2F@file" &&
+        r.entryPoints[0].startsWith("jupyterhub-tree-")
+      );
+    }, "alice's router on a branch of the tree");
+    // Through the branch: the client's certificate checked once, at the public entry point, and
+    // the target told the request came over https.
+    const hit = await fetch(`${base}/user/alice/x`, { client: user });
+    assert.deepEqual(await hit.json(), {
+      path: "/user/alice/x",
+      proto: "https",
+      realIp: "127.0.0.1",
+    });
+    await assert.rejects(fetch(`${base}/user/alice/x`, { client: anonymous }));
   } finally {
+    await echo.shutdown();
     for (const c of [user, anonymous, stranger]) c.close();
     const code = await cli.stop();
     await pki.remove();
