@@ -357,10 +357,22 @@ export async function startProxy(options: StartProxyOptions = {}): Promise<Runni
       fallbackHost = server.addr.hostname;
     }
     let fixed: ConfigTree = options.extraDynamicConfig ?? {};
-    // The tree's loopback entry points: only for the traefik started here, with the fallback.
-    const tree = fallbackPort !== undefined && !options.external && options.entryTree !== false
-      ? entryTree(options.entryTree ?? TREE_MIN_ROUTES)
+    // The tree's loopback entry points: only for the traefik started here and fed here, with
+    // the fallback, and without routers of the operator's (the branches would take requests
+    // for their paths away from them; this process's own are named jupyterhub-...).
+    const operatorRouters = Object.keys(
+      ((options.extraDynamicConfig?.http as ConfigTree | undefined)?.routers ?? {}) as ConfigTree,
+    ).some((name) => !name.startsWith("jupyterhub-"));
+    const tree = fallbackPort !== undefined && !options.external && options.entryTree !== false &&
+        options.feedTraefik !== false && !operatorRouters
+      ? entryTree(options.entryTree ?? TREE_MIN_ROUTES, [
+        portOf(options.publicAddress ?? "127.0.0.1:8000"),
+        portOf(apiAddress),
+      ])
       : undefined;
+    if (operatorRouters && options.entryTree !== false && !options.external) {
+      log("traefik gets no tree of entry points: the extra dynamic configuration has routers");
+    }
     if (fallbackPort !== undefined && !options.external) {
       // traefik runs here: a wildcard address is reached on the loopback interface.
       const host = fallbackHost === "0.0.0.0"
@@ -612,11 +624,12 @@ const TREE_BRANCHES = 12;
 /** Routes under one parent from which the traefik started here gets the tree, by default. */
 const TREE_MIN_ROUTES = 2_000;
 
-// The tree's entry points, each on a free loopback port.
-function entryTree(minRoutes: number): EntryTree {
+// The tree's entry points, each on a free loopback port other than `reserved` (ports traefik
+// binds for other entry points).
+function entryTree(minRoutes: number, reserved: number[]): EntryTree {
   const entryPoints: string[] = [];
   const urls: string[] = [];
-  const ports = new Set<number>();
+  const ports = new Set<number>(reserved);
   for (let branch = 0; branch < TREE_BRANCHES; branch++) {
     entryPoints.push(`jupyterhub-tree-${branch}`);
     urls.push(`http://127.0.0.1:${treePort(ports)}`);
@@ -655,6 +668,11 @@ function treePort(taken: Set<number>): number {
   listener.close();
   taken.add(port);
   return port;
+}
+
+// The port of a `host:port` address (`[::1]:8000`, `:8000`).
+function portOf(address: string): number {
+  return Number(address.slice(address.lastIndexOf(":") + 1));
 }
 
 /** Name of the servers transport of `StartProxyOptions.serversTransport` (in the file provider). */

@@ -31,7 +31,13 @@ import { StoreError } from "../lib/core/errors.ts";
 import { deepMerge } from "../lib/core/tree.ts";
 import { routeParts, routesFromConfig, sentinelConfig } from "../lib/core/route_config.ts";
 import { addRuleKeys, shortRuleAllowedFor } from "../lib/core/rule.ts";
-import { type EntryTree, treeBase, treeBranch, treeConfig } from "../lib/core/entry_tree.ts";
+import {
+  type EntryTree,
+  treeBase,
+  treeBranch,
+  treeCatchAlls,
+  treeConfig,
+} from "../lib/core/entry_tree.ts";
 import type { Mirror, MirrorTarget, Store } from "../lib/core/store.ts";
 import type { ConfigTree, Route, RouteChange } from "../lib/core/types.ts";
 import type { FeedStartOptions, StoreProvider } from "./provider.ts";
@@ -254,9 +260,14 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
 
   // Each route's three pieces are rendered once, when the route is stored; a write streams
   // the cached pieces, so its cost does not include serialising unchanged routes again.
+  // With a tree, its branches' catch-alls are part of it.
   const renderFixed = (part: ConfigTree) =>
-    configPieces(deepMerge(part, sentinelConfig({ entryPoint })))
-      .map((piece) => renderPiece(piece, format));
+    configPieces(
+      deepMerge(
+        deepMerge(part, sentinelConfig({ entryPoint })),
+        options.tree ? treeCatchAlls(options.tree) : {},
+      ),
+    ).map((piece) => renderPiece(piece, format));
   let fixedPieces = renderFixed(fixed);
   // The fixed part changed since the file was last written whole.
   let fixedChanged = false;
@@ -315,7 +326,11 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
     }
     const tree = options.tree;
     // The tree's base for this table (kept while it holds enough routes), and its routers.
-    treeAt = tree && treeBase(table.keys(), { minRoutes: tree.minRoutes, current: treeAt });
+    treeAt = tree &&
+      treeBase({ [Symbol.iterator]: () => table.keys() }, {
+        minRoutes: tree.minRoutes,
+        current: treeAt,
+      });
     if (tree && treeAt !== undefined) {
       if (treePieces?.base !== treeAt) {
         const config = treeConfig({ entryPoint, base: treeAt, tree });

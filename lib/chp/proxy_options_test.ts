@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { cliSettings } from "./settings.ts";
 import { proxyOptions } from "./proxy_options.ts";
+import { staticConfig } from "../traefik/static_config.ts";
 
 const runtime = {
   traefikApiUrl: "http://127.0.0.1:8099",
@@ -72,4 +73,24 @@ Deno.test("proxyOptions refuses an invalid --custom-header", () => {
     () => proxyOptions(cliSettings({ "custom-header": ["nope"] }), runtime),
     /--custom-header "nope" is not 'Name: value'/,
   );
+});
+
+Deno.test("proxyOptions: the tree's branches get the public entry point's timeouts as the CLI sets them", () => {
+  const options = proxyOptions(cliSettings({ "keep-alive-timeout": 7_000 }), runtime);
+  assert.equal(options.entryTree, 2_000);
+  const config = staticConfig({
+    publicAddress: "127.0.0.1:8000",
+    apiAddress: "127.0.0.1:8099",
+    providers: {},
+    respondingTimeouts: options.respondingTimeouts,
+    extra: options.extraStaticConfig,
+    treeEntryPoints: [{ name: "jupyterhub-tree-0", address: "127.0.0.1:40000" }],
+  }) as { entryPoints: Record<string, { transport?: unknown }> };
+  // No read timeout (long uploads), the keep-alive and the grace period: on the branch as on
+  // the public entry point, since a request crosses both.
+  const transport = config.entryPoints.http.transport as {
+    respondingTimeouts: { readTimeout: string };
+  };
+  assert.equal(transport.respondingTimeouts.readTimeout, "0s");
+  assert.deepEqual(config.entryPoints["jupyterhub-tree-0"].transport, transport);
 });

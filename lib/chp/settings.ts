@@ -472,10 +472,14 @@ export function cliSettings(values: FlagValues, options: CliSettingsOptions = {}
   if (!(Number.isInteger(treeRoutes) && treeRoutes >= 0)) {
     throw new ConfigError("--entry-tree-routes takes a number of routes, 0 for none, e.g. 2000");
   }
-  if (treeRoutes > 0 && values["entry-tree-routes"] !== undefined && (external || !fallback)) {
+  if (
+    treeRoutes > 0 && values["entry-tree-routes"] !== undefined &&
+    (external || !fallback || !feedTraefik)
+  ) {
     throw new ConfigError(
-      "--entry-tree-routes: the tree is for the traefik started here, with the fallback " +
-        "(its branches' catch-all goes to it); drop it with --external-traefik or --no-fallback",
+      "--entry-tree-routes: the tree is for the traefik started and fed here, with the fallback " +
+        "(its branches' catch-all goes to it); drop it with --external-traefik, --no-fallback " +
+        "or --traefik-reads-store",
     );
   }
   return {

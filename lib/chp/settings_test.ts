@@ -440,7 +440,7 @@ Deno.test("cliSettings: the tree of entry points from 2,000 routes, 0 for none, 
   // Given for a traefik that has no tree: refused, not ignored.
   assert.throws(
     () => cliSettings({ "entry-tree-routes": 100, fallback: false }),
-    /--entry-tree-routes: the tree is for the traefik started here/,
+    /--entry-tree-routes: the tree is for the traefik started and fed here/,
   );
   assert.throws(
     () =>
@@ -449,6 +449,10 @@ Deno.test("cliSettings: the tree of entry points from 2,000 routes, 0 for none, 
         "external-traefik": true,
         "traefik-api-url": "http://127.0.0.1:8099",
       }),
+    /--entry-tree-routes/,
+  );
+  assert.throws(
+    () => cliSettings({ "entry-tree-routes": 100, "traefik-reads-store": true }),
     /--entry-tree-routes/,
   );
   assert.equal(cliSettings({ "entry-tree-routes": 0, fallback: false }).entryTree, false);

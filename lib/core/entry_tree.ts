@@ -17,6 +17,7 @@
  */
 
 import { FALLBACK_PRIORITY, goString, WEBSOCKET_PRIORITY } from "./rule.ts";
+import { isPlainRoutespec } from "./routespec.ts";
 import type { ConfigTree } from "./types.ts";
 
 /** The first characters of user names that go to a branch; others stay on the public one. */
@@ -63,7 +64,13 @@ export interface EntryTree {
  * `/user/<name>/`), when at least `minRoutes` routes sit under it with a name that starts with
  * one of `TREE_CHARACTERS`; else undefined. A base in use (`current`) is kept while it holds at
  * least three quarters of `minRoutes`, so that a table near the threshold does not switch back
- * and forth.
+ * and forth. `routespecs` is iterated up to twice.
+ *
+ * No base is one that traefik's rules would spell otherwise than the routespec (a parent with a
+ * percent-encoded or two-spelled character: the branch routers' `PathPrefix` would miss some
+ * requests), nor one a host route's path encloses (`hub.example/`, `h.example/user/`): its
+ * router, above the routes under the base by the length of its host, takes requests for their
+ * paths on that host, and the branch routers would send those away from it.
  *
  * @example Usage
  * ```ts
@@ -73,27 +80,37 @@ export interface EntryTree {
  * assert.equal(treeBase(specs, { minRoutes: 3 }), "/user/");
  * assert.equal(treeBase(specs, { minRoutes: 4 }), undefined);
  * assert.equal(treeBase(specs, { minRoutes: 4, current: "/user/" }), "/user/"); // 3 >= 4 * 3/4
+ * assert.equal(treeBase([...specs, "hub.example/"], { minRoutes: 3 }), undefined);
  * ```
  */
 export function treeBase(
   routespecs: Iterable<string>,
   options: { minRoutes: number; current?: string },
 ): string | undefined {
+  // The paths of host routes (few), collected on the way.
+  const hostPaths: string[] = [];
+  const enclosed = (base: string) => hostPaths.some((path) => base.startsWith(path));
   if (options.current !== undefined) {
     // The base in use, counted without cutting a string per route (this runs at every write).
     const base = options.current;
     let kept = 0;
     for (const spec of routespecs) {
-      if (
+      if (!spec.startsWith("/")) hostPaths.push(hostPath(spec));
+      else if (
         spec.startsWith(base) && TREE_CHARACTERS.includes(spec[base.length]) &&
         spec.indexOf("/", base.length) === spec.length - 1
       ) kept++;
     }
-    if (kept >= Math.ceil(options.minRoutes * 3 / 4)) return base;
+    if (kept >= Math.ceil(options.minRoutes * 3 / 4) && !enclosed(base)) return base;
+    hostPaths.length = 0;
   }
   const counts = new Map<string, number>();
   for (const spec of routespecs) {
-    if (!spec.startsWith("/") || !spec.endsWith("/")) continue;
+    if (!spec.startsWith("/")) {
+      hostPaths.push(hostPath(spec));
+      continue;
+    }
+    if (!spec.endsWith("/")) continue;
     const cut = spec.lastIndexOf("/", spec.length - 2) + 1;
     if (cut <= 0 || !TREE_CHARACTERS.includes(spec[cut])) continue;
     const parent = spec.slice(0, cut);
@@ -102,12 +119,19 @@ export function treeBase(
   let best: string | undefined;
   let most = 0;
   for (const [parent, count] of counts) {
+    if (!isPlainRoutespec(parent) || parent.includes("@") || enclosed(parent)) continue;
     if (count > most || (count === most && best !== undefined && parent < best)) {
       best = parent;
       most = count;
     }
   }
   return most >= options.minRoutes ? best : undefined;
+}
+
+// The path of a host route's routespec (`/user/` of `h.example/user/`).
+function hostPath(routespec: string): string {
+  const slash = routespec.indexOf("/");
+  return slash < 0 ? "/" : routespec.slice(slash);
 }
 
 /**
@@ -138,10 +162,9 @@ export function treeBranch(
 }
 
 /**
- * The tree's routers: on the public entry point one per branch, `PathPrefix` of the base and
+ * The tree's routers on the public entry point: one per branch, `PathPrefix` of the base and
  * each character of the branch, to a service that is the branch's entry point (its requests
- * neither logged nor counted there: the branch's own router does both); on each branch's entry
- * point a catch-all to the fallback, for a request no route of the branch matches.
+ * neither logged nor counted there: the branch's own router does both).
  *
  * @example Usage
  * ```ts
@@ -157,7 +180,6 @@ export function treeBranch(
  * const routers = (config.http as { routers: Record<string, { rule: string; priority: number }> }).routers;
  * assert.ok(routers["jupyterhub-tree-0"].rule.startsWith('PathPrefix("/user/a") || PathPrefix("/user/c")'));
  * assert.equal(routers["jupyterhub-tree-1"].priority, TREE_PRIORITY);
- * assert.equal(routers["jupyterhub-tree-1-fallback"].rule, 'PathPrefix("/")');
  * ```
  */
 export function treeConfig(
@@ -181,12 +203,40 @@ export function treeConfig(
     services[name] = {
       loadBalancer: { servers: [{ url: options.tree.urls[branch] }], passHostHeader: true },
     };
-    routers[`${name}-fallback`] = {
-      rule: 'PathPrefix("/")',
-      service: options.tree.fallback,
-      entryPoints: [options.tree.entryPoints[branch]],
-      priority: FALLBACK_PRIORITY,
-    };
   }
   return { http: { routers, services } };
+}
+
+/**
+ * A catch-all to the fallback on each branch's entry point, for a request no route of the
+ * branch matches. Written whenever traefik has the branches, the tree in use or not, so that a
+ * request that reaches a branch while traefik switches its entry points one by one to a file
+ * that turns the tree on or off still finds the fallback.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FALLBACK_PRIORITY } from "./rule.ts";
+ * import { treeCatchAlls } from "./entry_tree.ts";
+ * const tree = { entryPoints: ["t0"], urls: ["http://127.0.0.1:1"], minRoutes: 2, fallback: "fb" };
+ * const routers = (treeCatchAlls(tree).http as { routers: Record<string, unknown> }).routers;
+ * assert.deepEqual(routers["jupyterhub-tree-0-fallback"], {
+ *   rule: 'PathPrefix("/")',
+ *   service: "fb",
+ *   entryPoints: ["t0"],
+ *   priority: FALLBACK_PRIORITY,
+ * });
+ * ```
+ */
+export function treeCatchAlls(tree: EntryTree): ConfigTree {
+  const routers: ConfigTree = {};
+  tree.entryPoints.forEach((entryPoint, branch) => {
+    routers[`${TREE_ROUTER_PREFIX}${branch}-fallback`] = {
+      rule: 'PathPrefix("/")',
+      service: tree.fallback,
+      entryPoints: [entryPoint],
+      priority: FALLBACK_PRIORITY,
+    };
+  });
+  return { http: { routers } };
 }

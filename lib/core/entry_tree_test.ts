@@ -5,6 +5,7 @@ import {
   TREE_ROUTER_PREFIX,
   treeBase,
   treeBranch,
+  treeCatchAlls,
   treeConfig,
 } from "./entry_tree.ts";
 import { FALLBACK_PRIORITY, routePriority, WEBSOCKET_PRIORITY } from "./rule.ts";
@@ -31,6 +32,19 @@ Deno.test("treeBase is the parent most routes share, from minRoutes of them", ()
   // A base in use that lost its routes gives way to another.
   const moved = users("/u/", ["a", "b", "c"]);
   assert.equal(treeBase(moved, { minRoutes: 3, current: "/hub42/user/" }), "/u/");
+  // No base that traefik's rules would spell otherwise, nor one a host route's path encloses.
+  assert.equal(treeBase(users("/my%20hub/", ["a", "b"]), { minRoutes: 2 }), undefined);
+  assert.equal(treeBase(users("/jh@x/", ["a", "b"]), { minRoutes: 2 }), undefined);
+  const hosted = users("/user/", ["a", "b"]);
+  for (const host of ["hub.example/", "h.example/user/"]) {
+    assert.equal(treeBase([...hosted, host], { minRoutes: 2 }), undefined, host);
+    assert.equal(treeBase([...hosted, host], { minRoutes: 2, current: "/user/" }), undefined);
+  }
+  assert.equal(treeBase([...hosted, "h.example/user/a/"], { minRoutes: 2 }), "/user/");
+  // Iterated twice when the base in use no longer holds: an iterable that can be.
+  const table = new Map(users("/u/", ["a", "b"]).map((spec) => [spec, 0]));
+  const keys = { [Symbol.iterator]: () => table.keys() };
+  assert.equal(treeBase(keys, { minRoutes: 2, current: "/gone/" }), "/u/");
   // Ties go to the smaller path, whatever the order.
   const tie = [...users("/b/", ["x", "y"]), ...users("/a/", ["x", "y"])];
   assert.equal(treeBase(tie, { minRoutes: 2 }), "/a/");
@@ -65,7 +79,7 @@ Deno.test("treeConfig sends each first character to one branch, above every rout
     routers: Record<string, { rule: string; priority: number; entryPoints: string[] }>;
     services: Record<string, { loadBalancer: { servers: { url: string }[] } }>;
   };
-  const names = Object.keys(http.routers).filter((name) => !name.endsWith("-fallback"));
+  const names = Object.keys(http.routers);
   assert.deepEqual(names, [0, 1, 2].map((branch) => `${TREE_ROUTER_PREFIX}${branch}`));
   for (const [branch, name] of names.entries()) {
     const router = http.routers[name];
@@ -73,7 +87,8 @@ Deno.test("treeConfig sends each first character to one branch, above every rout
     assert.equal(router.priority, TREE_PRIORITY);
     assert.equal(http.services[name].loadBalancer.servers[0].url, tree.urls[branch]);
     // The branch's catch-all, on the branch only.
-    assert.deepEqual(http.routers[`${name}-fallback`], {
+    const catchAlls = treeCatchAlls(tree).http as { routers: Record<string, unknown> };
+    assert.deepEqual(catchAlls.routers[`${name}-fallback`], {
       rule: 'PathPrefix("/")',
       service: "fb",
       entryPoints: [tree.entryPoints[branch]],

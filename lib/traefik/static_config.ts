@@ -108,21 +108,26 @@ export function staticConfig(options: StaticConfigOptions): ConfigTree {
     },
     providers: { providersThrottleDuration: "0s", ...options.providers },
   };
-  const entryPoints = config.entryPoints as ConfigTree;
+  if (options.accessLog) config.accessLog = accessLogConfig();
+  if (options.metrics) {
+    config.metrics = { prometheus: { entryPoint: API_ENTRYPOINT, manualRouting: true } };
+  }
+  const merged = options.extra ? deepMerge(config, options.extra) : config;
+  // The branches of a tree: the public entry point's middlewares and transport as merged with
+  // the operator's (timeouts, a grace period), nothing of its TLS.
+  const entryPoints = merged.entryPoints as ConfigTree;
+  const finalPublic = entryPoints[entryPoint] as ConfigTree;
+  const publicHttp = (finalPublic.http ?? {}) as ConfigTree;
   for (const { name, address } of options.treeEntryPoints ?? []) {
     const branchHttp: ConfigTree = { encodedCharacters: { ...ENCODED_CHARACTERS } };
-    if (options.middlewares?.length) branchHttp.middlewares = [...options.middlewares];
+    if (Array.isArray(publicHttp.middlewares)) branchHttp.middlewares = [...publicHttp.middlewares];
     const branch: ConfigTree = {
       address,
       http: branchHttp,
       forwardedHeaders: { trustedIPs: ["127.0.0.1/32"] },
     };
-    if (publicEntry.transport) branch.transport = structuredClone(publicEntry.transport);
+    if (finalPublic.transport) branch.transport = structuredClone(finalPublic.transport);
     entryPoints[name] = branch;
   }
-  if (options.accessLog) config.accessLog = accessLogConfig();
-  if (options.metrics) {
-    config.metrics = { prometheus: { entryPoint: API_ENTRYPOINT, manualRouting: true } };
-  }
-  return options.extra ? deepMerge(config, options.extra) : config;
+  return merged;
 }

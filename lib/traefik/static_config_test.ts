@@ -52,6 +52,8 @@ Deno.test("staticConfig's tree entry points: loopback, the public one's middlewa
     tls: true,
     middlewares: ["jupyterhub-errors@file"],
     respondingTimeouts: { readTimeout: "0s" },
+    // As the CLI merges its own: the branches get the public entry point's as merged.
+    extra: { entryPoints: { http: { transport: { lifeCycle: { graceTimeOut: "1s" } } } } },
     treeEntryPoints: [
       { name: "jupyterhub-tree-0", address: "127.0.0.1:40000" },
       { name: "jupyterhub-tree-1", address: "127.0.0.1:40001" },
@@ -63,7 +65,10 @@ Deno.test("staticConfig's tree entry points: loopback, the public one's middlewa
   assert.equal(branch.http.tls, undefined);
   assert.deepEqual(config.entryPoints.http.http.tls, {});
   assert.deepEqual(branch.http.encodedCharacters, config.entryPoints.http.http.encodedCharacters);
-  assert.deepEqual(branch.transport, { respondingTimeouts: { readTimeout: "0s" } });
+  assert.deepEqual(branch.transport, {
+    respondingTimeouts: { readTimeout: "0s" },
+    lifeCycle: { graceTimeOut: "1s" },
+  });
   // The public entry point's hop is the only client: its X-Forwarded-* headers are kept.
   assert.deepEqual(branch.forwardedHeaders, { trustedIPs: ["127.0.0.1/32"] });
   assert.equal(config.entryPoints.http.forwardedHeaders, undefined);
