@@ -260,14 +260,9 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
 
   // Each route's three pieces are rendered once, when the route is stored; a write streams
   // the cached pieces, so its cost does not include serialising unchanged routes again.
-  // With a tree, its branches' catch-alls are part of it.
   const renderFixed = (part: ConfigTree) =>
-    configPieces(
-      deepMerge(
-        deepMerge(part, sentinelConfig({ entryPoint })),
-        options.tree ? treeCatchAlls(options.tree) : {},
-      ),
-    ).map((piece) => renderPiece(piece, format));
+    configPieces(deepMerge(part, sentinelConfig({ entryPoint })))
+      .map((piece) => renderPiece(piece, format));
   let fixedPieces = renderFixed(fixed);
   // The fixed part changed since the file was last written whole.
   let fixedChanged = false;
@@ -333,7 +328,10 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
       });
     if (tree && treeAt !== undefined) {
       if (treePieces?.base !== treeAt) {
-        const config = treeConfig({ entryPoint, base: treeAt, tree });
+        const config = deepMerge(
+          treeConfig({ entryPoint, base: treeAt, tree }),
+          treeCatchAlls(tree),
+        );
         treePieces = {
           base: treeAt,
           pieces: configPieces(config).map((piece) => renderPiece(piece, format)),

@@ -212,6 +212,7 @@ Deno.test("fileStore with a tree: routes under the base on their branch's entry 
     assert.deepEqual(at(http, "Zed"), ["http"]);
     assert.match(http.routers["jupyterhub-tree-1"].rule, /^PathPrefix\("\/user\/b"\) \|\| /);
     assert.equal(http.services["jupyterhub-tree-1"].loadBalancer.servers[0].url, tree.urls[1]);
+    assert.deepEqual(http.routers["jupyterhub-tree-1-fallback"].entryPoints, ["t1"]);
     // Kept down to three quarters of minRoutes, then every router is on the public one again.
     await store.apply({ delete: ["/user/dan/"] });
     assert.deepEqual(at(await read(), "alice"), ["t0"], "kept at 3 of 4");
@@ -219,6 +220,7 @@ Deno.test("fileStore with a tree: routes under the base on their branch's entry 
     http = await read();
     assert.deepEqual(at(http, "alice"), ["http"]);
     assert.equal(http.routers["jupyterhub-tree-0"], undefined);
+    assert.equal(http.routers["jupyterhub-tree-0-fallback"], undefined);
   } finally {
     await store.close();
     await Deno.remove(dir, { recursive: true });

@@ -209,9 +209,8 @@ export function treeConfig(
 
 /**
  * A catch-all to the fallback on each branch's entry point, for a request no route of the
- * branch matches. Written whenever traefik has the branches, the tree in use or not, so that a
- * request that reaches a branch while traefik switches its entry points one by one to a file
- * that turns the tree on or off still finds the fallback.
+ * branch matches. Written with `treeConfig`'s routers, in the same file (a tree not in use
+ * leaves nothing of its own in traefik's dashboard).
  *
  * @example Usage
  * ```ts
