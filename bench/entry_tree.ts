@@ -18,6 +18,7 @@
 import { freePort, startBackend, waitFor } from "../tests/helpers.ts";
 import { cpuMs } from "./cpu.ts";
 import { measureThroughput, type Throughput } from "./throughput.ts";
+import { benchUser, USER_LETTERS } from "./workload.ts";
 
 /** One shape at one path. */
 export interface EntryTreeResult {
@@ -33,11 +34,10 @@ export interface EntryTreeResult {
   cpuUsPerRequest: number;
 }
 
-const LETTERS = "abcdefghijklmnopqrstuvwxyz";
 const quote = (text: string) => JSON.stringify(text);
 
-/** The user of route `i`: a letter, then `i` (the letters evenly spread). */
-const userName = (i: number) => `${LETTERS[i % LETTERS.length]}${i}`;
+/** The user of route `i`, as the bench names its users (the first letters in turn). */
+const userName = (i: number) => benchUser("u", i);
 
 function router(name: string, rule: string, service: string, entryPoint: string, priority: number) {
   return `[http.routers.${name}]\nrule = ${quote(rule)}\nservice = ${quote(service)}\n` +
@@ -65,10 +65,10 @@ export async function entryTree(n: number, seconds = 5): Promise<EntryTreeResult
     for (const shape of ["flat", "tree"] as const) {
       const dir = await Deno.makeTempDir({ prefix: "jhtp-tree-" });
       const port = freePort();
-      const inner = Object.fromEntries([...LETTERS].map((letter) => [letter, freePort()]));
+      const inner = Object.fromEntries([...USER_LETTERS].map((letter) => [letter, freePort()]));
       let dynamic = service("backend", backend.url);
       for (let i = 0; i < n; i++) {
-        const entryPoint = shape === "tree" ? `u_${LETTERS[i % LETTERS.length]}` : "http";
+        const entryPoint = shape === "tree" ? `u_${USER_LETTERS[i % USER_LETTERS.length]}` : "http";
         dynamic += router(
           `r${i}`,
           `PathPrefix("/user/${userName(i)}/")`,
@@ -80,7 +80,7 @@ export async function entryTree(n: number, seconds = 5): Promise<EntryTreeResult
       dynamic += router("catchall", 'PathPrefix("/")', "backend", "http", 1);
       let entryPoints = `[entryPoints.http]\naddress = "127.0.0.1:${port}"\n`;
       if (shape === "tree") {
-        for (const letter of LETTERS) {
+        for (const letter of USER_LETTERS) {
           dynamic += router(
             `to_${letter}`,
             `PathPrefix("/user/${letter}")`,
@@ -123,16 +123,16 @@ export async function entryTree(n: number, seconds = 5): Promise<EntryTreeResult
         const script = `${dir}/random.lua`;
         await Deno.writeTextFile(
           script,
-          `local letters = "${LETTERS}"\nrequest = function()\n` +
+          `local letters = "${USER_LETTERS}"\nrequest = function()\n` +
             `  local i = math.random(0, ${n - 1})\n` +
             `  local letter = string.sub(letters, (i % 26) + 1, (i % 26) + 1)\n` +
-            `  return wrk.format("GET", "/user/" .. letter .. i .. "/x")\nend\n`,
+            `  return wrk.format("GET", "/user/" .. letter .. "u" .. i .. "/x")\nend\n`,
         );
         const base = `http://127.0.0.1:${port}`;
         const paths: [string, string, string | undefined][] = [
           ["a random user route", base, script],
           ["the catch-all (/hub/home)", `${base}/hub/home`, undefined],
-          ["a user route traefik lacks", `${base}/user/a${n * 10}/x`, undefined],
+          ["a user route traefik lacks", `${base}/user/${benchUser("new", 0)}/x`, undefined],
         ];
         for (const [path, url, lua] of paths) {
           const before = cpuMs(traefik.pid);

@@ -83,7 +83,8 @@ export function fillRoutes(n: number, target = ""): Route[] {
   }));
 }
 
-const LETTERS = "abcdefghijklmnopqrstuvwxyz";
+/** The first letters of the bench's user names (`benchUser`), in turn. */
+export const USER_LETTERS = "abcdefghijklmnopqrstuvwxyz";
 
 /**
  * The `i`th user of a group of the bench's users: the group and `i`, after a first letter that
@@ -97,7 +98,7 @@ const LETTERS = "abcdefghijklmnopqrstuvwxyz";
  * ```
  */
 export function benchUser(group: string, i: number): string {
-  return `${LETTERS[i % LETTERS.length]}${group}${i}`;
+  return `${USER_LETTERS[i % USER_LETTERS.length]}${group}${i}`;
 }
 
 /**

@@ -19,7 +19,7 @@ import { routeConfirmer } from "./traefik/confirm.ts";
 import { feedConfirmer, feedStampReader } from "./traefik/feed_confirmer.ts";
 import { runAll } from "./async/run_all.ts";
 import type { ConfigTree, RouteChange } from "./core/types.ts";
-import type { EntryTree } from "./core/entry_tree.ts";
+import { type EntryTree, TREE_ROUTER_PREFIX } from "./core/entry_tree.ts";
 import { openStore, type ProviderOptions } from "../providers/mod.ts";
 import type { KvStore, SharedValues } from "../providers/kv_store.ts";
 export type { SharedValues, VersionedValue } from "../providers/kv_store.ts";
@@ -630,17 +630,17 @@ function entryTree(minRoutes: number, reserved: number[]): EntryTree {
   const entryPoints: string[] = [];
   const urls: string[] = [];
   const ports = new Set<number>(reserved);
+  const range = portRange();
   for (let branch = 0; branch < TREE_BRANCHES; branch++) {
-    entryPoints.push(`jupyterhub-tree-${branch}`);
-    urls.push(`http://127.0.0.1:${treePort(ports)}`);
+    entryPoints.push(`${TREE_ROUTER_PREFIX}${branch}`);
+    urls.push(`http://127.0.0.1:${treePort(range, ports)}`);
   }
   return { entryPoints, urls, minRoutes, fallback: FALLBACK_ROUTER };
 }
 
-// A free loopback port for traefik to listen on, outside the range the kernel hands out to
-// connections (`ip_local_port_range`): one taken now stays free until traefik binds it, as no
-// outgoing connection (this process's own to traefik and the stores) can take it meanwhile.
-function treePort(taken: Set<number>): number {
+// The ports outside the range the kernel hands out to connections (`ip_local_port_range`): the
+// larger of the two ranges around it (above 10,000, clear of the usual services).
+function portRange(): [from: number, to: number] {
   let low = 32_768, high = 60_999;
   try {
     const range = Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim();
@@ -648,10 +648,13 @@ function treePort(taken: Set<number>): number {
   } catch {
     // not Linux: its usual range
   }
-  // The larger of the two ranges around it (above 10,000, clear of the usual services).
-  const [from, to] = low - 1 - 10_000 >= 65_535 - (high + 1)
-    ? [10_000, low - 1]
-    : [high + 1, 65_535];
+  return low - 1 - 10_000 >= 65_535 - (high + 1) ? [10_000, low - 1] : [high + 1, 65_535];
+}
+
+// A free loopback port in `range` for traefik to listen on: one taken now stays free until
+// traefik binds it, as no outgoing connection (this process's own to traefik and the stores)
+// can take it meanwhile.
+function treePort([from, to]: [number, number], taken: Set<number>): number {
   for (let attempt = 0; attempt < 200 && to > from; attempt++) {
     const port = from + Math.floor(Math.random() * (to - from + 1));
     if (taken.has(port)) continue;

@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { etcdClient, EtcdRequestError } from "./_etcd_client.ts";
 import { startEtcd } from "../tests/stores.ts";
 import { freePort, silentServer } from "../tests/helpers.ts";
-import { fakeHttp2Server, within } from "../tests/http2_peer.ts";
-import { FRAME, uint32Payload } from "../lib/net/_http2_frame.ts";
-import { joinBytes } from "../lib/core/bytes.ts";
+import { fakeHttp2Server, goAway, within } from "../tests/http2_peer.ts";
+import { FRAME } from "../lib/net/_http2_frame.ts";
 
 Deno.test("etcd client: a request that cannot connect to one endpoint goes to the next", async () => {
   const server = await startEtcd();
@@ -43,12 +42,7 @@ Deno.test("etcd client: an endpoint that goes away before processing is tried tw
     for (let i = 0; i < 2; i++) {
       const peer = await leaving.peer(i);
       await peer.next(FRAME.HEADERS, 1);
-      await peer.send({
-        type: FRAME.GOAWAY,
-        flags: 0,
-        stream: 0,
-        payload: joinBytes([uint32Payload(0), uint32Payload(0)]),
-      });
+      await peer.send(goAway(0));
     }
   })();
   try {

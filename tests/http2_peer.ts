@@ -9,6 +9,7 @@ import {
   parseFrameHeader,
   PREFACE,
   settingsPayload,
+  uint32Payload,
 } from "../lib/net/_http2_frame.ts";
 import { writeAll } from "../lib/net/write_all.ts";
 import { joinBytes } from "../lib/core/bytes.ts";
@@ -187,4 +188,15 @@ export async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A GOAWAY frame: streams above `lastStream` were not processed. */
+export function goAway(lastStream: number, code = 0): FrameToSend {
+  const payload = joinBytes([uint32Payload(lastStream), uint32Payload(code)]);
+  return { type: FRAME.GOAWAY, flags: 0, stream: 0, payload };
+}
+
+/** An RST_STREAM frame with an error code. */
+export function resetStream(stream: number, code: number): FrameToSend {
+  return { type: FRAME.RST_STREAM, flags: 0, stream, payload: uint32Payload(code) };
 }

@@ -29,7 +29,7 @@ export const TREE_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789";
  */
 export const TREE_PRIORITY: number = WEBSOCKET_PRIORITY - 1;
 
-/** Prefix of the names of the branch routers and services. */
+/** Prefix of the names of the branch routers, their services and the branches' entry points. */
 export const TREE_ROUTER_PREFIX = "jupyterhub-tree-";
 
 /**

@@ -10,7 +10,13 @@ import {
   uint32Payload,
 } from "./_http2_frame.ts";
 import { GRPC_STATUS, grpcChannel, GrpcError, messageFrames } from "./grpc_client.ts";
-import { fakeHttp2Server, type FakeServer, within } from "../../tests/http2_peer.ts";
+import {
+  fakeHttp2Server,
+  type FakeServer,
+  goAway,
+  resetStream,
+  within,
+} from "../../tests/http2_peer.ts";
 import { freePort, silentServer } from "../../tests/helpers.ts";
 
 const fakeServer = () => fakeHttp2Server({ handshake: true });
@@ -457,12 +463,7 @@ Deno.test("grpc channel: calls share a connection, and a new one is made after i
     // calls; the next goes on a third one.
     const open = await channel.stream("/a.B/Watch", encoder.encode("w"));
     await second.next(FRAME.DATA, 3);
-    await second.send({
-      type: FRAME.GOAWAY,
-      flags: 0,
-      stream: 0,
-      payload: concat(uint32Payload(3), uint32Payload(0)),
-    });
+    await second.send(goAway(3, 0));
     await second.send({ type: FRAME.PING, flags: 0, stream: 0, payload: new Uint8Array(8) });
     await second.next(FRAME.PING); // the client has seen the GOAWAY
     await unary(2, 1, "d");
@@ -533,18 +534,11 @@ Deno.test("grpc channel: a call timed out on a silent connection drops it; on a 
 
 Deno.test("grpc channel: a call refused unprocessed is tried once more, on a new connection", async () => {
   await withChannel(async (channel, server) => {
-    const goaway = (peer: Awaited<ReturnType<FakeServer["peer"]>>) =>
-      peer.send({
-        type: FRAME.GOAWAY,
-        flags: 0,
-        stream: 0,
-        payload: concat(uint32Payload(0), uint32Payload(ERROR_CODE.NO_ERROR)),
-      });
     // The first connection goes away before processing the call; the second answers it.
     const call = channel.unary("/a.B/C", encoder.encode("q"));
     const first = await server.peer(0);
     await first.next(FRAME.DATA, 1);
-    await goaway(first);
+    await first.send(goAway(0));
     const second = await server.peer(1);
     await second.next(FRAME.DATA, 1);
     await second.send(...response(1, ["retried"], [["grpc-status", "0"]]));
@@ -553,12 +547,7 @@ Deno.test("grpc channel: a call refused unprocessed is tried once more, on a new
     // A stream refused on a connection that stays up: tried again on it.
     const refusedOnce = channel.unary("/a.B/C", encoder.encode("q"));
     await second.next(FRAME.DATA, 3);
-    await second.send({
-      type: FRAME.RST_STREAM,
-      flags: 0,
-      stream: 3,
-      payload: uint32Payload(ERROR_CODE.REFUSED_STREAM),
-    });
+    await second.send(resetStream(3, ERROR_CODE.REFUSED_STREAM));
     await second.next(FRAME.DATA, 5);
     await second.send(...response(5, ["again"], [["grpc-status", "0"]]));
     assert.equal(decoder.decode(await refusedOnce), "again");
@@ -566,10 +555,10 @@ Deno.test("grpc channel: a call refused unprocessed is tried once more, on a new
     // Refused twice: the call fails unprocessed, for its caller to go elsewhere; no third try.
     const twice = channel.unary("/a.B/C", encoder.encode("q"));
     await second.next(FRAME.DATA, 7);
-    await goaway(second);
+    await second.send(goAway(0));
     const third = await server.peer(2);
     await third.next(FRAME.DATA, 1);
-    await goaway(third);
+    await third.send(goAway(0));
     await assert.rejects(twice, isGrpcError((error) => assert.ok(error.unprocessed)));
     assert.equal(server.peers.length, 3);
   });
@@ -580,12 +569,7 @@ Deno.test("grpc channel: a call that fails after it was processed is not tried a
     const call = channel.unary("/a.B/C", encoder.encode("q"));
     const peer = await server.peer(0);
     await peer.next(FRAME.DATA, 1);
-    await peer.send({
-      type: FRAME.RST_STREAM,
-      flags: 0,
-      stream: 1,
-      payload: uint32Payload(0x2), // INTERNAL_ERROR,
-    });
+    await peer.send(resetStream(1, 0x2)); // INTERNAL_ERROR
     await assert.rejects(call, isGrpcError((error) => assert.ok(!error.unprocessed)));
     assert.equal(peer.received(FRAME.HEADERS).length, 1, "sent once");
     assert.equal(server.peers.length, 1);

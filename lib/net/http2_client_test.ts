@@ -24,7 +24,9 @@ import { silentServer } from "../../tests/helpers.ts";
 import {
   fakeHttp2Server as fakeServer,
   type FakeServer,
+  goAway,
   type Peer,
+  resetStream,
   within,
 } from "../../tests/http2_peer.ts";
 
@@ -456,8 +458,7 @@ Deno.test("http2 client: GOAWAY fails the streams above its last stream, lets th
     assert.equal(first.id, 1);
     assert.equal(second.id, 3);
     await peer.next(FRAME.HEADERS, 3);
-    const payload = concat(uint32Payload(1), uint32Payload(ERROR_CODE.NO_ERROR));
-    await peer.send({ type: FRAME.GOAWAY, flags: 0, stream: 0, payload });
+    await peer.send(goAway(1, ERROR_CODE.NO_ERROR));
     await assert.rejects(
       second.response(),
       isHttp2Error((error) => {
@@ -492,13 +493,8 @@ Deno.test("http2 client: RST_STREAM fails its stream; REFUSED_STREAM is unproces
     const untouched = await client.request({ headers: get("/5"), end: true });
     await peer.next(FRAME.HEADERS, 5);
     await peer.send(
-      {
-        type: FRAME.RST_STREAM,
-        flags: 0,
-        stream: 1,
-        payload: uint32Payload(ERROR_CODE.REFUSED_STREAM),
-      },
-      { type: FRAME.RST_STREAM, flags: 0, stream: 3, payload: uint32Payload(ERROR_CODE.CANCEL) },
+      resetStream(1, ERROR_CODE.REFUSED_STREAM),
+      resetStream(3, ERROR_CODE.CANCEL),
     );
     await assert.rejects(
       refused.response(),
@@ -882,12 +878,7 @@ Deno.test("http2 client: a GOAWAY sends a request waiting for a free stream else
     const waiting = client.request({ headers: get("/b"), end: true });
     await delay(20);
     // Stream 1 goes on; nothing new is taken.
-    await peer.send({
-      type: FRAME.GOAWAY,
-      flags: 0,
-      stream: 0,
-      payload: concat(uint32Payload(1), uint32Payload(ERROR_CODE.NO_ERROR)),
-    });
+    await peer.send(goAway(1, ERROR_CODE.NO_ERROR));
     await assert.rejects(
       within(waiting, 1_000),
       (error) => error instanceof Http2Error && error.unprocessed,
@@ -903,12 +894,7 @@ Deno.test("http2 client: a stream the server answered is not unprocessed, whatev
     await peer.next(FRAME.HEADERS, 1);
     await peer.send(
       headers(1, [[":status", "200"]], FLAG.END_HEADERS),
-      {
-        type: FRAME.RST_STREAM,
-        flags: 0,
-        stream: 1,
-        payload: uint32Payload(ERROR_CODE.REFUSED_STREAM),
-      },
+      resetStream(1, ERROR_CODE.REFUSED_STREAM),
     );
     await refused.response().catch(() => {});
     await assert.rejects(
@@ -921,12 +907,7 @@ Deno.test("http2 client: a stream the server answered is not unprocessed, whatev
     await peer.send(
       headers(3, [[":status", "200"]], FLAG.END_HEADERS),
       { type: FRAME.DATA, flags: 0, stream: 3, payload: new Uint8Array([1]) },
-      {
-        type: FRAME.GOAWAY,
-        flags: 0,
-        stream: 0,
-        payload: concat(uint32Payload(1), uint32Payload(ERROR_CODE.NO_ERROR)),
-      },
+      goAway(1, ERROR_CODE.NO_ERROR),
     );
     await assert.rejects(
       (async () => {
