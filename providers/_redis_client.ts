@@ -12,9 +12,8 @@
  */
 
 import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
-import { joinBytes } from "../lib/core/bytes.ts";
 import { writeAll } from "../lib/net/write_all.ts";
-import { encodeCommand, RespDecoder, RespError, type RespValue } from "./_resp.ts";
+import { commandText, RespDecoder, RespError, type RespValue } from "./_resp.ts";
 
 export { RespError, type RespValue } from "./_resp.ts";
 
@@ -66,7 +65,7 @@ interface Pending {
 interface Link {
   conn: Deno.Conn;
   pending: Pending[];
-  outgoing: Uint8Array[];
+  outgoing: string[]; // commands' text (`commandText`), encoded together when flushed
   flushing: boolean;
   ready: boolean;
   heard: number; // when a reply last came (Date.now())
@@ -128,6 +127,7 @@ export interface RedisClient {
   destroy(): void;
 }
 
+const encoder = new TextEncoder();
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 3_000;
 
@@ -189,7 +189,7 @@ export function redisClient(options: RedisClientOptions): RedisClient {
       to.pending.push({ resolve, reject });
       return promise;
     });
-    for (const command of commands) to.outgoing.push(encodeCommand(command));
+    for (const command of commands) to.outgoing.push(commandText(command));
     if (!to.flushing) {
       to.flushing = true;
       queueMicrotask(() => flush(to));
@@ -202,7 +202,7 @@ export function redisClient(options: RedisClientOptions): RedisClient {
       while (from.outgoing.length > 0) {
         const parts = from.outgoing;
         from.outgoing = [];
-        const bytes = parts.length === 1 ? parts[0] : joinBytes(parts);
+        const bytes = encoder.encode(parts.length === 1 ? parts[0] : parts.join(""));
         await writeAll(from.conn, bytes);
       }
     } catch (error) {

@@ -5,8 +5,6 @@
  * @module
  */
 
-import { joinBytes } from "../lib/core/bytes.ts";
-
 /** A redis reply: text, an integer, nil, an error reply, or an array of replies. */
 export type RespValue = string | number | null | RespError | RespValue[];
 
@@ -53,8 +51,28 @@ export class RespProtocolError extends Error {
 
 const encoder = new TextEncoder();
 const CR = 13;
-const CRLF = Uint8Array.of(CR, 10);
 const INITIAL_SIZE = 64 * 1024;
+// Bulk strings up to this many bytes are decoded in JavaScript when they are ASCII (keys,
+// targets, keyspace events): a `TextDecoder` call costs more than the loop.
+const SHORT_ASCII = 128;
+
+/**
+ * One command (name and arguments) as the text of a RESP array of bulk strings, each announced
+ * with its length in UTF-8 bytes: a pipeline's commands are joined and encoded once, as one
+ * `TextEncoder` call per argument and length cost a route's write several microseconds each.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { commandText } from "./_resp.ts";
+ * assert.equal(commandText(["SET", "k", "é"]), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\né\r\n");
+ * ```
+ */
+export function commandText(args: readonly string[]): string {
+  let text = `*${args.length}\r\n`;
+  for (const arg of args) text += `$${utf8Length(arg)}\r\n${arg}\r\n`;
+  return text;
+}
 
 /**
  * Encodes one command (name and arguments) as a RESP array of bulk strings.
@@ -68,12 +86,26 @@ const INITIAL_SIZE = 64 * 1024;
  * ```
  */
 export function encodeCommand(args: readonly string[]): Uint8Array {
-  const parts = [encoder.encode(`*${args.length}\r\n`)];
-  for (const arg of args) {
-    const bytes = encoder.encode(arg);
-    parts.push(encoder.encode(`$${bytes.length}\r\n`), bytes, CRLF);
+  return encoder.encode(commandText(args));
+}
+
+// The length of `text` in UTF-8 as `TextEncoder` writes it (a lone surrogate as U+FFFD, 3 bytes).
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) {
+      bytes += 1;
+    } else if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low < 0xe000) {
+        bytes += 2; // two code units, four bytes
+        i++;
+      } else bytes += 2;
+    } else bytes += 2;
   }
-  return joinBytes(parts);
+  return bytes;
 }
 
 interface Frame {
@@ -149,24 +181,24 @@ export class RespDecoder {
   #next(): RespValue | undefined {
     for (;;) {
       const buffer = this.#buffer;
-      const lineEnd = buffer.subarray(this.#start, this.#end).indexOf(CR);
-      if (lineEnd < 0 || this.#start + lineEnd + 1 >= this.#end) return undefined;
-      const type = buffer[this.#start];
-      const line = this.#text.decode(buffer.subarray(this.#start + 1, this.#start + lineEnd));
-      const after = this.#start + lineEnd + 2;
+      const start = this.#start;
+      const cr = buffer.indexOf(CR, start);
+      if (cr < 0 || cr + 1 >= this.#end) return undefined;
+      const type = buffer[start];
+      const after = cr + 2;
       if (buffer[after - 1] !== 10) throw new RespProtocolError("a line ends without LF");
       switch (type) {
         case 43: // +
           this.#start = after;
-          return line;
+          return this.#decode(start + 1, cr);
         case 45: // -
           this.#start = after;
-          return new RespError(line);
+          return new RespError(this.#decode(start + 1, cr));
         case 58: // :
           this.#start = after;
-          return integer(line);
+          return integer(buffer, start + 1, cr);
         case 36: { // $
-          const length = integer(line);
+          const length = integer(buffer, start + 1, cr);
           if (length < 0) {
             this.#start = after;
             return null;
@@ -176,10 +208,10 @@ export class RespDecoder {
             throw new RespProtocolError("a bulk string is longer than announced");
           }
           this.#start = after + length + 2;
-          return this.#text.decode(buffer.subarray(after, after + length));
+          return this.#decode(after, after + length);
         }
         case 42: { // *
-          const count = integer(line);
+          const count = integer(buffer, start + 1, cr);
           this.#start = after;
           if (count < 0) return null;
           if (count === 0) return [];
@@ -193,6 +225,22 @@ export class RespDecoder {
           );
       }
     }
+  }
+
+  // The text of the buffer's bytes from `from` to `to`.
+  #decode(from: number, to: number): string {
+    const buffer = this.#buffer;
+    if (to - from <= SHORT_ASCII) {
+      let ascii = true;
+      for (let i = from; i < to; i++) {
+        if (buffer[i] >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return String.fromCharCode.apply(null, buffer.subarray(from, to) as never);
+    }
+    return this.#text.decode(buffer.subarray(from, to));
   }
 
   #deliver(value: RespValue, out: RespValue[]): void {
@@ -210,9 +258,21 @@ export class RespDecoder {
   }
 }
 
-function integer(text: string): number {
-  if (!/^-?\d+$/.test(text)) {
-    throw new RespProtocolError(`${JSON.stringify(text)} is not an integer`);
+// The integer written in ASCII in `bytes` from `from` to `to` (a line's text after its type).
+function integer(bytes: Uint8Array, from: number, to: number): number {
+  const negative = bytes[from] === 45; // -
+  let value = 0;
+  let i = negative ? from + 1 : from;
+  if (i === to) throw notInteger(bytes, from, to);
+  for (; i < to; i++) {
+    const digit = bytes[i] - 48;
+    if (digit < 0 || digit > 9) throw notInteger(bytes, from, to);
+    value = value * 10 + digit;
   }
-  return Number(text);
+  return negative ? -value : value;
+}
+
+function notInteger(bytes: Uint8Array, from: number, to: number): RespProtocolError {
+  const text = new TextDecoder().decode(bytes.subarray(from, to));
+  return new RespProtocolError(`${JSON.stringify(text)} is not an integer`);
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  commandText,
   encodeCommand,
   RespDecoder,
   RespError,
@@ -58,4 +59,34 @@ Deno.test("RespDecoder: bytes that are not RESP2 throw RespProtocolError", () =>
   for (const bad of ["!3\r\n", ":x\r\n", "$1\r\nab\r\n", "+OK\rX"]) {
     assert.throws(() => new RespDecoder().push(bytes(bad)), RespProtocolError, bad);
   }
+});
+
+Deno.test("commandText: bulk lengths are UTF-8 bytes, as TextEncoder writes them", () => {
+  const samples = [
+    "",
+    "plain ascii",
+    "é",
+    "€uro",
+    "😀",
+    "a😀b",
+    "\ud800", // a lone high surrogate: U+FFFD
+    "\udc00x", // a lone low surrogate
+    "\ud800\ud800\udc00", // a lone high surrogate before a pair
+    "ß".repeat(200),
+  ];
+  for (const sample of samples) {
+    const text = commandText(["SET", sample]);
+    const bytes = new TextEncoder().encode(sample).length;
+    assert.equal(text, `*2\r\n$3\r\nSET\r\n$${bytes}\r\n${sample}\r\n`, JSON.stringify(sample));
+  }
+});
+
+Deno.test("RespDecoder: bulk strings short and long, ASCII or not, decode as TextDecoder does", () => {
+  const samples = ["", "key", "é", "x".repeat(127) + "é", "y".repeat(128), "z".repeat(129), "😀"];
+  const input = samples.map((sample) => encodeCommand([sample])).reduce(
+    (all, next) => Uint8Array.of(...all, ...next),
+    new Uint8Array(),
+  );
+  const replies = decodeInChunks(input, 5);
+  assert.deepEqual(replies, samples.map((sample) => [sample]));
 });
