@@ -6,8 +6,9 @@
  * @module
  */
 
+import { utf8Text } from "../lib/core/bytes.ts";
+
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: false });
 
 /** A message that does not follow the wire format (truncated, a varint too long). */
 export class ProtobufError extends Error {
@@ -269,5 +270,5 @@ export class ProtoReader {
  * ```
  */
 export function utf8(bytes: Uint8Array): string {
-  return decoder.decode(bytes);
+  return utf8Text(bytes);
 }

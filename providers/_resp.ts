@@ -5,6 +5,8 @@
  * @module
  */
 
+import { utf8Text } from "../lib/core/bytes.ts";
+
 /** A redis reply: text, an integer, nil, an error reply, or an array of replies. */
 export type RespValue = string | number | null | RespError | RespValue[];
 
@@ -52,9 +54,6 @@ export class RespProtocolError extends Error {
 const encoder = new TextEncoder();
 const CR = 13;
 const INITIAL_SIZE = 64 * 1024;
-// Bulk strings up to this many bytes are decoded in JavaScript when they are ASCII (keys,
-// targets, keyspace events): a `TextDecoder` call costs more than the loop.
-const SHORT_ASCII = 128;
 
 /**
  * One command (name and arguments) as the text of a RESP array of bulk strings, each announced
@@ -135,7 +134,6 @@ export class RespDecoder {
   #start = 0;
   #end = 0;
   #stack: Frame[] = [];
-  #text = new TextDecoder();
 
   /**
    * Takes the next bytes read; returns the replies they complete, in order.
@@ -229,18 +227,7 @@ export class RespDecoder {
 
   // The text of the buffer's bytes from `from` to `to`.
   #decode(from: number, to: number): string {
-    const buffer = this.#buffer;
-    if (to - from <= SHORT_ASCII) {
-      let ascii = true;
-      for (let i = from; i < to; i++) {
-        if (buffer[i] >= 0x80) {
-          ascii = false;
-          break;
-        }
-      }
-      if (ascii) return String.fromCharCode.apply(null, buffer.subarray(from, to) as never);
-    }
-    return this.#text.decode(buffer.subarray(from, to));
+    return utf8Text(this.#buffer.subarray(from, to));
   }
 
   #deliver(value: RespValue, out: RespValue[]): void {

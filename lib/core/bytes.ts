@@ -42,3 +42,35 @@ export function binaryString(bytes: Uint8Array): string {
   }
   return text;
 }
+
+const decoder = new TextDecoder();
+// Up to this many bytes, ASCII is decoded in JavaScript: a `TextDecoder` call costs more than
+// the loop for keys, targets and header lines.
+const SHORT_ASCII = 128;
+
+/**
+ * Decodes UTF-8 bytes, as `TextDecoder` does (invalid sequences become U+FFFD); short ASCII
+ * runs without calling it. Protocol decoders call this for every key and value they read.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { utf8Text } from "./bytes.ts";
+ * assert.equal(utf8Text(new TextEncoder().encode("jupyterhub/routes/r")), "jupyterhub/routes/r");
+ * assert.equal(utf8Text(Uint8Array.of(0x68, 0xc3, 0xa9)), "hé");
+ * assert.equal(utf8Text(Uint8Array.of(0x61, 0xff)), "a\ufffd");
+ * ```
+ */
+export function utf8Text(bytes: Uint8Array): string {
+  if (bytes.length <= SHORT_ASCII) {
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+  return decoder.decode(bytes);
+}

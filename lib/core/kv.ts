@@ -32,18 +32,24 @@ export interface KvDiff {
 export function flatten(tree: ConfigTree, prefix: string): Map<string, string> {
   const out = new Map<string, string>();
   // Depth first with a stack of its own (children pushed last to first, so they come out in
-  // order): a deeply nested value cannot exhaust the call stack.
-  const stack: [unknown, string][] = [[tree, prefix]];
-  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
-    const [value, key] = next;
+  // order): a deeply nested value cannot exhaust the call stack. Values and keys on two
+  // stacks, no pair per node: every route's write flattens its keys.
+  const values: unknown[] = [tree];
+  const keys: string[] = [prefix];
+  while (values.length > 0) {
+    const value = values.pop();
+    const key = keys.pop()!;
     if (value === null || value === undefined) continue;
     if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], `${key}/${i}`]);
+      for (let i = value.length - 1; i >= 0; i--) {
+        values.push(value[i]);
+        keys.push(`${key}/${i}`);
+      }
     } else if (isPlainObject(value)) {
-      const entries = Object.entries(value);
-      for (let i = entries.length - 1; i >= 0; i--) {
-        const [k, v] = entries[i];
-        stack.push([v, key === "" ? k : `${key}/${k}`]);
+      const names = Object.keys(value);
+      for (let i = names.length - 1; i >= 0; i--) {
+        values.push(value[names[i]]);
+        keys.push(key === "" ? names[i] : `${key}/${names[i]}`);
       }
     } else out.set(key, String(value));
   }
