@@ -180,6 +180,7 @@ export class RespDecoder {
     for (;;) {
       const buffer = this.#buffer;
       const start = this.#start;
+      // A CR found past #end (in bytes of earlier replies) reads as "not all here yet", as none.
       const cr = buffer.indexOf(CR, start);
       if (cr < 0 || cr + 1 >= this.#end) return undefined;
       const type = buffer[start];
@@ -245,17 +246,20 @@ export class RespDecoder {
   }
 }
 
-// The integer written in ASCII in `bytes` from `from` to `to` (a line's text after its type).
+// The integer written in ASCII in `bytes` from `from` to `to` (a line's text after its type);
+// past 15 digits, the nearest number as `Number` reads it (redis integers have 64 bits).
 function integer(bytes: Uint8Array, from: number, to: number): number {
   const negative = bytes[from] === 45; // -
   let value = 0;
   let i = negative ? from + 1 : from;
   if (i === to) throw notInteger(bytes, from, to);
+  const digits = to - i;
   for (; i < to; i++) {
     const digit = bytes[i] - 48;
     if (digit < 0 || digit > 9) throw notInteger(bytes, from, to);
     value = value * 10 + digit;
   }
+  if (digits > 15) return Number(utf8Text(bytes.subarray(from, to)));
   return negative ? -value : value;
 }
 

@@ -90,3 +90,16 @@ Deno.test("RespDecoder: bulk strings short and long, ASCII or not, decode as Tex
   const replies = decodeInChunks(input, 5);
   assert.deepEqual(replies, samples.map((sample) => [sample]));
 });
+
+Deno.test("RespDecoder: integers past 2^53 read as Number reads them", () => {
+  const replies = decodeInChunks(
+    bytes(":-9223372036854775808\r\n:12345678901234567890\r\n:9007199254740993\r\n:-17\r\n"),
+    3,
+  );
+  assert.deepEqual(replies, [
+    Number("-9223372036854775808"),
+    Number("12345678901234567890"),
+    Number("9007199254740993"),
+    -17,
+  ]);
+});

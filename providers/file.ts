@@ -419,37 +419,52 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
   function startCompaction(): void {
     sinceSnapshot = [];
     compactedAt = Date.now();
-    compacting = write(new Map(routes)).then(
-      () => void (trimDue = true),
-      (error) => {
+    compacting = (async () => {
+      try {
+        await write(new Map(routes));
+        trimDue = true;
+      } catch (error) {
         sinceSnapshot = undefined;
-        options.onSkipped?.(`${path}: cannot rewrite the table: ${(error as Error).message}`);
-      },
-    ).finally(() => {
-      compacting = undefined;
-      scheduleCompaction();
-    });
+        skipped(`${path}: cannot rewrite the table: ${(error as Error).message}`);
+      } finally {
+        compacting = undefined;
+        scheduleCompaction();
+      }
+    })();
+  }
+
+  // Reports what could not be done; a reporter that throws is ignored.
+  function skipped(message: string): void {
+    try {
+      options.onSkipped?.(message);
+    } catch {
+      // ignored
+    }
   }
 
   // Replaces the journal with the entries appended since the last rewrite's snapshot (in a
-  // commit: nothing appends meanwhile). Temporary file and rename: a crash leaves the old
-  // journal or the new one, never a part.
+  // commit: nothing appends meanwhile). The new journal is written and opened under a temporary
+  // name, then renamed over the old one: a crash of the process leaves the old journal or the
+  // new one, never a part, and a failure at any step leaves the old one in use (still right,
+  // only longer, until the next rewrite).
   async function trim(): Promise<void> {
     trimDue = false;
     const rest = joinBytes(sinceSnapshot ?? []);
     sinceSnapshot = undefined;
     const tmp = `${journalPath}.${Deno.pid}.tmp`;
+    let next: Deno.FsFile | undefined;
     try {
       await Deno.writeFile(tmp, rest, { mode: 0o600 });
+      next = await Deno.open(tmp, { append: true });
       await Deno.rename(tmp, journalPath);
     } catch (error) {
-      // The journal stays whole (still right, only longer) until the next rewrite.
+      next?.close();
       await Deno.remove(tmp).catch(() => {});
-      options.onSkipped?.(`${path}: cannot shorten ${journalPath}: ${(error as Error).message}`);
+      skipped(`${path}: cannot shorten ${journalPath}: ${(error as Error).message}`);
       return;
     }
     journal!.close();
-    journal = await Deno.open(journalPath, { append: true });
+    journal = next;
     journalBytes = rest.length;
   }
 
@@ -467,7 +482,8 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
   }
 
   function scheduleCompaction(): void {
-    if (compactTimer !== undefined || journalBytes === 0 || closed) return;
+    // A rewrite under way schedules the next when it ends.
+    if (compactTimer !== undefined || compacting || journalBytes === 0 || closed) return;
     const wait = Math.max(0, compactedAt + compactIntervalMs - Date.now());
     compactTimer = setTimeout(() => {
       compactTimer = undefined;
@@ -483,7 +499,8 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
       if (journal) {
         if (trimDue) await trim();
         if (
-          !compacting && journalBytes > 0 && Date.now() - compactedAt >= compactIntervalMs
+          !compacting && !fixedChanged && journalBytes > 0 &&
+          Date.now() - compactedAt >= compactIntervalMs
         ) startCompaction();
         const change = mergeChanges(batch);
         if (change.set?.length || change.delete?.length) await append(change);
@@ -499,8 +516,10 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
         routes = next;
         for (const listener of listeners) listener({ write: writes, table: next });
       }
-      if (mirrors.size === 0) return;
       const change = mergeChanges(batch);
+      // An empty change (a rewrite's turn, a new fixed part) is nothing to a mirror: passed on,
+      // it made traefik's fed copy write itself whole again and traefik reload it.
+      if (mirrors.size === 0 || (!change.set?.length && !change.delete?.length)) return;
       for (const queue of mirrors.values()) {
         queue.push(change).catch((error) =>
           options.onSkipped?.(`${path}: cannot pass route changes on: ${error.message}`)
@@ -569,6 +588,7 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
       if (journal) {
         // The file holds the whole table again; the journal goes.
         await compacting;
+        if (trimDue) await trim();
         if (journalBytes > 0) await compact();
         journal.close();
         journal = undefined;

@@ -133,6 +133,108 @@ Deno.test("file store with a journal: a crash while the file is rewritten beside
   }
 });
 
+Deno.test("file store with a journal: a rewrite or a cut of the journal that fails loses nothing, and the next one catches up", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/rules.toml`;
+  const copy = await Deno.makeTempDir();
+  try {
+    // A directory (not empty: the clean-up of a failed write cannot remove it) where the
+    // temporary files go makes the rewrite (then the cut) fail.
+    const fileTmp = `${path}.${Deno.pid}.tmp`;
+    const journalTmp = `${path}.journal.${Deno.pid}.tmp`;
+    const block = async (at: string) => {
+      await Deno.mkdir(at);
+      await Deno.writeTextFile(`${at}/x`, "");
+    };
+    const unblock = (at: string) => Deno.remove(at, { recursive: true });
+    await block(fileTmp);
+    const skipped: string[] = [];
+    const store = await fileStore({
+      path,
+      journal: true,
+      compactIntervalMs: 20,
+      onSkipped: (message) => skipped.push(message),
+    }).catch((error) => error as Error);
+    // The first write of the file at open is not in the background: it fails as it always did.
+    assert.ok(store instanceof Error && /cannot write/.test(store.message));
+    await unblock(fileTmp);
+    const opened = await fileStore({
+      path,
+      journal: true,
+      compactIntervalMs: 20,
+      onSkipped: (message) => skipped.push(message),
+    });
+    const waitFor = async (done: () => Promise<boolean>) => {
+      const deadline = Date.now() + 5_000;
+      while (!await done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(await done());
+    };
+    await block(fileTmp);
+    await opened.apply({ set: [route(1)] });
+    await opened.apply({ set: [route(2)] });
+    await waitFor(() => Promise.resolve(skipped.some((m) => /cannot rewrite the table/.test(m))));
+    await opened.apply({ set: [route(3)] }); // still acknowledged, in the journal
+    await Deno.copyFile(`${path}.journal`, `${copy}/rules.toml.journal`);
+    await Deno.copyFile(path, `${copy}/rules.toml`);
+    const crashed = await fileStore({ path: `${copy}/rules.toml` });
+    assert.deepEqual([...(await crashed.getAllRoutes()).keys()].sort(), [
+      "/user/u1/",
+      "/user/u2/",
+      "/user/u3/",
+    ]);
+    await crashed.close();
+    // The rewrite works again, the cut of the journal does not: the journal stays whole.
+    await block(journalTmp);
+    await unblock(fileTmp);
+    await waitFor(async () => (await inFile(path)).length === 3);
+    await opened.apply({ set: [route(4)] });
+    await waitFor(() => Promise.resolve(skipped.some((m) => /cannot shorten/.test(m))));
+    assert.ok((await Deno.stat(`${path}.journal`)).size > 0);
+    // Both work again: the file holds everything, the journal is emptied.
+    await unblock(journalTmp);
+    await opened.apply({ set: [route(5)] });
+    await waitFor(async () =>
+      (await inFile(path)).length === 5 && (await Deno.stat(`${path}.journal`)).size === 0
+    );
+    await opened.close();
+    assert.deepEqual((await inFile(path)).sort(), [1, 2, 3, 4, 5].map((i) => `/user/u${i}/`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(copy, { recursive: true });
+  }
+});
+
+Deno.test("file store with a journal: its rewrites pass no empty change to a mirror", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const store = await fileStore({
+      path: `${dir}/rules.toml`,
+      journal: true,
+      compactIntervalMs: 10,
+    });
+    const seen: string[] = [];
+    const mirror = await store.mirror({
+      apply(change) {
+        seen.push(`${change.set?.length ?? 0}+${change.delete?.length ?? 0}-`);
+        return Promise.resolve();
+      },
+    });
+    await store.apply({ set: [route(1)] });
+    // Rewritten and the journal cut meanwhile (an empty commit each).
+    const deadline = Date.now() + 5_000;
+    while (
+      (await Deno.stat(`${dir}/rules.toml.journal`)).size > 0 && Date.now() < deadline
+    ) await new Promise((r) => setTimeout(r, 10));
+    await store.apply({ delete: ["/user/u1/"] });
+    await mirror.close();
+    await store.close();
+    // The table when the mirror came (empty), then the two changes, and nothing else.
+    assert.deepEqual(seen, ["0+0-", "1+0-", "0+1-"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("file store: an entry cut short by a crash is skipped, the ones before it are applied", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/rules.toml`;
