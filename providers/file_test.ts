@@ -93,9 +93,13 @@ Deno.test("file store with a journal: a crash while the file is rewritten beside
   const path = `${dir}/rules.toml`;
   const copies: { dir: string; table: string[] }[] = [];
   try {
-    // A rewrite is due at every commit: rewrites and journal cuts overlap the changes.
+    // A rewrite is due at every commit: rewrites (of 2,000 routes more, some ms each) and
+    // journal cuts overlap the changes.
     const store = await fileStore({ path, journal: true, compactIntervalMs: 0 });
     const table = new Map<string, string>();
+    const more = Array.from({ length: 2_000 }, (_, i) => route(1_000 + i));
+    await store.apply({ set: more });
+    for (const { routespec, target } of more) table.set(routespec, target);
     for (let i = 0; i < 120; i++) {
       if (i % 3 === 2) {
         const gone = `/user/u${i - 1}/`;
