@@ -128,8 +128,12 @@ export interface ConsulHttp {
   ): Promise<ConsulListing>;
   /** consul's current index of `prefix`, cheaply (its top-level key names only). */
   index(prefix: string): Promise<number>;
-  /** Applies the operations in one transaction: all or none. */
-  txn(ops: ConsulTxnOp[]): Promise<void>;
+  /**
+   * Applies the operations in one transaction: all or none. Resolves to the transaction's raft
+   * index, read from the entries it set (undefined when it only deleted: consul then answers
+   * without one).
+   */
+  txn(ops: ConsulTxnOp[]): Promise<number | undefined>;
   /** One key's value and ModifyIndex, or undefined. */
   get(key: string): Promise<{ value: string; index: number } | undefined>;
   /**
@@ -204,6 +208,14 @@ export function consulHttp(options: ConsulHttpOptions): ConsulHttp {
       });
       const body = await response.text();
       if (!response.ok) throw new ConsulHttpError(response.status, body, "write a transaction");
+      const results = (JSON.parse(body) as { Results?: { KV?: { ModifyIndex?: number } }[] })
+        .Results ?? [];
+      let index: number | undefined;
+      for (const result of results) {
+        const at = result.KV?.ModifyIndex;
+        if (typeof at === "number" && (index === undefined || at > index)) index = at;
+      }
+      return index;
     },
     async get(key) {
       const { body, status } = await call(`read ${key}`, kvPath(key));

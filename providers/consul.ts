@@ -15,7 +15,7 @@ import type { KvDiff } from "../lib/core/kv.ts";
 import type { ConfigTree } from "../lib/core/types.ts";
 import { consulHttp, type ConsulTxnOp } from "./_consul_http.ts";
 import { fromBase64, toBase64 } from "../lib/core/base64.ts";
-import { watchConsul } from "./_consul_watch.ts";
+import { type ConsulWatch, watchConsul } from "./_consul_watch.ts";
 import { openSharedStore } from "./_shared_store.ts";
 import { type KvClient, kvLayout, type KvStore, kvStore, type KvStoreOptions } from "./kv_store.ts";
 import type { StoreProvider } from "./provider.ts";
@@ -203,6 +203,7 @@ export async function consulStore(options: ConsulStoreOptions = {}): Promise<KvS
       { cause: error },
     );
   }
+  let watching: ConsulWatch | undefined;
   const kv: KvClient = {
     provider: "consul",
     async getPrefix(prefix: string) {
@@ -210,13 +211,20 @@ export async function consulStore(options: ConsulStoreOptions = {}): Promise<KvS
       return new Map(listing.entries.map((entry) => [entry.Key, fromBase64(entry.Value)]));
     },
     async commit(groups: KvDiff[]) {
-      for (const txn of consulTransactions(groups)) await http.txn(txn);
+      for (const txn of consulTransactions(groups)) {
+        const index = await http.txn(txn);
+        // Reported now, not when the next listing of the whole prefix brings it back.
+        if (index !== undefined) watching?.committed(txn, index);
+      }
     },
     close() {
       http.close();
       return Promise.resolve();
     },
-    watch: (prefix, sink) => watchConsul(http, prefix, sink),
+    async watch(prefix, sink) {
+      watching = await watchConsul(http, prefix, sink);
+      return watching;
+    },
     async getValue(key) {
       const entry = await http.get(key);
       return entry ? { value: entry.value, version: String(entry.index) } : undefined;
