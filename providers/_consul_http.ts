@@ -129,9 +129,10 @@ export interface ConsulHttp {
   /** consul's current index of `prefix`, cheaply (its top-level key names only). */
   index(prefix: string): Promise<number>;
   /**
-   * Applies the operations in one transaction: all or none. Resolves to the transaction's raft
-   * index, read from the entries it set (undefined when it only deleted: consul then answers
-   * without one).
+   * Applies the operations in one transaction: all or none. Resolves to the largest
+   * `ModifyIndex` of the entries it set: the transaction's raft index, unless every set left its
+   * value as it was (consul then keeps the entry's older index); undefined when it only deleted
+   * (consul then answers without one).
    */
   txn(ops: ConsulTxnOp[]): Promise<number | undefined>;
   /** One key's value and ModifyIndex, or undefined. */

@@ -49,9 +49,10 @@ const REST_PER_ENTRY_MS = 0.002;
  */
 export interface ConsulWatch extends KvWatch {
   /**
-   * Reports the operations of a transaction this process committed at raft index `index` (the
-   * keys under the watched prefix), unless a listing at or past `index` came first; until a
-   * listing at or past it comes, older listings leave these keys alone.
+   * Reports the operations of a transaction this process committed at `index` (what
+   * `ConsulHttp.txn` resolved to; the keys under the watched prefix), unless a listing at or past
+   * `index` came first; until a listing at or past it comes, older listings leave these keys
+   * alone.
    */
   committed(ops: readonly ConsulTxnOp[], index: number): void;
 }
@@ -116,31 +117,30 @@ export async function watchConsul(
   let index = 0;
   let up = false;
   const waiting = new Set<{ index: number; resolve: () => void }>();
-  // Keys of this process's transactions reported before a listing brought them: the
-  // transaction's index, and whether it deleted the key. A listing older than that says nothing
-  // of them.
-  const own = new Map<string, { at: number; deleted: boolean }>();
+  // Keys of this process's transactions reported before a listing brought them, with the
+  // transaction's index: a listing older than that says nothing of them, and `known` keeps
+  // what the transaction made of them (set at its index, or absent) until one at or past it.
+  const own = new Map<string, number>();
 
   function take(listing: ConsulListing, report: boolean) {
     const next = new Map<string, number>();
     for (const entry of listing.entries) {
-      next.set(entry.Key, entry.ModifyIndex);
-      if (!report || known.get(entry.Key) === entry.ModifyIndex) continue;
       const mine = own.get(entry.Key);
-      // Older than this process's write (reported already), or that very write.
-      if (mine && (listing.index < mine.at || entry.ModifyIndex === mine.at)) continue;
-      sink.changed(entry.Key, fromBase64(entry.Value));
-    }
-    if (report) {
-      for (const key of known.keys()) {
-        if (next.has(key)) continue;
-        const mine = own.get(key);
-        // Older than this process's write, or gone by its own deletion (reported already).
-        if (mine && (listing.index < mine.at || mine.deleted)) continue;
-        sink.changed(key, null);
+      if (mine !== undefined && listing.index < mine) continue; // older than the write
+      next.set(entry.Key, entry.ModifyIndex);
+      if (report && known.get(entry.Key) !== entry.ModifyIndex) {
+        sink.changed(entry.Key, fromBase64(entry.Value));
       }
     }
-    for (const [key, mine] of own) if (listing.index >= mine.at) own.delete(key);
+    for (const [key, mine] of own) {
+      if (listing.index >= mine) {
+        own.delete(key);
+        continue;
+      }
+      const at = known.get(key);
+      if (at !== undefined) next.set(key, at);
+    }
+    if (report) { for (const key of known.keys()) if (!next.has(key)) sink.changed(key, null); }
     known = next;
   }
 
@@ -169,9 +169,10 @@ export async function watchConsul(
           seconds: WAIT_SECONDS,
           signal: abort.signal,
         });
-        if (!up) {
-          // Back after a failure: what happened meanwhile is unknown; report a reset and take
-          // this listing as the new baseline.
+        if (!up || listing.index < index) {
+          // Back after a failure, or consul's index went back (a restored snapshot): what
+          // happened meanwhile is unknown; report a reset and take this listing as the new
+          // baseline.
           own.clear();
           take(listing, false);
           sink.reset();
@@ -189,7 +190,7 @@ export async function watchConsul(
           sink.reset();
         }
         index = 0;
-        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+        await rest(backoffMs, abort.signal); // cut short by close()
         backoffMs = Math.min(backoffMs * 2, 5_000);
       }
     }
@@ -201,7 +202,9 @@ export async function watchConsul(
       if (!up || at <= index) return;
       for (const { KV: op } of ops) {
         if (!op.Key.startsWith(prefix)) continue;
-        own.set(op.Key, { at, deleted: op.Verb === "delete" });
+        own.set(op.Key, at);
+        if (op.Verb === "set") known.set(op.Key, at);
+        else known.delete(op.Key);
         sink.changed(op.Key, op.Verb === "set" ? fromBase64(op.Value) : null);
       }
     },

@@ -118,3 +118,47 @@ Deno.test("consul watch: an own key set again stands against an older listing th
   assert.deepEqual(seen, ["r/a=mine"]);
   await watch.close();
 });
+
+// A watch over a scripted consul whose first listing holds r/a, and the copy it keeps.
+async function watchedCopy() {
+  const consul = scriptedConsul();
+  const copy = new Map<string, string>([["r/a", "1"]]);
+  const watch = await watchConsul(consul.http, "r/", {
+    changed(key, value) {
+      if (value === null) copy.delete(key);
+      else if (value !== undefined) copy.set(key, value);
+    },
+    reset: () => copy.clear(),
+  });
+  return { consul, copy, watch };
+}
+
+Deno.test("consul watch: an own key no listing has brought yet is seen going, by an own deletion or another's", async () => {
+  // Added at 8, then deleted by a transaction that only deletes (consul gives it no index: it
+  // goes through the listings).
+  const first = await watchedCopy();
+  first.watch.committed([{ KV: { Verb: "set", Key: "r/b", Value: btoa("2") } }], 8);
+  assert.deepEqual([...first.copy.keys()], ["r/a", "r/b"]);
+  await first.consul.answer({ entries: [entry("r/a", "1", 5)], index: 9 });
+  assert.deepEqual([...first.copy.keys()], ["r/a"]);
+  await first.watch.close();
+  // Added at 10, a listing from before it, then another process deletes it at 11.
+  const second = await watchedCopy();
+  second.watch.committed([{ KV: { Verb: "set", Key: "r/b", Value: btoa("2") } }], 10);
+  await second.consul.answer({ entries: [entry("r/a", "1", 5)], index: 7 });
+  assert.deepEqual([...second.copy.keys()], ["r/a", "r/b"]);
+  await second.consul.answer({ entries: [entry("r/a", "1", 5)], index: 11 });
+  assert.deepEqual([...second.copy.keys()], ["r/a"]);
+  await second.watch.close();
+});
+
+Deno.test("consul watch: an index that goes back (a restored snapshot) resets the copy to consul's", async () => {
+  const { consul, copy, watch } = await watchedCopy();
+  watch.committed([{ KV: { Verb: "set", Key: "r/b", Value: btoa("2") } }], 100);
+  await consul.answer({ entries: [entry("r/a", "1", 5)], index: 120 });
+  assert.deepEqual([...copy.keys()], ["r/a"], "deleted at 120 by another");
+  // A snapshot from index 50 restored: r/c came back, r/a went.
+  await consul.answer({ entries: [entry("r/c", "3", 40)], index: 50 });
+  assert.deepEqual([...copy], [], "reset: read again");
+  await watch.close();
+});
