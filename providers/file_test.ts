@@ -88,6 +88,31 @@ Deno.test("file store with a journal: the file is rewritten after the interval, 
   }
 });
 
+Deno.test("file store with a journal: the file is rewritten less often as the table grows (a millisecond a route)", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/rules.toml`;
+  try {
+    const store = await fileStore({ path, journal: true });
+    await store.apply({ set: Array.from({ length: 2_000 }, (_, i) => route(1_000 + i)) });
+    const waitFor = async (done: () => Promise<boolean>, ms: number) => {
+      const deadline = Date.now() + ms;
+      while (!await done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      return await done();
+    };
+    const holds = async (spec: string) => (await inFile(path)).includes(spec);
+    assert.ok(await waitFor(() => holds("/user/u2999/"), 5_000), "the table rewritten");
+    const since = Date.now();
+    await store.apply({ set: [route(1)] });
+    // 2,000 routes: two seconds between rewrites (one second below 1,000 routes).
+    assert.equal(await waitFor(() => holds("/user/u1/"), 1_200), false, "not after a second");
+    assert.ok(await waitFor(() => holds("/user/u1/"), 5_000), "rewritten later");
+    assert.ok(Date.now() - since >= 1_500, `rewritten after ${Date.now() - since} ms`);
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("file store with a journal: a crash while the file is rewritten beside the appends loses nothing", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/rules.toml`;
