@@ -14,6 +14,7 @@
  */
 
 import { TIMED_OUT, withTimeout } from "../lib/async/timeout.ts";
+import { sleep } from "../lib/async/sleep.ts";
 import type { ConsulHttp, ConsulListing, ConsulTxnOp } from "./_consul_http.ts";
 import { fromBase64 } from "../lib/core/base64.ts";
 import type { KvWatch, KvWatchSink } from "./kv_store.ts";
@@ -182,7 +183,7 @@ export async function watchConsul(
         }
         passed(listing.index);
         backoffMs = 100;
-        await rest(listing.entries.length * REST_PER_ENTRY_MS, abort.signal);
+        await sleep(listing.entries.length * REST_PER_ENTRY_MS, abort.signal);
       } catch {
         if (abort.signal.aborted) break;
         if (up) {
@@ -190,7 +191,7 @@ export async function watchConsul(
           sink.reset();
         }
         index = 0;
-        await rest(backoffMs, abort.signal); // cut short by close()
+        await sleep(backoffMs, abort.signal); // cut short by close()
         backoffMs = Math.min(backoffMs * 2, 5_000);
       }
     }
@@ -225,18 +226,4 @@ export async function watchConsul(
       await loop;
     },
   };
-}
-
-// Waits `ms` (not at all for 0), or until `signal` aborts.
-function rest(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

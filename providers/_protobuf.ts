@@ -255,20 +255,6 @@ export class ProtoReader {
 
   /** The current field as a string (UTF-8). */
   string(): string {
-    return utf8(this.bytes());
+    return utf8Text(this.bytes());
   }
-}
-
-/**
- * Decodes UTF-8 bytes (invalid sequences become U+FFFD).
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { utf8 } from "./_protobuf.ts";
- * assert.equal(utf8(new Uint8Array([0x68, 0xc3, 0xa9])), "hé");
- * ```
- */
-export function utf8(bytes: Uint8Array): string {
-  return utf8Text(bytes);
 }

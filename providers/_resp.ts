@@ -51,7 +51,6 @@ export class RespProtocolError extends Error {
   }
 }
 
-const encoder = new TextEncoder();
 const CR = 13;
 const INITIAL_SIZE = 64 * 1024;
 
@@ -71,21 +70,6 @@ export function commandText(args: readonly string[]): string {
   let text = `*${args.length}\r\n`;
   for (const arg of args) text += `$${utf8Length(arg)}\r\n${arg}\r\n`;
   return text;
-}
-
-/**
- * Encodes one command (name and arguments) as a RESP array of bulk strings.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { encodeCommand } from "./_resp.ts";
- * const bytes = encodeCommand(["SET", "k", "é"]);
- * assert.equal(new TextDecoder().decode(bytes), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\né\r\n");
- * ```
- */
-export function encodeCommand(args: readonly string[]): Uint8Array {
-  return encoder.encode(commandText(args));
 }
 
 // The length of `text` in UTF-8 as `TextEncoder` writes it (a lone surrogate as U+FFFD, 3 bytes).

@@ -1,12 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  commandText,
-  encodeCommand,
-  RespDecoder,
-  RespError,
-  RespProtocolError,
-  type RespValue,
-} from "./_resp.ts";
+import { commandText, RespDecoder, RespError, RespProtocolError, type RespValue } from "./_resp.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -20,8 +13,8 @@ function decodeInChunks(input: Uint8Array, size: number): RespValue[] {
   return out;
 }
 
-Deno.test("encodeCommand: bulk lengths in bytes, any text", () => {
-  const text = new TextDecoder().decode(encodeCommand(["SET", "k\r\n", "", "€"]));
+Deno.test("commandText: bulk lengths in bytes, any text", () => {
+  const text = new TextDecoder().decode(bytes(commandText(["SET", "k\r\n", "", "€"])));
   assert.equal(text, "*4\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$0\r\n\r\n$3\r\n€\r\n");
 });
 
@@ -83,7 +76,7 @@ Deno.test("commandText: bulk lengths are UTF-8 bytes, as TextEncoder writes them
 
 Deno.test("RespDecoder: bulk strings short and long, ASCII or not, decode as TextDecoder does", () => {
   const samples = ["", "key", "é", "x".repeat(127) + "é", "y".repeat(128), "z".repeat(129), "😀"];
-  const input = samples.map((sample) => encodeCommand([sample])).reduce(
+  const input = samples.map((sample) => bytes(commandText([sample]))).reduce(
     (all, next) => Uint8Array.of(...all, ...next),
     new Uint8Array(),
   );

@@ -499,21 +499,22 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
       compactTimer = undefined;
       // An empty change: its commit compacts, in turn with the appends.
       changes.push({}).catch((error) =>
-        options.onSkipped?.(`${path}: cannot rewrite the table: ${(error as Error).message}`)
+        skipped(`${path}: cannot rewrite the table: ${(error as Error).message}`)
       );
     }, wait);
   }
 
   const changes = coalescer<RouteChange>({
     async commit(batch) {
+      const change = mergeChanges(batch);
+      const empty = !change.set?.length && !change.delete?.length;
       if (journal) {
         if (trimDue) await trim();
         if (
           !compacting && !fixedChanged && journalBytes > 0 &&
           Date.now() - compactedAt >= compactIntervalMs()
         ) startCompaction();
-        const change = mergeChanges(batch);
-        if (change.set?.length || change.delete?.length) await append(change);
+        if (!empty) await append(change);
         // Appended: the table changes in place (no copy of 10,000 routes per change).
         for (const change of batch) applyTo(routes, change);
         if (fixedChanged) await compact();
@@ -526,13 +527,12 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
         routes = next;
         for (const listener of listeners) listener({ write: writes, table: next });
       }
-      const change = mergeChanges(batch);
       // An empty change (a rewrite's turn, a new fixed part) is nothing to a mirror: passed on,
       // it made traefik's fed copy write itself whole again and traefik reload it.
-      if (mirrors.size === 0 || (!change.set?.length && !change.delete?.length)) return;
+      if (mirrors.size === 0 || empty) return;
       for (const queue of mirrors.values()) {
         queue.push(change).catch((error) =>
-          options.onSkipped?.(`${path}: cannot pass route changes on: ${error.message}`)
+          skipped(`${path}: cannot pass route changes on: ${error.message}`)
         );
       }
     },

@@ -4,6 +4,7 @@ import { parseConfig } from "../lib/core/config_format.ts";
 import { routesFromConfig } from "../lib/core/route_config.ts";
 import { routespecOfRouter } from "../lib/core/names.ts";
 import type { Route } from "../lib/core/types.ts";
+import { waitFor } from "../tests/helpers.ts";
 
 const route = (i: number, target = "http://127.0.0.1:9000"): Route => ({
   routespec: `/user/u${i}/`,
@@ -70,13 +71,12 @@ Deno.test("file store with a journal: the file is rewritten after the interval, 
     const store = await fileStore({ path, journal: true, compactIntervalMs: 100 });
     await store.apply({ set: [route(1)] });
     // Rewritten beside the appends, then the journal cut to what came after its snapshot.
-    const deadline = Date.now() + 5_000;
     const journalSize = async () => (await Deno.stat(`${path}.journal`)).size;
-    while (
-      ((await inFile(path)).length === 0 || await journalSize() > 0) && Date.now() < deadline
-    ) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(
+      async () => (await inFile(path)).length > 0 && await journalSize() === 0,
+      "the rewrite and the cut",
+      5_000,
+    );
     assert.deepEqual(await inFile(path), ["/user/u1/"]);
     assert.equal(await journalSize(), 0, "emptied after the rewrite");
     await store.apply({ set: [route(2)] });
@@ -94,18 +94,13 @@ Deno.test("file store with a journal: the file is rewritten less often as the ta
   try {
     const store = await fileStore({ path, journal: true });
     await store.apply({ set: Array.from({ length: 2_000 }, (_, i) => route(1_000 + i)) });
-    const waitFor = async (done: () => Promise<boolean>, ms: number) => {
-      const deadline = Date.now() + ms;
-      while (!await done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      return await done();
-    };
     const holds = async (spec: string) => (await inFile(path)).includes(spec);
-    assert.ok(await waitFor(() => holds("/user/u2999/"), 5_000), "the table rewritten");
+    await waitFor(() => holds("/user/u2999/"), "the table rewritten", 5_000);
     const since = Date.now();
     await store.apply({ set: [route(1)] });
     // 2,000 routes: two seconds between rewrites (one second below 1,000 routes).
-    assert.equal(await waitFor(() => holds("/user/u1/"), 1_200), false, "not after a second");
-    assert.ok(await waitFor(() => holds("/user/u1/"), 5_000), "rewritten later");
+    await assert.rejects(waitFor(() => holds("/user/u1/"), "u1", 1_200), /timed out/);
+    await waitFor(() => holds("/user/u1/"), "rewritten later", 5_000);
     assert.ok(Date.now() - since >= 1_500, `rewritten after ${Date.now() - since} ms`);
     await store.close();
   } finally {
@@ -193,15 +188,14 @@ Deno.test("file store with a journal: a rewrite or a cut of the journal that fai
       compactIntervalMs: 20,
       onSkipped: (message) => skipped.push(message),
     });
-    const waitFor = async (done: () => Promise<boolean>) => {
-      const deadline = Date.now() + 5_000;
-      while (!await done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(await done());
-    };
     await block(fileTmp);
     await opened.apply({ set: [route(1)] });
     await opened.apply({ set: [route(2)] });
-    await waitFor(() => Promise.resolve(skipped.some((m) => /cannot rewrite the table/.test(m))));
+    await waitFor(
+      () => skipped.some((m) => /cannot rewrite the table/.test(m)),
+      "a log line",
+      5_000,
+    );
     await opened.apply({ set: [route(3)] }); // still acknowledged, in the journal
     await Deno.copyFile(`${path}.journal`, `${copy}/rules.toml.journal`);
     await Deno.copyFile(path, `${copy}/rules.toml`);
@@ -215,15 +209,18 @@ Deno.test("file store with a journal: a rewrite or a cut of the journal that fai
     // The rewrite works again, the cut of the journal does not: the journal stays whole.
     await block(journalTmp);
     await unblock(fileTmp);
-    await waitFor(async () => (await inFile(path)).length === 3);
+    await waitFor(async () => (await inFile(path)).length === 3, "the rewrite", 5_000);
     await opened.apply({ set: [route(4)] });
-    await waitFor(() => Promise.resolve(skipped.some((m) => /cannot shorten/.test(m))));
+    await waitFor(() => skipped.some((m) => /cannot shorten/.test(m)), "a log line", 5_000);
     assert.ok((await Deno.stat(`${path}.journal`)).size > 0);
     // Both work again: the file holds everything, the journal is emptied.
     await unblock(journalTmp);
     await opened.apply({ set: [route(5)] });
-    await waitFor(async () =>
-      (await inFile(path)).length === 5 && (await Deno.stat(`${path}.journal`)).size === 0
+    await waitFor(
+      async () =>
+        (await inFile(path)).length === 5 && (await Deno.stat(`${path}.journal`)).size === 0,
+      "the rewrite and the cut",
+      5_000,
     );
     await opened.close();
     assert.deepEqual((await inFile(path)).sort(), [1, 2, 3, 4, 5].map((i) => `/user/u${i}/`));
@@ -250,10 +247,11 @@ Deno.test("file store with a journal: its rewrites pass no empty change to a mir
     });
     await store.apply({ set: [route(1)] });
     // Rewritten and the journal cut meanwhile (an empty commit each).
-    const deadline = Date.now() + 5_000;
-    while (
-      (await Deno.stat(`${dir}/rules.toml.journal`)).size > 0 && Date.now() < deadline
-    ) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(
+      async () => (await Deno.stat(`${dir}/rules.toml.journal`)).size === 0,
+      "the cut",
+      5_000,
+    );
     await store.apply({ delete: ["/user/u1/"] });
     await mirror.close();
     await store.close();

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { sleep } from "./sleep.ts";
 import { feedWriteDelay, needsTraefik } from "../core/feed_pace.ts";
 import { mergeChanges } from "../core/route_change.ts";
 import type { FeedWrite, FeedWrites } from "../core/feed_stamp.ts";
@@ -216,17 +217,4 @@ export function feedPacer(target: MirrorTarget, options: FeedPacerOptions): Feed
       await polling;
     },
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
