@@ -3,7 +3,13 @@ import { lineChart } from "./plot.ts";
 import { parseWrk } from "./throughput.ts";
 import { percentile } from "./workload.ts";
 import { selected } from "./peers.ts";
-import { hasRouter, routerTotal, takeoverWatcher, type TraefikAccess } from "./takeover.ts";
+import {
+  hasRouter,
+  routerTotal,
+  takeoverWatcher,
+  type TraefikAccess,
+  WATCH_MS,
+} from "./takeover.ts";
 import { routerName } from "../lib/core/names.ts";
 
 Deno.test("parseWrk reads requests/s and latency percentiles in any unit", () => {
@@ -53,7 +59,9 @@ Deno.test("selected keeps names containing any comma-separated part, or all with
 
 /** A stand-in for traefik's API: basicAuth u:p, the overview and single routers. */
 function fakeTraefik(routers: Set<string>) {
+  const asked: string[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    asked.push(new URL(request.url).pathname);
     if (request.headers.get("authorization") !== "Basic " + btoa("u:p")) {
       return new Response("no", { status: 401 });
     }
@@ -70,7 +78,7 @@ function fakeTraefik(routers: Set<string>) {
     password: "p",
     provider: "file",
   };
-  return { access, close: () => server.shutdown() };
+  return { access, asked, close: () => server.shutdown() };
 }
 
 Deno.test("takeoverWatcher resolves each route once traefik has its router", async () => {
@@ -81,8 +89,8 @@ Deno.test("takeoverWatcher resolves each route once traefik has its router", asy
     const t0 = performance.now();
     const old = watcher.watch("/user/old/", t0);
     const late = watcher.watch("/user/late/", t0);
-    const never = watcher.watch("/user/never/", t0);
     const other = watcher.watch("/user/other/", t0);
+    const never = watcher.watch("/user/never/", t0); // the youngest: it holds up no other
     assert.ok((await old) < 100, "already there: the first poll finds it");
     await new Promise((r) => setTimeout(r, 150));
     routers.add(`${routerName("/user/late/")}@redis`); // another provider: not taken over
@@ -95,6 +103,33 @@ Deno.test("takeoverWatcher resolves each route once traefik has its router", asy
     assert.ok(Number.isNaN(await never));
     assert.equal(await hasRouter(traefik.access, "/user/late/"), true);
     assert.equal(await routerTotal(traefik.access), 4);
+  } finally {
+    await watcher.stop();
+    await traefik.close();
+  }
+});
+
+Deno.test("takeoverWatcher asks traefik once per tick, and bisects the waiting routes once one is in", async () => {
+  const routers = new Set<string>();
+  const traefik = fakeTraefik(routers);
+  const watcher = takeoverWatcher(traefik.access);
+  try {
+    const t0 = performance.now();
+    const specs = Array.from({ length: 100 }, (_, i) => `/user/u${i}/`);
+    const all = specs.map((spec) => watcher.watch(spec, t0));
+    await new Promise((r) => setTimeout(r, 8 * WATCH_MS));
+    const idle = traefik.asked.length;
+    assert.ok(idle >= 4 && idle <= 10, `one request a tick while none is in: ${idle}`);
+    assert.ok(traefik.asked.every((path) => path.includes(routerName(specs[0]))));
+    // traefik loads the first 37 at once.
+    for (const spec of specs.slice(0, 37)) routers.add(`${routerName(spec)}@file`);
+    const first = await Promise.all(all.slice(0, 37));
+    assert.ok(first.every((ms) => ms >= 8 * WATCH_MS));
+    const bisection = traefik.asked.length - idle;
+    assert.ok(bisection <= 10, `the oldest, then about log2(100) requests: ${bisection}`);
+    for (const spec of specs.slice(37)) routers.add(`${routerName(spec)}@file`);
+    const rest = await Promise.all(all.slice(37));
+    assert.ok(rest.every((ms) => ms >= Math.max(...first)));
   } finally {
     await watcher.stop();
     await traefik.close();
