@@ -353,8 +353,9 @@ if (runs("workload")) {
     "  start of its POST until a request through the public port reaches the backend (with the",
     "  fallback, this proxy's own server behind traefik's catch-all router serves it first)",
     "- takeover p50/max: with the fallback, the same routes timed from the start of their POST",
-    "  until traefik's API has their router (`GET /api/http/routers/<router>@file`, polled every",
-    "  10 ms, for 60 s at most: '(k missed)'); from then on traefik serves them itself",
+    "  until traefik's API has their router (`GET /api/http/routers/<router>@file`: one request",
+    "  every 25 ms for the oldest waiting route, then a bisection of the others; for 60 s at most:",
+    "  '(k missed)'); from then on traefik serves them itself",
     PREFILL
       ? "- fill: none ('–'): each peer started on its N routes (ours: in the store; CHP: through " +
         `its API), the sample once traefik had them; deleting stopped after ${CAP_MS / 1000} s`
