@@ -80,13 +80,12 @@ function utf8Length(text: string): number {
     if (code < 0x80) continue;
     if (code < 0x800) {
       bytes += 1;
-    } else if (code >= 0xd800 && code < 0xdc00 && i + 1 < text.length) {
-      const low = text.charCodeAt(i + 1);
-      if (low >= 0xdc00 && low < 0xe000) {
-        bytes += 2; // two code units, four bytes
-        i++;
-      } else bytes += 2;
-    } else bytes += 2;
+      continue;
+    }
+    // Three bytes for one code unit; four for a surrogate pair, its two code units.
+    bytes += 2;
+    const low = code >= 0xd800 && code < 0xdc00 ? text.charCodeAt(i + 1) : NaN;
+    if (low >= 0xdc00 && low < 0xe000) i++;
   }
   return bytes;
 }
@@ -248,6 +247,6 @@ function integer(bytes: Uint8Array, from: number, to: number): number {
 }
 
 function notInteger(bytes: Uint8Array, from: number, to: number): RespProtocolError {
-  const text = new TextDecoder().decode(bytes.subarray(from, to));
+  const text = utf8Text(bytes.subarray(from, to));
   return new RespProtocolError(`${JSON.stringify(text)} is not an integer`);
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { joinBytes } from "../lib/core/bytes.ts";
 import { commandText, RespDecoder, RespError, RespProtocolError, type RespValue } from "./_resp.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -76,10 +77,7 @@ Deno.test("commandText: bulk lengths are UTF-8 bytes, as TextEncoder writes them
 
 Deno.test("RespDecoder: bulk strings short and long, ASCII or not, decode as TextDecoder does", () => {
   const samples = ["", "key", "é", "x".repeat(127) + "é", "y".repeat(128), "z".repeat(129), "😀"];
-  const input = samples.map((sample) => bytes(commandText([sample]))).reduce(
-    (all, next) => Uint8Array.of(...all, ...next),
-    new Uint8Array(),
-  );
+  const input = joinBytes(samples.map((sample) => bytes(commandText([sample]))));
   const replies = decodeInChunks(input, 5);
   assert.deepEqual(replies, samples.map((sample) => [sample]));
 });

@@ -596,10 +596,11 @@ export async function fileStore(options: FileStoreOptions): Promise<FileStore> {
       clearTimeout(compactTimer);
       await changes.idle();
       if (journal) {
-        // The file holds the whole table again; the journal goes.
+        // The file holds the whole table again; the journal goes. A finished rewrite with nothing
+        // appended since its snapshot already made it so.
         await compacting;
-        if (trimDue) await trim();
-        if (journalBytes > 0) await compact();
+        const current = journalBytes === 0 || (trimDue && sinceSnapshot?.length === 0);
+        if (!current) await compact();
         journal.close();
         journal = undefined;
         await Deno.remove(journalPath).catch(() => {});

@@ -171,23 +171,20 @@ Deno.test("file store with a journal: a rewrite or a cut of the journal that fai
       await Deno.writeTextFile(`${at}/x`, "");
     };
     const unblock = (at: string) => Deno.remove(at, { recursive: true });
-    await block(fileTmp);
     const skipped: string[] = [];
-    const store = await fileStore({
-      path,
-      journal: true,
-      compactIntervalMs: 20,
-      onSkipped: (message) => skipped.push(message),
-    }).catch((error) => error as Error);
+    const open = () =>
+      fileStore({
+        path,
+        journal: true,
+        compactIntervalMs: 20,
+        onSkipped: (message) => skipped.push(message),
+      });
+    await block(fileTmp);
+    const store = await open().catch((error) => error as Error);
     // The first write of the file at open is not in the background: it fails as it always did.
     assert.ok(store instanceof Error && /cannot write/.test(store.message));
     await unblock(fileTmp);
-    const opened = await fileStore({
-      path,
-      journal: true,
-      compactIntervalMs: 20,
-      onSkipped: (message) => skipped.push(message),
-    });
+    const opened = await open();
     await block(fileTmp);
     await opened.apply({ set: [route(1)] });
     await opened.apply({ set: [route(2)] });
